@@ -1,0 +1,428 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { isUtf8 } from 'node:buffer';
+import { InputError } from '../errors.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const TAB = 0x09;
+const SPACE = 0x20;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const NUL = 0x00;
+
+/** Longest record (in bytes) the parser keeps; longer ones are rejected without being buffered. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+/** How much of an over-long or undecodable record is kept as its `raw` text in the rejects. */
+const RAW_PREVIEW_BYTES = 1000;
+
+const isBlank = (b: number | undefined) => b === SPACE || b === TAB || b === CR;
+
+export interface CsvToCopyOptions {
+  /** File name used in messages, e.g. `users.csv`. */
+  file: string;
+  /** Required columns, in the order the staging table expects them. */
+  columns: readonly string[];
+  maxRecordBytes?: number;
+}
+
+/** Counters a caller can read while the stream runs (progress) and after it ends. */
+export interface CsvStats {
+  bytesRead: number;
+  rowsRead: number;
+}
+
+/**
+ * Streams a CSV file into PostgreSQL `COPY ... FROM STDIN` text format, one staging row per record:
+ * `line, parse_error, raw, <required columns...>`.
+ *
+ * It only splits and unquotes; deciding whether a value is valid is the SQL's job. What only a byte
+ * reader can see (wrong field count, bad UTF-8, NUL bytes, unterminated quotes, over-long records) goes
+ * into `parse_error` so the row still reaches the rejects with its line number. Memory stays bounded
+ * by one input chunk plus one record of at most `maxRecordBytes`.
+ */
+export class CsvToCopy extends Transform {
+  readonly stats: CsvStats = { bytesRead: 0, rowsRead: 0 };
+
+  private readonly file: string;
+  private readonly columns: readonly string[];
+  private readonly maxRecordBytes: number;
+  /** Header position of each required column, once the header is read. */
+  private picks: number[] | null = null;
+  private headerWidth = 0;
+  /** Physical line number (1-based) where the next record starts. */
+  private line = 1;
+  private startOfFile = true;
+  /** Start of a record that did not end in the previous chunk. */
+  private pending: Buffer | null = null;
+  /** Set while skipping the rest of an over-long record. */
+  private skipping: { inQuotes: boolean } | null = null;
+  private out = new CopyWriter(0);
+  private fieldStarts: number[] = [];
+  private fieldEnds: number[] = [];
+
+  constructor(options: CsvToCopyOptions) {
+    super();
+    this.file = options.file;
+    this.columns = options.columns;
+    this.maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.stats.bytesRead += chunk.length;
+      let buf = chunk;
+      if (this.skipping) {
+        const rest = this.skip(buf);
+        if (rest < 0) return done();
+        buf = buf.subarray(rest);
+      }
+      if (this.pending) {
+        buf = Buffer.concat([this.pending, buf]);
+        this.pending = null;
+      }
+      if (this.startOfFile) {
+        if (buf.length < 3) {
+          this.pending = Buffer.from(buf);
+          return done();
+        }
+        buf = stripBom(buf);
+        this.startOfFile = false;
+      }
+      this.out = new CopyWriter(buf.length * 2 + 1024);
+      const used = this.parse(buf, false);
+      const rest = buf.subarray(used);
+      if (rest.length > this.maxRecordBytes) this.rejectOverlong(rest);
+      else if (rest.length > 0) this.pending = Buffer.from(rest);
+      this.emit_();
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.out = new CopyWriter(1024 + (this.pending?.length ?? 0) * 2);
+      if (this.pending) {
+        const buf = this.startOfFile ? stripBom(this.pending) : this.pending;
+        this.pending = null;
+        this.parse(buf, true);
+      }
+      if (!this.picks) throw new InputError(this.file, 'the file is empty: it has no header line');
+      this.emit_();
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  private emit_(): void {
+    if (this.out.length > 0) this.push(this.out.take());
+  }
+
+  /** Parses every complete record in `buf`; returns where the first incomplete one starts. */
+  private parse(buf: Buffer, atEnd: boolean): number {
+    let pos = 0;
+    // Valid UTF-8 without NULs up to the last line end is the common case; only otherwise check per record.
+    const lastLf = atEnd ? buf.length : buf.lastIndexOf(LF) + 1;
+    const clean = isUtf8(buf.subarray(0, lastLf)) && buf.subarray(0, lastLf).indexOf(NUL) === -1;
+    let nextQuote = buf.indexOf(QUOTE);
+    while (pos < buf.length) {
+      if (nextQuote !== -1 && nextQuote < pos) nextQuote = buf.indexOf(QUOTE, pos);
+      const lf = buf.indexOf(LF, pos);
+      if (nextQuote === -1 || (lf !== -1 && nextQuote > lf)) {
+        if (lf === -1 && !atEnd) break;
+        const end = lf === -1 ? buf.length : lf;
+        this.plainRecord(buf, pos, end, clean || isCleanText(buf, pos, end));
+        this.line += 1;
+        pos = end + 1;
+      } else {
+        const next = this.quotedRecord(buf, pos, atEnd);
+        if (next < 0) break;
+        pos = next;
+      }
+    }
+    return Math.min(pos, buf.length);
+  }
+
+  /** A record without quotes between `start` and `end` (its line feed). */
+  private plainRecord(buf: Buffer, start: number, end: number, clean: boolean): void {
+    const starts = this.fieldStarts;
+    const ends = this.fieldEnds;
+    let count = 0;
+    let from = start;
+    for (;;) {
+      let to = from;
+      while (to < end && buf[to] !== COMMA) to++;
+      let s = from;
+      let e = to;
+      while (s < e && isBlank(buf[s])) s++;
+      while (e > s && isBlank(buf[e - 1])) e--;
+      starts[count] = s;
+      ends[count] = e;
+      count++;
+      if (to === end) break;
+      from = to + 1;
+    }
+    if (count === 1 && starts[0] === ends[0]) return; // blank line
+    const rawEnd = buf[end - 1] === CR ? end - 1 : end;
+    if (!clean) return this.undecodable(buf, start, rawEnd);
+    if (!this.picks) return this.readHeader(count, (i) => buf.toString('utf8', starts[i], ends[i]));
+    this.row(buf, start, rawEnd, count, (i) => this.out.escaped(buf, starts[i]!, ends[i]!));
+  }
+
+  /**
+   * A record with at least one quote: walk it field by field. Returns the position after the record,
+   * or -1 when the record does not end in `buf` and more input may follow.
+   */
+  private quotedRecord(buf: Buffer, start: number, atEnd: boolean): number {
+    const values: Buffer[] = [];
+    let problem: string | null = null;
+    let i = start;
+    let end = -1; // position of the record's line feed (or buf.length at the end of the file)
+    while (end < 0) {
+      while (i < buf.length && (buf[i] === SPACE || buf[i] === TAB)) i++;
+      if (buf[i] === QUOTE) {
+        const parts: Buffer[] = [];
+        let from = i + 1;
+        for (;;) {
+          const q = buf.indexOf(QUOTE, from);
+          if (q === -1 || (q === buf.length - 1 && !atEnd)) {
+            if (!atEnd) return -1;
+            problem = 'has a quoted field that is never closed';
+            parts.push(buf.subarray(from));
+            i = buf.length;
+            break;
+          }
+          if (buf[q + 1] === QUOTE) {
+            parts.push(buf.subarray(from, q + 1));
+            from = q + 2;
+            continue;
+          }
+          parts.push(buf.subarray(from, q));
+          i = q + 1;
+          break;
+        }
+        values.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+        while (i < buf.length && isBlank(buf[i])) i++;
+        if (i >= buf.length) {
+          if (!atEnd) return -1;
+          end = buf.length;
+        } else if (buf[i] === COMMA) {
+          i++;
+        } else if (buf[i] === LF) {
+          end = i;
+        } else {
+          problem ??= 'has text after a closing quote';
+          const lf = buf.indexOf(LF, i);
+          if (lf === -1 && !atEnd) return -1;
+          end = lf === -1 ? buf.length : lf;
+        }
+      } else {
+        let j = i;
+        while (j < buf.length && buf[j] !== COMMA && buf[j] !== LF) j++;
+        if (j >= buf.length && !atEnd) return -1;
+        let e = j;
+        while (e > i && isBlank(buf[e - 1])) e--;
+        values.push(buf.subarray(i, e));
+        if (buf[j] === COMMA) i = j + 1;
+        else end = j;
+      }
+    }
+    const firstLine = this.line;
+    this.line += 1 + countByte(buf, LF, start, end);
+    const rawEnd = buf[end - 1] === CR ? end - 1 : end;
+    if (!isCleanText(buf, start, end)) {
+      this.undecodable(buf, start, rawEnd, firstLine);
+    } else if (problem) {
+      this.rejected(firstLine, problem, buf, start, rawEnd);
+    } else if (!this.picks) {
+      this.readHeader(values.length, (i) => values[i]!.toString('utf8'));
+    } else {
+      this.row(buf, start, rawEnd, values.length, (i) => this.out.escaped(values[i]!, 0, values[i]!.length), firstLine);
+    }
+    return end + 1;
+  }
+
+  private readHeader(count: number, name: (i: number) => string): void {
+    const names = Array.from({ length: count }, (_, i) => name(i).trim().toLowerCase());
+    const seen = new Set<string>();
+    for (const n of names) {
+      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${n}" twice`, this.line);
+      seen.add(n);
+    }
+    const missing = this.columns.filter((c) => !seen.has(c));
+    if (missing.length > 0) {
+      const list = missing.map((c) => `"${c}"`).join(', ');
+      throw new InputError(
+        this.file,
+        `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${names.join(', ')})`,
+        this.line,
+      );
+    }
+    this.picks = this.columns.map((c) => names.indexOf(c));
+    this.headerWidth = count;
+  }
+
+  private row(
+    buf: Buffer,
+    start: number,
+    rawEnd: number,
+    count: number,
+    writeField: (i: number) => void,
+    line = this.line,
+  ): void {
+    if (count !== this.headerWidth) {
+      const problem = `has ${count} field${count === 1 ? '' : 's'} but the header has ${this.headerWidth}`;
+      return this.rejected(line, problem, buf, start, rawEnd);
+    }
+    this.stats.rowsRead++;
+    const out = this.out;
+    out.int(line);
+    out.nullField();
+    out.tab();
+    out.escaped(buf, start, rawEnd);
+    for (const pick of this.picks!) {
+      out.tab();
+      writeField(pick);
+    }
+    out.newline();
+  }
+
+  private rejected(line: number, problem: string, buf: Buffer, start: number, rawEnd: number): void {
+    if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
+    this.stats.rowsRead++;
+    const out = this.out;
+    out.int(line);
+    out.tab();
+    out.text(problem);
+    out.tab();
+    out.escaped(buf, start, rawEnd);
+    for (let i = 0; i < this.columns.length; i++) out.nullField();
+    out.newline();
+  }
+
+  /** Bytes PostgreSQL cannot store as text: keep a readable preview and say what was wrong. */
+  private undecodable(buf: Buffer, start: number, rawEnd: number, line = this.line): void {
+    const bytes = buf.subarray(start, rawEnd);
+    const problem = bytes.indexOf(NUL) !== -1 ? 'contains a NUL byte' : 'is not valid UTF-8';
+    if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
+    const preview = Buffer.from(previewText(bytes));
+    this.rejected(line, problem, preview, 0, preview.length);
+  }
+
+  /** The record starting in `rest` is longer than allowed: reject it and skip to its end. */
+  private rejectOverlong(rest: Buffer): void {
+    const problem = `is longer than ${this.maxRecordBytes} bytes`;
+    if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, this.line);
+    const preview = Buffer.from(previewText(rest.subarray(0, RAW_PREVIEW_BYTES)) + '…');
+    this.rejected(this.line, problem, preview, 0, preview.length);
+    // Quotes toggle "inside a quoted field"; a doubled quote toggles twice, which is what we want.
+    const inQuotes = countByte(rest, QUOTE, 0, rest.length) % 2 === 1;
+    this.line += countByte(rest, LF, 0, rest.length);
+    this.skipping = { inQuotes };
+  }
+
+  /** Skips the rest of an over-long record. Returns where the next record starts in `buf`, or -1. */
+  private skip(buf: Buffer): number {
+    let inQuotes = this.skipping!.inQuotes;
+    for (let i = 0; i < buf.length; i++) {
+      const b = buf[i];
+      if (b === QUOTE) inQuotes = !inQuotes;
+      else if (b === LF) {
+        this.line++;
+        if (!inQuotes) {
+          this.skipping = null;
+          return i + 1;
+        }
+      }
+    }
+    this.skipping!.inQuotes = inQuotes;
+    return -1;
+  }
+}
+
+function stripBom(buf: Buffer): Buffer {
+  return buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.subarray(3) : buf;
+}
+
+function isCleanText(buf: Buffer, start: number, end: number): boolean {
+  const slice = buf.subarray(start, end);
+  return isUtf8(slice) && slice.indexOf(NUL) === -1;
+}
+
+function countByte(buf: Buffer, byte: number, start: number, end: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(byte, start); i !== -1 && i < end; i = buf.indexOf(byte, i + 1)) n++;
+  return n;
+}
+
+/** Decodes what can be decoded; NULs become U+FFFD so the text is storable. */
+function previewText(bytes: Buffer): string {
+  return bytes.subarray(0, RAW_PREVIEW_BYTES).toString('utf8').replace(/\0/g, '\uFFFD');
+}
+
+/** Builds COPY text-format output (tab-separated, backslash escapes, `\N` for NULL) in one buffer. */
+class CopyWriter {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, 64));
+  }
+
+  take(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
+  tab(): void {
+    this.room(1);
+    this.buf[this.length++] = TAB;
+  }
+
+  newline(): void {
+    this.room(1);
+    this.buf[this.length++] = LF;
+  }
+
+  /** A tab then `\N`. */
+  nullField(): void {
+    this.room(3);
+    this.buf[this.length++] = TAB;
+    this.buf[this.length++] = BACKSLASH;
+    this.buf[this.length++] = 0x4e;
+  }
+
+  int(n: number): void {
+    this.text(String(n));
+  }
+
+  text(s: string): void {
+    const bytes = Buffer.from(s);
+    this.escaped(bytes, 0, bytes.length);
+  }
+
+  escaped(src: Buffer, start: number, end: number): void {
+    this.room((end - start) * 2);
+    const buf = this.buf;
+    let n = this.length;
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      if (b === BACKSLASH || b === TAB || b === LF || b === CR) {
+        buf[n++] = BACKSLASH;
+        buf[n++] = b === BACKSLASH ? BACKSLASH : b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
+      } else {
+        buf[n++] = b;
+      }
+    }
+    this.length = n;
+  }
+}
