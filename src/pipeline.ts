@@ -1,0 +1,158 @@
+import { CompiledQuery } from 'kysely';
+import type { Database } from './db/database.js';
+import { InputError, RunInProgressError, TooManyRejectsError } from './errors.js';
+import { checkInputs, loadFile } from './load/load-files.js';
+import { SOURCES } from './load/sources.js';
+import {
+  createRun,
+  failInterruptedRuns,
+  finishRun,
+  getRun,
+  runningRunId,
+  setFileProgress,
+  setStep,
+  type RunRecord,
+} from './runs.js';
+import { publish, retireStatements, runStep, transformSteps, tuneTransaction } from './transform/transform.js';
+
+/** Session-level advisory lock held for a whole run, so only one run happens per database. */
+const RUN_LOCK = 7_310_002;
+
+export interface EtlOptions {
+  dataDir: string;
+  maxRejectRatio: number;
+}
+
+/** A run that started and failed; it is recorded as failed with `message`. */
+export class RunFailedError extends Error {
+  override name = 'RunFailedError';
+  constructor(
+    readonly runId: number,
+    readonly kind: 'input' | 'internal',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs the whole ETL once: files -> COPY -> staging -> (one transaction) core + rejects -> features
+ * -> publish. Readers keep seeing the previous run until the transaction commits; a failure leaves
+ * them exactly as they were. Throws RunInProgressError when another run holds the lock (in this
+ * or any other process), RunFailedError when the run fails.
+ */
+export async function runEtl(database: Database, options: EtlOptions): Promise<RunRecord> {
+  const { pool, db } = database;
+  const lock = await pool.connect();
+  let lockLost = false;
+  try {
+    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUN_LOCK]);
+    if (!rows[0]?.locked) throw new RunInProgressError(await runningRunId(db));
+    try {
+      await failInterruptedRuns(db);
+      const runId = await createRun(db);
+      try {
+        await execute(database, runId, options);
+      } catch (error) {
+        const failure = toRunFailure(runId, error);
+        await finishRun(db, runId, { status: 'failed', error: failure.message }).catch(() => {});
+        throw failure;
+      }
+      return (await getRun(db, runId))!;
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK]).catch(() => {
+        lockLost = true;
+      });
+    }
+  } finally {
+    lock.release(lockLost);
+  }
+}
+
+/**
+ * Marks runs left `running` by a process that was killed as failed, if no run is in progress now.
+ * Called at start-up so a crash does not leave a run `running` forever.
+ */
+export async function recoverInterruptedRuns(database: Database): Promise<void> {
+  const lock = await database.pool.connect();
+  try {
+    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUN_LOCK]);
+    if (!rows[0]?.locked) return;
+    await failInterruptedRuns(database.db);
+    await lock.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK]);
+  } finally {
+    lock.release();
+  }
+}
+
+async function execute(database: Database, runId: number, options: EtlOptions): Promise<void> {
+  const { pool, db } = database;
+  await setStep(db, runId, 'checking files');
+  await checkInputs(options.dataDir);
+
+  await setStep(db, runId, 'loading');
+  // One connection per file, in parallel. The first failure stops the other loads.
+  const abort = new AbortController();
+  const loads = await Promise.allSettled(
+    SOURCES.map(async (source) => {
+      const client = await pool.connect();
+      try {
+        const report = (s: { bytesRead: number; rowsRead: number }) =>
+          setFileProgress(db, runId, source.file, { bytes: s.bytesRead, rows_read: s.rowsRead });
+        const stats = await loadFile(client, options.dataDir, source, (s) => void report(s).catch(() => {}), abort.signal);
+        await report(stats);
+      } catch (error) {
+        abort.abort();
+        throw error;
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  const failed = loads.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (failed) throw (loads.map((l) => (l.status === 'rejected' ? l.reason : null)).find((e) => e instanceof InputError) ??
+    failed.reason) as Error;
+
+  const steps = await transformSteps();
+  const tooManyRejects = await db.transaction().execute(async (trx) => {
+    await tuneTransaction(trx);
+    for (const step of steps) {
+      await setStep(db, runId, step.name);
+      await runStep(trx, step, runId);
+    }
+    // etl.runs is now locked by this transaction (run totals): later updates must go through trx.
+    const files = await trx.selectFrom('etl.run_files').selectAll().where('run_id', '=', runId).execute();
+    const bad = files.filter((f) => f.rows_read > 0 && (f.rows_rejected ?? 0) / f.rows_read > options.maxRejectRatio);
+    if (bad.length > 0) {
+      // Commit the rejects so they can be inspected, but publish nothing.
+      return bad
+        .map((f) => `${f.file}: ${f.rows_rejected} of ${f.rows_read} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`)
+        .join('; ');
+    }
+    await publish(trx, runId);
+    await trx
+      .updateTable('etl.runs')
+      .set({ status: 'succeeded', step: null, finished_at: new Date() })
+      .where('run_id', '=', runId)
+      .execute();
+    return null;
+  });
+  if (tooManyRejects) throw new TooManyRejectsError(`${tooManyRejects}; see GET /runs/${runId}/rejects`);
+
+  // Older runs' partitions: detach (without blocking readers), then drop. Failing here loses
+  // nothing: the next run retries.
+  try {
+    for (let pass = 0; pass < 2; pass++) {
+      for (const statement of await retireStatements(db)) await db.executeQuery(CompiledQuery.raw(statement));
+    }
+  } catch (error) {
+    console.error(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`);
+  }
+}
+
+function toRunFailure(runId: number, error: unknown): RunFailedError {
+  if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`run ${runId} failed: ${message}`);
+  return new RunFailedError(runId, 'internal', `the run failed: ${message}`);
+}

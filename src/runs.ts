@@ -1,0 +1,129 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from './db/tables.js';
+import { SOURCES } from './load/sources.js';
+
+/** A run as the API and CLI show it. */
+export interface RunRecord {
+  run_id: number;
+  status: 'running' | 'succeeded' | 'failed';
+  step: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+  duration_ms: number | null;
+  error: string | null;
+  files: Record<string, { bytes: number; rows_read: number; rows_loaded: number | null; rows_rejected: number | null }>;
+  features: { users: number | null; experiments: number | null; average_experiments_per_user: number | null };
+}
+
+/** Records a new run (status `running`) with a row per input file. */
+export async function createRun(db: Kysely<Tables>): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const { run_id } = await trx.insertInto('etl.runs').defaultValues().returning('run_id').executeTakeFirstOrThrow();
+    await trx
+      .insertInto('etl.run_files')
+      .values(SOURCES.map((s) => ({ run_id, file: s.file })))
+      .execute();
+    return run_id;
+  });
+}
+
+export async function setStep(db: Kysely<Tables>, runId: number, step: string): Promise<void> {
+  await db.updateTable('etl.runs').set({ step }).where('run_id', '=', runId).execute();
+}
+
+export async function setFileProgress(
+  db: Kysely<Tables>,
+  runId: number,
+  file: string,
+  progress: { bytes: number; rows_read: number },
+): Promise<void> {
+  await db.updateTable('etl.run_files').set(progress).where('run_id', '=', runId).where('file', '=', file).execute();
+}
+
+export async function finishRun(
+  db: Kysely<Tables>,
+  runId: number,
+  outcome: { status: 'succeeded' } | { status: 'failed'; error: string },
+): Promise<void> {
+  await db
+    .updateTable('etl.runs')
+    .set({ ...outcome, step: null, finished_at: new Date() })
+    .where('run_id', '=', runId)
+    .execute();
+}
+
+/**
+ * Marks runs left `running` by a process that died as failed. Call only while holding the run
+ * lock: then no run can really be in progress.
+ */
+export async function failInterruptedRuns(db: Kysely<Tables>): Promise<void> {
+  await db
+    .updateTable('etl.runs')
+    .set({ status: 'failed', error: 'interrupted: the service stopped before the run finished', finished_at: new Date() })
+    .where('status', '=', 'running')
+    .execute();
+}
+
+export async function runningRunId(db: Kysely<Tables>): Promise<number | null> {
+  const row = await db
+    .selectFrom('etl.runs')
+    .select('run_id')
+    .where('status', '=', 'running')
+    .orderBy('run_id', 'desc')
+    .executeTakeFirst();
+  return row?.run_id ?? null;
+}
+
+export async function getRun(db: Kysely<Tables>, runId: number): Promise<RunRecord | null> {
+  const [run] = await listRuns(db, { runId, limit: 1 });
+  return run ?? null;
+}
+
+/** Newest first. */
+export async function listRuns(
+  db: Kysely<Tables>,
+  { runId, status, limit = 50 }: { runId?: number; status?: 'succeeded'; limit?: number } = {},
+): Promise<RunRecord[]> {
+  let query = db.selectFrom('etl.runs').selectAll().orderBy('run_id', 'desc').limit(limit);
+  if (runId !== undefined) query = query.where('run_id', '=', runId);
+  if (status !== undefined) query = query.where('status', '=', status);
+  const runs = await query.execute();
+  if (runs.length === 0) return [];
+  const files = await db
+    .selectFrom('etl.run_files')
+    .selectAll()
+    .where(
+      'run_id',
+      'in',
+      runs.map((r) => r.run_id),
+    )
+    .execute();
+  return runs.map((r) => ({
+    run_id: r.run_id,
+    status: r.status,
+    step: r.step,
+    started_at: r.started_at,
+    finished_at: r.finished_at,
+    duration_ms: r.finished_at ? r.finished_at.getTime() - r.started_at.getTime() : null,
+    error: r.error,
+    files: Object.fromEntries(
+      files
+        .filter((f) => f.run_id === r.run_id)
+        .map((f) => [f.file, { bytes: f.bytes, rows_read: f.rows_read, rows_loaded: f.rows_loaded, rows_rejected: f.rows_rejected }]),
+    ),
+    features: { users: r.users, experiments: r.experiments, average_experiments_per_user: r.average_experiments_per_user },
+  }));
+}
+
+/** One page of a run's rejects, in file and line order. */
+export async function listRejects(db: Kysely<Tables>, runId: number, { limit, offset }: { limit: number; offset: number }) {
+  return db
+    .selectFrom('etl.rejects')
+    .select(['file', 'line', 'reason', 'raw'])
+    .where('run_id', '=', runId)
+    .orderBy('file')
+    .orderBy('line')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}

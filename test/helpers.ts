@@ -1,0 +1,73 @@
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { openDatabase, type Database } from '../src/db/database.js';
+import { runEtl, type EtlOptions } from '../src/pipeline.js';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+/** The challenge's original files, beside the repository (never copied into it). */
+export const CHALLENGE_DIR = path.resolve(ROOT, '../shared/challenge-data');
+export const SAMPLE_DIR = path.join(ROOT, 'data');
+
+let databases = 0;
+
+/** A new, empty database on the suite's server (see test/run.ts), migrated; dropped on close. */
+export async function testDatabase(): Promise<Database & { url: string }> {
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
+  const name = `lab_etl_test_${process.pid}_${++databases}`;
+  const admin = new pg.Client(adminUrl);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ databaseUrl: url.toString(), embeddedDir: '', embeddedPort: 0 });
+  return {
+    ...database,
+    async close() {
+      await database.close();
+      const admin = new pg.Client(adminUrl);
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+export const options = (dataDir: string, extra: Partial<EtlOptions> = {}): EtlOptions => ({
+  dataDir,
+  maxRejectRatio: 0.5,
+  ...extra,
+});
+
+export const run = (database: Database, dataDir: string, extra: Partial<EtlOptions> = {}) =>
+  runEtl(database, options(dataDir, extra));
+
+/** Writes the three files (CRLF, `,\t` like the challenge unless given raw text) into a new temp dir. */
+export async function dataDir(files: Partial<Record<'users' | 'compounds' | 'experiments', string | string[][]>>) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-data-'));
+  const defaults = {
+    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'Ann', 'ann@example.com', '2023-01-01']],
+    compounds: [['compound_id', 'compound_name', 'compound_structure'], ['1', 'Aspirin', 'C9H8O4']],
+    experiments: [['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'], ['1', '1', '1', '10']],
+  };
+  const names = { users: 'users.csv', compounds: 'compounds.csv', experiments: 'user_experiments.csv' } as const;
+  for (const key of ['users', 'compounds', 'experiments'] as const) {
+    const content = files[key] ?? defaults[key];
+    const text = typeof content === 'string' ? content : content.map((r) => r.join(',\t')).join('\r\n');
+    await writeFile(path.join(dir, names[key]), text);
+  }
+  return dir;
+}
+
+export const removeDir = (dir: string) => rm(dir, { recursive: true, force: true });
+
+/** Rows of a query against the service's database, as psql would show them. */
+export async function query<T = Record<string, unknown>>(database: Database, text: string, params: unknown[] = []) {
+  return (await database.pool.query(text, params)).rows as T[];
+}
+
+export { once };

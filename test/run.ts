@@ -1,0 +1,45 @@
+// `npm test`: one PostgreSQL for the whole suite, then node's test runner over test/*.test.ts.
+// DATABASE_URL set: each test file gets a fresh database on that server. Unset: an embedded
+// PostgreSQL is started in a temporary directory and removed afterwards.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const selected = process.argv.slice(2);
+const files = selected.length > 0
+  ? selected
+  : (await readdir(here)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
+
+let url = process.env.DATABASE_URL;
+let cleanup = async () => {};
+if (!url) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-test-'));
+  await chmod(dir, 0o755); // as root, the server runs as user postgres and must reach its directory
+  const embedded = await startEmbeddedPostgres(path.join(dir, 'pgdata'), await freePort());
+  url = embedded.url;
+  cleanup = async () => {
+    await embedded.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+}
+
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, TEST_DATABASE_URL: url },
+});
+const [code] = (await once(child, 'exit')) as [number | null];
+await cleanup();
+process.exit(code ?? 1);
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
