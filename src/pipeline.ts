@@ -47,9 +47,8 @@ export async function runEtl(database: Database, options: EtlOptions): Promise<R
   let lockLost = false;
   try {
     const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUN_LOCK]);
-    if (!rows[0]?.locked) throw new RunInProgressError(await runningRunId(db));
+    if (!rows[0]?.locked) throw new RunInProgressError(await lockHolderRunId(database));
     try {
-      await failInterruptedRuns(db);
       const runId = await createRun(db);
       try {
         await execute(database, runId, options);
@@ -83,6 +82,16 @@ export async function recoverInterruptedRuns(database: Database): Promise<void> 
   } finally {
     lock.release();
   }
+}
+
+/** The run of whoever holds the lock; it records its run right after locking, so wait a moment for it. */
+async function lockHolderRunId({ db }: Database): Promise<number | null> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const runId = await runningRunId(db);
+    if (runId !== null) return runId;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return null;
 }
 
 async function execute(database: Database, runId: number, options: EtlOptions): Promise<void> {

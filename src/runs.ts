@@ -15,9 +15,13 @@ export interface RunRecord {
   features: { users: number | null; experiments: number | null; average_experiments_per_user: number | null };
 }
 
-/** Records a new run (status `running`) with a row per input file. */
+/**
+ * Records a new run (status `running`) with a row per input file. Call only while holding the run
+ * lock: runs still marked `running` then belong to a process that died, and are marked failed.
+ */
 export async function createRun(db: Kysely<Tables>): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    await failInterruptedRuns(trx);
     const { run_id } = await trx.insertInto('etl.runs').defaultValues().returning('run_id').executeTakeFirstOrThrow();
     await trx
       .insertInto('etl.run_files')

@@ -1,0 +1,150 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { createApp } from '../src/api/app.js';
+import type { Database } from '../src/db/database.js';
+import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from './helpers.js';
+
+let database: Database;
+let app: ReturnType<typeof createApp>;
+const call = async (method: string, url: string) => {
+  const response = await app.request(url, { method });
+  return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as any };
+};
+
+before(async () => {
+  database = await testDatabase();
+  app = createApp(database, options(SAMPLE_DIR));
+});
+after(() => database.close());
+
+test('before any run: empty features, 404 for users and runs, health ok', async () => {
+  assert.deepEqual((await call('GET', '/data')).body, { run: null, average_experiments_per_user: null, users: [] });
+  assert.deepEqual(await call('GET', '/data/users/1'), {
+    status: 404,
+    type: 'application/json',
+    body: { error: 'no user 1 in the published features' },
+  });
+  assert.deepEqual((await call('GET', '/runs')).body, { runs: [] });
+  assert.equal((await call('GET', '/runs/1')).status, 404);
+  assert.equal((await call('GET', '/runs/1/rejects')).status, 404);
+  assert.deepEqual(await call('GET', '/health'), { status: 200, type: 'application/json', body: { status: 'ok' } });
+});
+
+test('POST /data runs the sample set and GET /data serves it', async () => {
+  const posted = await call('POST', '/data');
+  assert.equal(posted.status, 200);
+  assert.equal(posted.body.status, 'succeeded');
+  assert.equal(typeof posted.body.run_id, 'number');
+  assert.equal(typeof posted.body.duration_ms, 'number');
+  assert.deepEqual(posted.body.features, { users: 12, experiments: 21, average_experiments_per_user: 1.75 });
+  assert.deepEqual(posted.body.files['user_experiments.csv'], { bytes: 405, rows_read: 21, rows_loaded: 21, rows_rejected: 0 });
+
+  const data = await call('GET', '/data');
+  assert.equal(data.body.run.run_id, posted.body.run_id);
+  assert.equal(data.body.average_experiments_per_user, 1.75);
+  assert.deepEqual(data.body.users.map((u: any) => u.user_id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  // Worked out by hand from data/user_experiments.csv.
+  assert.deepEqual(data.body.users[0], {
+    user_id: 1,
+    name: 'Marie Curie',
+    email: 'marie.curie@example.org',
+    total_experiments: 3,
+    average_run_time: 13.5,
+    top_compound_id: 2,
+    top_compound_name: 'Caffeine',
+    top_compound_ids: [2],
+    top_compound_experiments: 3,
+  });
+  const tops = Object.fromEntries(data.body.users.map((u: any) => [u.user_id, [u.total_experiments, u.top_compound_ids, u.top_compound_experiments]]));
+  assert.deepEqual(tops, {
+    1: [3, [2], 3],
+    2: [3, [3], 3], // 12;3 + 3;12 + 5;3: compound 3 in all three, 12 in two
+    3: [2, [4, 5], 1],
+    4: [2, [1, 2], 2],
+    5: [1, [12], 1],
+    6: [2, [4, 5], 2],
+    7: [1, [3], 1],
+    8: [3, [2, 5, 12], 2],
+    9: [1, [1, 12], 1],
+    10: [1, [3, 4], 1], // 4;4;3: a repeated compound counts once
+    11: [2, [1, 2, 5, 12], 1],
+    12: [0, [], null],
+  });
+
+  const user = await call('GET', '/data/users/8');
+  assert.deepEqual([user.status, user.body.top_compound_id, user.body.top_compound_name], [200, 2, 'Caffeine']);
+  const runs = await call('GET', '/runs');
+  assert.deepEqual(runs.body.runs.map((r: any) => r.run_id), [posted.body.run_id]);
+  assert.deepEqual((await call('GET', `/runs/${posted.body.run_id}`)).body, posted.body);
+  assert.deepEqual((await call('GET', `/runs/${posted.body.run_id}/rejects`)).body, {
+    run_id: posted.body.run_id,
+    limit: 1000,
+    offset: 0,
+    rejected: [],
+  });
+});
+
+test('two runs over the same files give identical features', async () => {
+  const first = (await call('GET', '/data')).body;
+  assert.equal((await call('POST', '/data')).status, 200);
+  const second = (await call('GET', '/data')).body;
+  assert.notEqual(second.run.run_id, first.run.run_id);
+  assert.deepEqual(second.users, first.users);
+  assert.equal(second.average_experiments_per_user, first.average_experiments_per_user);
+});
+
+test('concurrent triggers: one runs, the other gets 409 with its run id', async () => {
+  const [a, b] = await Promise.all([call('POST', '/data'), call('POST', '/data')]);
+  const statuses = [a.status, b.status].sort();
+  assert.deepEqual(statuses, [200, 409]);
+  const [ok, busy] = a.status === 200 ? [a, b] : [b, a];
+  assert.equal(busy.body.run_id, ok.body.run_id);
+  assert.match(busy.body.error, new RegExp(`run ${ok.body.run_id} is in progress`));
+});
+
+test('unusable input answers 422 naming the file and the run is recorded as failed', async () => {
+  const dir = await dataDir({});
+  await removeDir(path.join(dir, 'compounds.csv'));
+  const broken = createApp(database, options(dir));
+  const response = await broken.request('/data', { method: 'POST' });
+  const body = (await response.json()) as any;
+  assert.equal(response.status, 422);
+  assert.equal(body.error, 'compounds.csv: the file is missing from the data directory');
+  const run = await call('GET', `/runs/${body.run_id}`);
+  assert.deepEqual([run.body.status, run.body.error], ['failed', body.error]);
+  assert.equal((await call('GET', '/data')).body.users.length, 12, 'the previous results are still served');
+  await removeDir(dir);
+});
+
+test('rejects page through limit and offset', async () => {
+  const dir = await dataDir({
+    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'A', 'a', '2023-01-01'], ...['x', 'y', 'z'].map((id) => [id, 'B', 'b', '2023-01-01'])],
+  });
+  const response = await createApp(database, options(dir, { maxRejectRatio: 1 })).request('/data', { method: 'POST' });
+  const runId = ((await response.json()) as any).run_id;
+  const page = await call('GET', `/runs/${runId}/rejects?limit=2&offset=1`);
+  assert.deepEqual(page.body.rejected.map((r: any) => [r.file, r.line]), [['users.csv', 4], ['users.csv', 5]]);
+  assert.equal((await call('GET', `/runs/${runId}/rejects?limit=0`)).status, 400);
+  assert.equal((await call('GET', `/runs/${runId}/rejects?offset=-1`)).status, 400);
+  await removeDir(dir);
+  // restore the sample features for the tests that follow
+  assert.equal((await call('POST', '/data')).status, 200);
+});
+
+test('bad ids and unknown routes answer JSON errors without internals', async () => {
+  for (const url of ['/data/users/abc', '/data/users/0', '/data/users/99999999999999999999', '/runs/1.5', '/runs/-1/rejects']) {
+    const r = await call('GET', url);
+    assert.equal(r.status, 400, url);
+    assert.match(r.body.error, /is not a valid id/);
+  }
+  assert.deepEqual(await call('GET', '/nope'), { status: 404, type: 'application/json', body: { error: 'no route for GET /nope' } });
+  assert.equal((await call('DELETE', '/data')).status, 404);
+  assert.equal((await call('GET', '/data/users/4242')).status, 404);
+});
+
+test('the challenge files through the API give the average 1.1', async () => {
+  const response = await createApp(database, options(CHALLENGE_DIR)).request('/data', { method: 'POST' });
+  assert.equal(response.status, 200);
+  assert.equal((await call('GET', '/data')).body.average_experiments_per_user, 1.1);
+});
