@@ -1,0 +1,116 @@
+// The real entry points as a user runs them: the server process (embedded PostgreSQL and
+// DATABASE_URL), bin/trigger.sh, bin/query.sh and `npm run etl`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, testDatabase } from './helpers.js';
+
+const exec = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    if (ok) return { child, base, output: () => output };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not become healthy: ${output}`);
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const [code] = (await exited) as [number | null];
+  return code;
+}
+
+test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh and query.sh work against it', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-embedded-'));
+  await chmod(dir, 0o755);
+  const pgPort = String(await freePort());
+  const env = { EMBEDDED_PG_DIR: path.join(dir, 'pgdata'), EMBEDDED_PG_PORT: pgPort, DATA_DIR: path.join(ROOT, 'data') };
+  const server = await startServer(env);
+  try {
+    assert.match(server.output(), /listening on http:\/\/localhost:\d+ \(embedded PostgreSQL\)/);
+    const trigger = await exec('bin/trigger.sh', [server.base], { cwd: ROOT });
+    const summary = JSON.parse(trigger.stdout);
+    assert.equal(summary.status, 'succeeded');
+    assert.equal(summary.features.average_experiments_per_user, 1.75);
+
+    const psql = await exec('bin/query.sh', [], { cwd: ROOT, env: { ...process.env, DATABASE_URL: '', EMBEDDED_PG_PORT: pgPort } });
+    assert.match(psql.stdout, /average_experiments_per_user[\s\S]*1\.75/);
+    assert.match(psql.stdout, /\n\s+12 \|\s+0\n/, 'user 12 has no experiments');
+    assert.match(psql.stdout, /Metformin/);
+    assert.match(psql.stdout, /\(12 rows\)/);
+  } finally {
+    assert.equal(await stop(server.child), 0);
+  }
+  // The cluster stopped with the service and the results survive a restart.
+  const again = await startServer(env);
+  try {
+    const data = (await (await fetch(`${again.base}/data`)).json()) as any;
+    assert.equal(data.users.length, 12);
+  } finally {
+    assert.equal(await stop(again.child), 0);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with DATABASE_URL the server uses that database; npm run etl prints the run', async () => {
+  const database = await testDatabase();
+  try {
+    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: path.join(ROOT, '../shared/challenge-data') });
+    try {
+      assert.match(server.output(), /\(DATABASE_URL\)/);
+      assert.doesNotMatch(server.output(), /postgres:\/\//, 'the connection string is never logged');
+      const posted = await fetch(`${server.base}/data`, { method: 'POST' });
+      assert.equal(posted.status, 200);
+      const user = (await (await fetch(`${server.base}/data/users/4`)).json()) as any;
+      assert.deepEqual(user.top_compound_ids, [1, 2, 3]);
+    } finally {
+      assert.equal(await stop(server.child), 0);
+    }
+    const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(ROOT, 'data') },
+    });
+    const run = JSON.parse(etl.stdout);
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.features.users, 12);
+    const failed = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: '/nonexistent' },
+    }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.equal(failed?.code, 2);
+    assert.match(failed!.stderr, /etl: \/nonexistent: the data directory does not exist/);
+  } finally {
+    await database.close();
+  }
+});
