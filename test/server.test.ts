@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, testDatabase } from './helpers.js';
+import { CHALLENGE_DIR, ROOT, testDatabase } from './helpers.js';
 
 const exec = promisify(execFile);
 
@@ -83,7 +83,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
 test('with DATABASE_URL the server uses that database; npm run etl prints the run', async () => {
   const database = await testDatabase();
   try {
-    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: path.join(ROOT, '../shared/challenge-data') });
+    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: CHALLENGE_DIR });
     try {
       assert.match(server.output(), /\(DATABASE_URL\)/);
       assert.doesNotMatch(server.output(), /postgres:\/\//, 'the connection string is never logged');
