@@ -21,7 +21,14 @@ const RUN_LOCK = 7_310_002;
 export interface EtlOptions {
   dataDir: string;
   maxRejectRatio: number;
+  /** Aborting it cancels a run in progress (it then fails and publishes nothing). */
+  signal?: AbortSignal;
 }
+
+const active = new Set<Promise<unknown>>();
+
+/** Settles once every run started in this process has finished (successfully or not). */
+export const runsSettled = () => Promise.allSettled([...active]).then(() => {});
 
 /** A run that started and failed; it is recorded as failed with `message`. */
 export class RunFailedError extends Error {
@@ -41,7 +48,14 @@ export class RunFailedError extends Error {
  * them exactly as they were. Throws RunInProgressError when another run holds the lock (in this
  * or any other process), RunFailedError when the run fails.
  */
-export async function runEtl(database: Database, options: EtlOptions): Promise<RunRecord> {
+export function runEtl(database: Database, options: EtlOptions): Promise<RunRecord> {
+  const run = lockedRun(database, options);
+  active.add(run);
+  void run.catch(() => {}).finally(() => active.delete(run));
+  return run;
+}
+
+async function lockedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
   const { pool, db } = database;
   const lock = await pool.connect();
   let lockLost = false;
@@ -50,12 +64,19 @@ export async function runEtl(database: Database, options: EtlOptions): Promise<R
     if (!rows[0]?.locked) throw new RunInProgressError(await lockHolderRunId(database));
     try {
       const runId = await createRun(db);
+      const cancel = () => void database.cancelQueries().catch(() => {});
+      options.signal?.addEventListener('abort', cancel);
       try {
+        if (options.signal?.aborted) throw options.signal.reason;
         await execute(database, runId, options);
       } catch (error) {
-        const failure = toRunFailure(runId, error);
+        const failure = options.signal?.aborted
+          ? new RunFailedError(runId, 'internal', 'the run was cancelled: the service is shutting down')
+          : toRunFailure(runId, error);
         await finishRun(db, runId, { status: 'failed', error: failure.message }).catch(() => {});
         throw failure;
+      } finally {
+        options.signal?.removeEventListener('abort', cancel);
       }
       return (await getRun(db, runId))!;
     } finally {
@@ -102,13 +123,14 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
   await setStep(db, runId, 'loading');
   // One connection per file, in parallel. The first failure stops the other loads.
   const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([abort.signal, options.signal]) : abort.signal;
   const loads = await Promise.allSettled(
     SOURCES.map(async (source) => {
       const client = await pool.connect();
       try {
         const report = (s: { bytesRead: number; rowsRead: number }) =>
           setFileProgress(db, runId, source.file, { bytes: s.bytesRead, rows_read: s.rowsRead });
-        const stats = await loadFile(client, options.dataDir, source, (s) => void report(s).catch(() => {}), abort.signal);
+        const stats = await loadFile(client, options.dataDir, source, (s) => void report(s).catch(() => {}), signal);
         await report(stats);
       } catch (error) {
         abort.abort();
@@ -126,6 +148,7 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
   const tooManyRejects = await db.transaction().execute(async (trx) => {
     await tuneTransaction(trx);
     for (const step of steps) {
+      options.signal?.throwIfAborted();
       await setStep(db, runId, step.name);
       await runStep(trx, step, runId);
     }

@@ -2,12 +2,13 @@ import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { readConfig } from './config.js';
 import { openDatabase } from './db/database.js';
-import { recoverInterruptedRuns } from './pipeline.js';
+import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
 
 const config = readConfig();
 const database = await openDatabase(config);
 await recoverInterruptedRuns(database);
-const app = createApp(database, config);
+const shutdown = new AbortController();
+const app = createApp(database, { ...config, signal: shutdown.signal });
 const server = serve({ fetch: app.fetch, port: config.port, hostname: '0.0.0.0' }, (info) => {
   console.log(`listening on http://localhost:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
 });
@@ -18,13 +19,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: shutting down`);
-    // A run still in progress is rolled back when its connections close: nothing half-published.
+    // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
+    // readers keep the previous results. Then the pool and the embedded server stop.
     const deadline = setTimeout(() => process.exit(1), 15_000);
     deadline.unref();
     server.close();
-    void database.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    shutdown.abort();
+    void runsSettled()
+      .then(() => database.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
 }

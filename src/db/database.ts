@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Config } from '../config.js';
@@ -11,6 +12,8 @@ export interface Database {
   db: Kysely<Tables>;
   /** Connection string, for tools like psql; contains the password. Never log it. */
   url: string;
+  /** Cancels the statements this Database's connections are running (and only those). */
+  cancelQueries(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,12 +34,14 @@ const types = {
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embeddedDir' | 'embeddedPort'>): Promise<Database> {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDir, config.embeddedPort);
   const url = config.databaseUrl ?? embedded!.url;
+  const application_name = `lab-features-etl:${randomUUID().slice(0, 8)}`;
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
     types,
     connectionTimeoutMillis: 10_000,
-    application_name: 'lab-features-etl',
+    // Unique per pool, so cancelQueries() never touches another process's (or pool's) work.
+    application_name,
   });
   // An idle client dying (database restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -55,6 +60,12 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
     pool,
     db,
     url,
+    async cancelQueries() {
+      await pool.query(
+        'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+        [application_name],
+      );
+    },
     async close() {
       await db.destroy(); // ends the pool too
       await embedded?.stop();
