@@ -148,3 +148,20 @@ test('the challenge files through the API give the average 1.1', async () => {
   assert.equal(response.status, 200);
   assert.equal((await call('GET', '/data')).body.average_experiments_per_user, 1.1);
 });
+
+test('GET /data pages by user_id with limit and after, in the same shape', async () => {
+  const pages = [];
+  for (let after = 0, i = 0; i < 5; i++) {
+    const page = await call('GET', `/data?limit=5&after=${after}`);
+    assert.equal(page.status, 200);
+    pages.push(page.body.users.map((u: any) => u.user_id));
+    assert.equal(page.body.average_experiments_per_user, 1.1);
+    if (page.body.next_after === null) break;
+    after = page.body.next_after;
+  }
+  assert.deepEqual(pages, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], []]);
+  assert.deepEqual((await call('GET', '/data?after=8')).body.users.map((u: any) => u.user_id), [9, 10]);
+  for (const bad of ['limit=0', 'limit=100001', 'limit=x', 'after=-1', 'after=1e3']) {
+    assert.equal((await call('GET', `/data?${bad}`)).status, 400, bad);
+  }
+});

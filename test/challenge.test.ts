@@ -1,8 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database } from '../src/db/database.js';
-import { getFeatures } from '../src/features.js';
-import { CHALLENGE_DIR, query, run, testDatabase } from './helpers.js';
+import { CHALLENGE_DIR, features, query, run, testDatabase } from './helpers.js';
 
 // Worked out by hand from ../shared/challenge-data. Each experiment lists 2 or 3 compounds:
 //   user 1: experiments 1 (1;2, 10) and 2 (2;3, 15) -> compound 2 in both, 1 and 3 in one each.
@@ -36,11 +35,11 @@ test('the challenge files give the hand-computed features for every user', async
     'user_experiments.csv': { bytes: 238, rows_read: 11, rows_loaded: 11, rows_rejected: 0 },
   });
 
-  const features = await getFeatures(database.db);
-  assert.equal(features.average_experiments_per_user, 1.1);
-  assert.equal(features.run?.run_id, result.run_id);
+  const answer = await features(database);
+  assert.equal(answer.average_experiments_per_user, 1.1);
+  assert.equal(answer.run?.run_id, result.run_id);
   assert.deepEqual(
-    features.users.map((u) => [
+    answer.users.map((u) => [
       u.user_id,
       u.name,
       u.total_experiments,
@@ -52,8 +51,8 @@ test('the challenge files give the hand-computed features for every user', async
     ]),
     expected,
   );
-  assert.equal(features.users.filter((u) => u.top_compound_ids.length > 1).length, 9);
-  assert.equal(features.users[0]!.email, 'alice@example.com');
+  assert.equal(answer.users.filter((u) => u.top_compound_ids.length > 1).length, 9);
+  assert.equal(answer.users[0]!.email, 'alice@example.com');
 });
 
 test('psql readers see the same features in the features views', async () => {

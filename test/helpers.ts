@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { openDatabase, type Database } from '../src/db/database.js';
+import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/features.js';
 import { runEtl, type EtlOptions } from '../src/pipeline.js';
+import type { RunRecord } from '../src/runs.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 /** The challenge's original files, beside the repository (never copied into it). */
@@ -75,3 +77,15 @@ export async function query<T = Record<string, unknown>>(database: Database, tex
 }
 
 export { once };
+
+/** What GET /data answers, read through the same streaming code and parsed. */
+export async function features(database: Database, page?: FeaturesPage) {
+  let text = '';
+  for await (const chunk of featuresJson(database, page)) text += chunk;
+  return JSON.parse(text) as {
+    run: RunRecord | null;
+    average_experiments_per_user: number | null;
+    users: UserFeatures[];
+    next_after?: number | null;
+  };
+}

@@ -1,10 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database } from '../src/db/database.js';
-import { getFeatures } from '../src/features.js';
 import { RunFailedError } from '../src/pipeline.js';
 import { listRejects } from '../src/runs.js';
-import { dataDir, removeDir, run, testDatabase } from './helpers.js';
+import { dataDir, features, removeDir, run, testDatabase } from './helpers.js';
 
 let database: Database;
 before(async () => {
@@ -24,7 +23,7 @@ test('LF, BOM, quoting, spaces, reordered and extra columns all load', async () 
   const result = await run(database, dir);
   assert.equal(result.status, 'succeeded');
   assert.deepEqual(await rejectsOf(result.run_id), []);
-  const { users, average_experiments_per_user } = await getFeatures(database.db);
+  const { users, average_experiments_per_user } = await features(database);
   assert.equal(average_experiments_per_user, 1);
   assert.deepEqual(
     users.map((u) => [u.user_id, u.name, u.email, u.average_run_time, u.top_compound_ids, u.top_compound_name]),
@@ -94,7 +93,7 @@ test('every reject reason, with the physical line number and the raw line', asyn
     ['users.csv', 12, "user_id '9007199254740992' is not a positive integer", '9007199254740992,\tHuge,\th@x.org,\t2024-01-01'],
   ]);
   assert.deepEqual(result.files['users.csv'], { bytes: result.files['users.csv']!.bytes, rows_read: 9, rows_loaded: 2, rows_rejected: 7 });
-  const { users } = await getFeatures(database.db);
+  const { users } = await features(database);
   // 010 is user 10; 1e3 and -0 are numbers; "2;2" counts compound 2 once for that experiment.
   assert.deepEqual(
     users.map((u) => [u.user_id, u.total_experiments, u.average_run_time, u.top_compound_ids, u.top_compound_experiments]),
@@ -118,7 +117,7 @@ test('ids compare as integers: 10 is not 1, and 2 sorts before 10', async () => 
     ],
   });
   await run(database, dir);
-  const { users } = await getFeatures(database.db);
+  const { users } = await features(database);
   assert.deepEqual(
     users.map((u) => [u.user_id, u.total_experiments, u.top_compound_id, u.top_compound_name, u.top_compound_ids]),
     [
@@ -135,7 +134,7 @@ test('a user with no experiments has zero, nulls and an empty tie list', async (
     users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'Ann', 'a@x', '2023-01-01'], ['2', 'Bob', 'b@x', '2023-01-01']],
   });
   await run(database, dir);
-  const { users, average_experiments_per_user } = await getFeatures(database.db);
+  const { users, average_experiments_per_user } = await features(database);
   assert.equal(average_experiments_per_user, 0.5);
   assert.deepEqual(users[1], {
     user_id: 2,
@@ -154,7 +153,7 @@ test('a user with no experiments has zero, nulls and an empty tie list', async (
 test('a missing required column fails the run with the file and column named, and keeps the previous results', async () => {
   const good = await dataDir({});
   const first = await run(database, good);
-  const before = await getFeatures(database.db);
+  const before = await features(database);
   const bad = await dataDir({ experiments: 'experiment_id,\tuser_id,\texperiment_run_time\r\n1,\t1,\t3' });
   await assert.rejects(run(database, bad), (error: unknown) => {
     assert.ok(error instanceof RunFailedError);
@@ -162,7 +161,7 @@ test('a missing required column fails the run with the file and column named, an
     assert.match(error.message, /^user_experiments\.csv, line 1: missing required column "experiment_compound_ids"/);
     return true;
   });
-  const afterwards = await getFeatures(database.db);
+  const afterwards = await features(database);
   assert.deepEqual(afterwards, before);
   assert.equal(afterwards.run?.run_id, first.run_id);
   await Promise.all([removeDir(good), removeDir(bad)]);
@@ -171,14 +170,14 @@ test('a missing required column fails the run with the file and column named, an
 test('more rejects than MAX_REJECT_RATIO allows: rejects are kept, nothing is published', async () => {
   const good = await dataDir({});
   await run(database, good);
-  const before = await getFeatures(database.db);
+  const before = await features(database);
   const wrong = await dataDir({ users: [['user_id', 'name', 'email', 'signup_date'], ['x', 'a', 'b', 'c'], ['y', 'a', 'b', 'c'], ['1', 'A', 'a@x', '2023-01-01']] });
   await assert.rejects(run(database, wrong, { maxRejectRatio: 0.5 }), (error: unknown) => {
     assert.ok(error instanceof RunFailedError);
     assert.match(error.message, /users\.csv: 2 of 3 rows were rejected, more than MAX_REJECT_RATIO=0\.5 allows/);
     return true;
   });
-  assert.deepEqual(await getFeatures(database.db), before);
+  assert.deepEqual(await features(database), before);
   const failedRunId = before.run!.run_id + 1;
   assert.equal((await rejectsOf(failedRunId)).length, 2);
   await Promise.all([removeDir(good), removeDir(wrong)]);

@@ -7,8 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generate } from '../src/bench/generate.js';
 import type { Database } from '../src/db/database.js';
-import { getFeatures } from '../src/features.js';
-import { run, testDatabase } from './helpers.js';
+import { features, run, testDatabase } from './helpers.js';
 
 let database: Database;
 let dir: string;
@@ -57,7 +56,7 @@ for (const [seed, compounds] of [[1, 5], [7, 60]] as const) {
     const result = await run(database, dir);
     assert.equal(result.status, 'succeeded');
     const expected = await reference();
-    const { users, average_experiments_per_user } = await getFeatures(database.db);
+    const { users, average_experiments_per_user } = await features(database);
     assert.equal(average_experiments_per_user, expected.average);
     assert.equal(users.length, expected.users.length);
     assert.ok(expected.users.some((u) => u.top_compound_ids.length > 1), 'the data has ties');

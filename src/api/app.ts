@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import { RunInProgressError } from '../errors.js';
-import { getFeatures, getUserFeatures } from '../features.js';
+import { featuresJson, getUserFeatures } from '../features.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRejects, listRuns } from '../runs.js';
 
@@ -27,12 +27,36 @@ export function createApp(database: Database, options: EtlOptions): Hono {
     }
   });
 
-  app.get('/data', async (c) => c.json(await getFeatures(db)));
+  app.get('/data', async (c) => {
+    const after = intParam(c.req.query('after'), undefined, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(c.req.query('limit'), undefined, 1, 100_000);
+    if (after === null || limit === null) {
+      return c.json({ error: 'limit must be 1..100000 and after a user_id (a non-negative integer)' }, 400);
+    }
+    const chunks = featuresJson(database, { after, limit });
+    // The first chunk is read before answering, so a database failure is a clean error response.
+    const first = await chunks.next();
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (!first.done) controller.enqueue(encoder.encode(first.value));
+      },
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    });
+    return c.body(body, 200, { 'content-type': 'application/json' });
+  });
 
   app.get('/data/users/:id', async (c) => {
     const id = parseId(c, 'id');
     if (id === null) return badId(c);
-    const user = await getUserFeatures(db, id);
+    const user = await getUserFeatures(database, id);
     return user ? c.json(user) : c.json({ error: `no user ${id} in the published features` }, 404);
   });
 
@@ -48,8 +72,8 @@ export function createApp(database: Database, options: EtlOptions): Hono {
   app.get('/runs/:id/rejects', async (c) => {
     const id = parseId(c, 'id');
     if (id === null) return badId(c);
-    const limit = pageParam(c.req.query('limit'), 1000, 10_000);
-    const offset = pageParam(c.req.query('offset'), 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(c.req.query('limit'), 1000, 1, 10_000);
+    const offset = intParam(c.req.query('offset'), 0, 0, Number.MAX_SAFE_INTEGER);
     if (limit === null || offset === null) {
       return c.json({ error: 'limit must be 1..10000 and offset a non-negative integer' }, 400);
     }
@@ -84,9 +108,10 @@ function badId(c: Context) {
   return c.json({ error: `"${c.req.param('id')?.slice(0, 40)}" is not a valid id (a positive integer)` }, 400);
 }
 
-function pageParam(text: string | undefined, fallback: number, max: number): number | null {
+/** An integer query parameter in [min, max]: `fallback` when absent, null when invalid. */
+function intParam<T extends number | undefined>(text: string | undefined, fallback: T, min: number, max: number): number | T | null {
   if (text === undefined) return fallback;
   if (!/^[0-9]{1,16}$/.test(text)) return null;
   const value = Number(text);
-  return value <= max && (max === Number.MAX_SAFE_INTEGER || value >= 1) ? value : null;
+  return value >= min && value <= max ? value : null;
 }
