@@ -1,20 +1,67 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { readConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { RunInProgressError } from './errors.js';
+import { log, type Log } from './log.js';
+import { SOURCES } from './load/sources.js';
 import { RunFailedError, runEtl } from './pipeline.js';
+import { getRun, runningRunId, type RunRecord } from './runs.js';
 
-/** `npm run etl`: one run without the server; prints the run record as JSON. */
+/**
+ * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a line
+ * every few seconds otherwise); the run record goes to stdout as JSON.
+ */
 const config = readConfig();
 const database = await openDatabase(config);
+const tty = process.stderr.isTTY === true;
+const sizes = await Promise.all(SOURCES.map((s) => stat(path.join(config.dataDir, s.file)).then((i) => i.size, () => 0)));
+const totalBytes = sizes.reduce((a, b) => a + b, 0);
+
+let shown = '';
+const show = (text: string) => {
+  if (tty) process.stderr.write(`\r\x1b[2K${text}`);
+  else if (text !== shown) process.stderr.write(`${text}\n`);
+  shown = text;
+};
+// Log lines go above the bar on a terminal.
+const cliLog: Log = (message) => {
+  if (tty && shown) process.stderr.write('\r\x1b[2K');
+  log(message);
+  if (tty && shown) process.stderr.write(shown);
+};
+
+const timer = setInterval(() => void report().catch(() => {}), tty ? 250 : 5000);
 let code = 0;
 try {
-  const run = await runEtl(database, config);
+  const run = await runEtl(database, { ...config, log: cliLog });
+  clearInterval(timer);
+  show(progress(run));
+  if (tty) process.stderr.write('\n');
   console.log(JSON.stringify(run, null, 2));
 } catch (error) {
+  clearInterval(timer);
+  if (tty && shown) process.stderr.write('\n');
   if (!(error instanceof RunFailedError || error instanceof RunInProgressError)) throw error;
-  console.error(`etl: ${error.message}`);
+  process.stderr.write(`etl: ${error.message}\n`);
   code = error instanceof RunInProgressError ? 3 : 2;
 } finally {
   await database.close();
 }
 process.exit(code);
+
+async function report(): Promise<void> {
+  const runId = await runningRunId(database.db);
+  const run = runId === null ? null : await getRun(database.db, runId);
+  if (run) show(progress(run));
+}
+
+function progress(run: RunRecord): string {
+  const files = Object.values(run.files);
+  const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
+  const rows = files.reduce((sum, f) => sum + f.rows_read, 0);
+  const share = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
+  const bar = tty ? `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ` : '';
+  const step = run.status === 'running' ? (run.step ?? 'starting') : run.status;
+  return `run ${run.run_id} ${bar}${(share * 100).toFixed(0)}% of ${(totalBytes / 2 ** 20).toFixed(1)} MB loaded, ${rows.toLocaleString('en-US')} rows read; ${step}`;
+}

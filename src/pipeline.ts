@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Database } from './db/database.js';
+import { log as stderrLog, type Log } from './log.js';
 import { InputError, RunInProgressError, TooManyRejectsError } from './errors.js';
 import { checkInputs, loadFile } from './load/load-files.js';
 import { SOURCES } from './load/sources.js';
@@ -23,6 +24,8 @@ export interface EtlOptions {
   maxRejectRatio: number;
   /** Aborting it cancels a run in progress (it then fails and publishes nothing). */
   signal?: AbortSignal;
+  /** Where step timings and failures are reported; stderr by default. */
+  log?: Log;
 }
 
 const active = new Set<Promise<unknown>>();
@@ -73,6 +76,7 @@ async function lockedRun(database: Database, options: EtlOptions): Promise<RunRe
         const failure = options.signal?.aborted
           ? new RunFailedError(runId, 'internal', 'the run was cancelled: the service is shutting down')
           : toRunFailure(runId, error);
+        (options.log ?? stderrLog)(`run ${runId} failed: ${failure.message}`);
         await finishRun(db, runId, { status: 'failed', error: failure.message }).catch(() => {});
         throw failure;
       } finally {
@@ -117,10 +121,12 @@ async function lockHolderRunId({ db }: Database): Promise<number | null> {
 
 async function execute(database: Database, runId: number, options: EtlOptions): Promise<void> {
   const { pool, db } = database;
+  const log = options.log ?? stderrLog;
   await setStep(db, runId, 'checking files');
   await checkInputs(options.dataDir);
 
   await setStep(db, runId, 'loading');
+  const loadStarted = performance.now();
   // One connection per file, in parallel. The first failure stops the other loads.
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([abort.signal, options.signal]) : abort.signal;
@@ -144,13 +150,17 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
   if (failed) throw (loads.map((l) => (l.status === 'rejected' ? l.reason : null)).find((e) => e instanceof InputError) ??
     failed.reason) as Error;
 
+  log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
+
   const steps = await transformSteps();
   const tooManyRejects = await db.transaction().execute(async (trx) => {
     await tuneTransaction(trx);
     for (const step of steps) {
       options.signal?.throwIfAborted();
       await setStep(db, runId, step.name);
+      const started = performance.now();
       await runStep(trx, step, runId);
+      log(`run ${runId}: ${step.name} took ${Math.round(performance.now() - started)} ms`);
     }
     // etl.runs is now locked by this transaction (run totals): later updates must go through trx.
     const files = await trx.selectFrom('etl.run_files').selectAll().where('run_id', '=', runId).execute();
@@ -178,13 +188,12 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
       for (const statement of await retireStatements(db)) await db.executeQuery(CompiledQuery.raw(statement));
     }
   } catch (error) {
-    console.error(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`);
+    log(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`);
   }
 }
 
 function toRunFailure(runId: number, error: unknown): RunFailedError {
   if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`run ${runId} failed: ${message}`);
   return new RunFailedError(runId, 'internal', `the run failed: ${message}`);
 }

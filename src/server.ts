@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { readConfig } from './config.js';
+import { log } from './log.js';
 import { openDatabase } from './db/database.js';
 import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
 
@@ -10,7 +11,7 @@ await recoverInterruptedRuns(database);
 const shutdown = new AbortController();
 const app = createApp(database, { ...config, signal: shutdown.signal });
 const server = serve({ fetch: app.fetch, port: config.port, hostname: '0.0.0.0' }, (info) => {
-  console.log(`listening on http://localhost:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+  log(`listening on http://localhost:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
 });
 
 let stopping = false;
@@ -18,7 +19,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
+    log(`${signal}: shutting down`);
     // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
     // readers keep the previous results. Then the pool and the embedded server stop.
     const deadline = setTimeout(() => process.exit(1), 15_000);

@@ -7,6 +7,8 @@ WITH typed AS (
       WHEN parse_error IS NOT NULL THEN parse_error
       WHEN id IS NULL THEN format('user_id %s is not a positive integer', etl.quoted(user_id))
       WHEN signup IS NULL THEN format('signup_date %s is not a valid date (YYYY-MM-DD)', etl.quoted(signup_date))
+      WHEN length(name) > 1000 THEN format('name is longer than 1000 characters (%s)', length(name))
+      WHEN length(email) > 1000 THEN format('email is longer than 1000 characters (%s)', length(email))
     END AS problem
   FROM typed t
 ), judged AS (

@@ -5,6 +5,10 @@ WITH checked AS (
            WHEN parse_error IS NOT NULL THEN parse_error
            WHEN etl.to_id(s.compound_id) IS NULL
              THEN format('compound_id %s is not a positive integer', etl.quoted(s.compound_id))
+           WHEN length(s.compound_name) > 1000
+             THEN format('compound_name is longer than 1000 characters (%s)', length(s.compound_name))
+           WHEN length(s.compound_structure) > 100000
+             THEN format('compound_structure is longer than 100000 characters (%s)', length(s.compound_structure))
          END AS problem
   FROM staging.compounds s
 ), judged AS (

@@ -1,11 +1,7 @@
 -- staging.experiments -> work.experiments + rejects. An experiment must belong to an accepted user
 -- and use only accepted compounds; the first valid row of each experiment_id wins.
-WITH typed AS (
-  SELECT s.*, etl.to_id(s.experiment_id) AS id, etl.to_id(s.user_id) AS uid,
-         etl.to_id_list(s.experiment_compound_ids) AS cids, etl.to_run_time(s.experiment_run_time) AS rt
-  FROM staging.experiments s
-), checked AS (
-  SELECT t.*, CASE
+WITH checked AS (
+  SELECT t.line, t.raw, t.id, t.uid, t.cids, t.rt, CASE
       WHEN parse_error IS NOT NULL THEN parse_error
       WHEN id IS NULL THEN format('experiment_id %s is not a positive integer', etl.quoted(experiment_id))
       WHEN uid IS NULL THEN format('user_id %s is not a positive integer', etl.quoted(t.user_id))
@@ -17,7 +13,11 @@ WITH typed AS (
       ELSE (SELECT format('compound %s is not an accepted compound', c)
             FROM unnest(cids) c WHERE c NOT IN (SELECT compound_id FROM work.compounds) LIMIT 1)
     END AS problem
-  FROM typed t LEFT JOIN work.users u ON u.user_id = t.uid
+  -- OFFSET 0 keeps the parsed values computed once per row instead of once per reference.
+  FROM (SELECT s.*, etl.to_id(s.experiment_id) AS id, etl.to_id(s.user_id) AS uid,
+               etl.to_id_list(s.experiment_compound_ids) AS cids, etl.to_run_time(s.experiment_run_time) AS rt
+        FROM staging.experiments s OFFSET 0) t
+  LEFT JOIN work.users u ON u.user_id = t.uid
 ), judged AS (
   SELECT c.*, coalesce(problem, CASE WHEN line <> first_line
            THEN format('experiment_id %s repeats the experiment on line %s', id, first_line) END) AS reason

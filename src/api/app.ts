@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import { RunInProgressError } from '../errors.js';
+import { log } from '../log.js';
 import { featuresJson, getUserFeatures } from '../features.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRejects, listRuns } from '../runs.js';
@@ -93,7 +94,7 @@ export function createApp(database: Database, options: EtlOptions): Hono {
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
-    console.error(`${c.req.method} ${c.req.path} failed: ${error.message}`);
+    log(`${c.req.method} ${c.req.path} failed: ${error.message}`);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
