@@ -1,5 +1,5 @@
 -- staging.users -> work.users + rejects. The first valid row of each user_id wins.
-WITH typed AS (
+WITH typed AS MATERIALIZED ( -- parsed once per row, not once per reference
   SELECT s.*, etl.to_id(s.user_id) AS id, etl.to_date(s.signup_date) AS signup
   FROM staging.users s
 ), checked AS (

@@ -4,7 +4,7 @@ import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Tables } from '../db/tables.js';
 import { TRANSFORM_DIR } from '../db/paths.js';
 
-/** One statement of `sql/transform/`, run with the run id as `$1`. */
+/** One statement of `sql/transform/`, run with the run id as `$1` when it uses it. */
 export interface Step {
   name: string;
   text: string;
@@ -26,7 +26,7 @@ export function transformSteps(): Promise<Step[]> {
 }
 
 export async function runStep(trx: Transaction<Tables>, step: Step, runId: number): Promise<void> {
-  await trx.executeQuery(CompiledQuery.raw(step.text, [runId]));
+  await trx.executeQuery(CompiledQuery.raw(step.text, /\$1\b/.test(step.text) ? [runId] : []));
 }
 
 /**

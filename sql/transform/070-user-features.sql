@@ -6,10 +6,11 @@ WITH per_user AS (
   FROM work.experiments
   GROUP BY user_id
 ), compound_counts AS (
-  SELECT e.user_id, c.compound_id, count(*) AS experiments
-  FROM work.experiments e
-  CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(e.compound_ids) x) c(compound_id)
-  GROUP BY e.user_id, c.compound_id
+  SELECT x.user_id, x.compound_id, count(DISTINCT x.line) AS experiments
+  FROM work.experiment_compounds x
+  WHERE NOT EXISTS (SELECT 1 FROM etl.rejects r
+                    WHERE r.run_id = $1 AND r.file = 'user_experiments.csv' AND r.line = x.line)
+  GROUP BY x.user_id, x.compound_id
 ), top AS (
   SELECT user_id, array_agg(compound_id ORDER BY compound_id) AS compound_ids, max(experiments) AS experiments
   FROM (SELECT *, max(experiments) OVER (PARTITION BY user_id) AS best FROM compound_counts) ranked

@@ -1,0 +1,2 @@
+-- Fresh statistics for the accepted users and compounds, which the experiment checks join against.
+ANALYZE work.users, work.compounds
