@@ -7,7 +7,7 @@ import { SOURCES } from './load/sources.js';
 import {
   createRun,
   failInterruptedRuns,
-  finishRun,
+  failRun,
   getRun,
   runningRunId,
   setFileProgress,
@@ -38,7 +38,8 @@ export class RunFailedError extends Error {
   override name = 'RunFailedError';
   constructor(
     readonly runId: number,
-    readonly kind: 'input' | 'internal',
+    /** input: the files (HTTP 422); unavailable: the database went away (503); internal: anything else (500). */
+    readonly kind: 'input' | 'unavailable' | 'internal',
     message: string,
   ) {
     super(message);
@@ -62,9 +63,16 @@ async function lockedRun(database: Database, options: EtlOptions): Promise<RunRe
   const { pool, db } = database;
   const lock = await pool.connect();
   let lockLost = false;
+  let released = false;
   try {
     const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUN_LOCK]);
-    if (!rows[0]?.locked) throw new RunInProgressError(await lockHolderRunId(database));
+    if (!rows[0]?.locked) {
+      // Give the connection back before looking up the holder's run: otherwise many simultaneous
+      // triggers each hold a pooled connection while waiting for another, and the pool deadlocks.
+      lock.release();
+      released = true;
+      throw new RunInProgressError(await lockHolderRunId(database));
+    }
     try {
       const runId = await createRun(db);
       const cancel = () => void database.cancelQueries().catch(() => {});
@@ -74,10 +82,10 @@ async function lockedRun(database: Database, options: EtlOptions): Promise<RunRe
         await execute(database, runId, options);
       } catch (error) {
         const failure = options.signal?.aborted
-          ? new RunFailedError(runId, 'internal', 'the run was cancelled: the service is shutting down')
+          ? new RunFailedError(runId, 'unavailable', 'the run was cancelled: the service is shutting down')
           : toRunFailure(runId, error);
         (options.log ?? stderrLog)(`run ${runId} failed: ${failure.message}`);
-        await finishRun(db, runId, { status: 'failed', error: failure.message }).catch(() => {});
+        await recordFailure(database, runId, failure.message);
         throw failure;
       } finally {
         options.signal?.removeEventListener('abort', cancel);
@@ -89,8 +97,25 @@ async function lockedRun(database: Database, options: EtlOptions): Promise<RunRe
       });
     }
   } finally {
-    lock.release(lockLost);
+    if (!released) lock.release(lockLost);
   }
+}
+
+/**
+ * Records a run as failed. When the database does not answer (it stopped or restarted mid-run,
+ * often the very reason the run failed), retries every second in the background until it does, so
+ * the run does not read `running` once the database is back. The caller's answer is not delayed.
+ */
+async function recordFailure({ db, pool }: Database, runId: number, error: string): Promise<void> {
+  const finishedAt = new Date();
+  const record = () => failRun(db, runId, error, finishedAt);
+  const retry = () => {
+    const timer = setTimeout(() => {
+      if (!pool.ending) record().catch(retry);
+    }, 1000);
+    timer.unref();
+  };
+  await record().catch(retry);
 }
 
 /**
@@ -130,6 +155,8 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
   // One connection per file, in parallel. The first failure stops the other loads.
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([abort.signal, options.signal]) : abort.signal;
+  // The load that failed first has the cause; the others then fail with "The operation was aborted".
+  let firstFailure: unknown;
   const loads = await Promise.allSettled(
     SOURCES.map(async (source) => {
       const client = await pool.connect();
@@ -139,6 +166,7 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
         const stats = await loadFile(client, options.dataDir, source, (s) => void report(s).catch(() => {}), signal);
         await report(stats);
       } catch (error) {
+        firstFailure ??= error;
         abort.abort();
         throw error;
       } finally {
@@ -148,7 +176,7 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
   );
   const failed = loads.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (failed) throw (loads.map((l) => (l.status === 'rejected' ? l.reason : null)).find((e) => e instanceof InputError) ??
-    failed.reason) as Error;
+    firstFailure) as Error;
 
   log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
 
@@ -195,5 +223,18 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
 function toRunFailure(runId: number, error: unknown): RunFailedError {
   if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
   const message = error instanceof Error ? error.message : String(error);
+  if (lostDatabase(error)) {
+    return new RunFailedError(runId, 'unavailable', `the run failed: the connection to the database was lost (${message})`);
+  }
   return new RunFailedError(runId, 'internal', `the run failed: ${message}`);
+}
+
+/**
+ * The database went away (stopped, restarted, crashed, unreachable): pg then reports it in many
+ * ways ("write ECONNRESET", "Connection terminated unexpectedly", SQLSTATE 08xxx or 57P01-57P03).
+ */
+function lostDatabase(error: unknown): boolean {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code)) return true;
+  return /connection terminated|connection error|timeout exceeded when trying to connect/i.test((error as Error | null)?.message ?? '');
 }

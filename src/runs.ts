@@ -44,14 +44,10 @@ export async function setFileProgress(
   await db.updateTable('etl.run_files').set(progress).where('run_id', '=', runId).where('file', '=', file).execute();
 }
 
-export async function finishRun(
-  db: Kysely<Tables>,
-  runId: number,
-  outcome: { status: 'succeeded' } | { status: 'failed'; error: string },
-): Promise<void> {
+export async function failRun(db: Kysely<Tables>, runId: number, error: string, finishedAt: Date): Promise<void> {
   await db
     .updateTable('etl.runs')
-    .set({ ...outcome, step: null, finished_at: new Date() })
+    .set({ status: 'failed', error, step: null, finished_at: finishedAt })
     .where('run_id', '=', runId)
     .execute();
 }
@@ -63,7 +59,7 @@ export async function finishRun(
 export async function failInterruptedRuns(db: Kysely<Tables>): Promise<void> {
   await db
     .updateTable('etl.runs')
-    .set({ status: 'failed', error: 'interrupted: the service stopped before the run finished', finished_at: new Date() })
+    .set({ status: 'failed', error: 'interrupted: the service stopped before the run finished', step: null, finished_at: new Date() })
     .where('status', '=', 'running')
     .execute();
 }

@@ -22,7 +22,8 @@ export function createApp(database: Database, options: EtlOptions): Hono {
     } catch (error) {
       if (error instanceof RunInProgressError) return c.json({ error: error.message, run_id: error.runId }, 409);
       if (error instanceof RunFailedError) {
-        return c.json({ error: error.message, run_id: error.runId }, error.kind === 'input' ? 422 : 500);
+        const status = { input: 422, unavailable: 503, internal: 500 } as const;
+        return c.json({ error: error.message, run_id: error.runId }, status[error.kind]);
       }
       throw error;
     }
