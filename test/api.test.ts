@@ -165,3 +165,18 @@ test('GET /data pages by user_id with limit and after, in the same shape', async
     assert.equal((await call('GET', `/data?${bad}`)).status, 400, bad);
   }
 });
+
+test('no request can point the service at other files, and bodies are bounded', async () => {
+  const tries = [
+    app.request('/data?dir=/etc&data_dir=..&file=../../etc/passwd', { method: 'POST' }),
+    app.request('/data', { method: 'POST', body: JSON.stringify({ dataDir: '/etc', DATA_DIR: '/' }), headers: { 'content-type': 'application/json' } }),
+  ];
+  for (const response of await Promise.all(tries)) {
+    if (response.status === 409) continue; // the two raced each other: either way neither read elsewhere
+    assert.equal(response.status, 200);
+    assert.deepEqual(Object.keys(((await response.json()) as any).files).sort(), ['compounds.csv', 'user_experiments.csv', 'users.csv']);
+  }
+  assert.equal((await call('GET', '/data')).body.users.length, 12, 'the sample set in DATA_DIR was read');
+  const big = await app.request('/data', { method: 'POST', body: 'x'.repeat(64 * 1024), headers: { 'content-length': String(64 * 1024) } });
+  assert.equal(big.status, 413);
+});
