@@ -60,45 +60,56 @@ export function runEtl(database: Database, options: EtlOptions): Promise<RunReco
 }
 
 async function lockedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
-  const { pool, db } = database;
+  const outcome = await withRunLock(database, () => recordedRun(database, options));
+  // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
+  // second connection for this lookup would otherwise exhaust the pool.
+  if (!outcome.locked) throw new RunInProgressError(await lockHolderRunId(database));
+  return outcome.value;
+}
+
+/**
+ * Runs `work` while holding the run lock (a session-level advisory lock on a connection of its own),
+ * or returns at once when another session holds it.
+ */
+async function withRunLock<T>(
+  { pool }: Database,
+  work: () => Promise<T>,
+): Promise<{ locked: true; value: T } | { locked: false }> {
   const lock = await pool.connect();
-  let lockLost = false;
-  let released = false;
+  let broken = false;
   try {
     const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUN_LOCK]);
-    if (!rows[0]?.locked) {
-      // Give the connection back before looking up the holder's run: otherwise many simultaneous
-      // triggers each hold a pooled connection while waiting for another, and the pool deadlocks.
-      lock.release();
-      released = true;
-      throw new RunInProgressError(await lockHolderRunId(database));
-    }
+    if (!rows[0]?.locked) return { locked: false };
     try {
-      const runId = await createRun(db);
-      const cancel = () => void database.cancelQueries().catch(() => {});
-      options.signal?.addEventListener('abort', cancel);
-      try {
-        if (options.signal?.aborted) throw options.signal.reason;
-        await execute(database, runId, options);
-      } catch (error) {
-        const failure = options.signal?.aborted
-          ? new RunFailedError(runId, 'unavailable', 'the run was cancelled: the service is shutting down')
-          : toRunFailure(runId, error);
-        (options.log ?? stderrLog)(`run ${runId} failed: ${failure.message}`);
-        await recordFailure(database, runId, failure.message);
-        throw failure;
-      } finally {
-        options.signal?.removeEventListener('abort', cancel);
-      }
-      return (await getRun(db, runId))!;
+      return { locked: true, value: await work() };
     } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK]).catch(() => {
-        lockLost = true;
-      });
+      // If the connection died, so did the lock; the connection must not go back to the pool.
+      await lock.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK]).catch(() => (broken = true));
     }
   } finally {
-    if (!released) lock.release(lockLost);
+    lock.release(broken);
   }
+}
+
+/** One run, recorded from start to finish; call only while holding the run lock. */
+async function recordedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
+  const runId = await createRun(database.db);
+  const cancel = () => void database.cancelQueries().catch(() => {});
+  options.signal?.addEventListener('abort', cancel);
+  try {
+    if (options.signal?.aborted) throw options.signal.reason;
+    await execute(database, runId, options);
+  } catch (error) {
+    const failure = options.signal?.aborted
+      ? new RunFailedError(runId, 'unavailable', 'the run was cancelled: the service is shutting down')
+      : toRunFailure(runId, error);
+    (options.log ?? stderrLog)(`run ${runId} failed: ${failure.message}`);
+    await recordFailure(database, runId, failure.message);
+    throw failure;
+  } finally {
+    options.signal?.removeEventListener('abort', cancel);
+  }
+  return (await getRun(database.db, runId))!;
 }
 
 /**
@@ -123,15 +134,7 @@ async function recordFailure({ db, pool }: Database, runId: number, error: strin
  * Called at start-up so a crash does not leave a run `running` forever.
  */
 export async function recoverInterruptedRuns(database: Database): Promise<void> {
-  const lock = await database.pool.connect();
-  try {
-    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUN_LOCK]);
-    if (!rows[0]?.locked) return;
-    await failInterruptedRuns(database.db);
-    await lock.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK]);
-  } finally {
-    lock.release();
-  }
+  await withRunLock(database, () => failInterruptedRuns(database.db));
 }
 
 /** The run of whoever holds the lock; it records its run right after locking, so wait a moment for it. */
@@ -152,31 +155,30 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
 
   await setStep(db, runId, 'loading');
   const loadStarted = performance.now();
-  // One connection per file, in parallel. The first failure stops the other loads.
+  // One connection per file, in parallel. The first failure stops the other loads and is the one
+  // reported (the others then only say "The operation was aborted").
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([abort.signal, options.signal]) : abort.signal;
-  // The load that failed first has the cause; the others then fail with "The operation was aborted".
   let firstFailure: unknown;
-  const loads = await Promise.allSettled(
+  await Promise.all(
     SOURCES.map(async (source) => {
       const client = await pool.connect();
+      let failed = false;
       try {
         const report = (s: { bytesRead: number; rowsRead: number }) =>
           setFileProgress(db, runId, source.file, { bytes: s.bytesRead, rows_read: s.rowsRead });
         const stats = await loadFile(client, options.dataDir, source, (s) => void report(s).catch(() => {}), signal);
         await report(stats);
       } catch (error) {
+        failed = true;
         firstFailure ??= error;
         abort.abort();
-        throw error;
       } finally {
-        client.release();
+        client.release(failed); // a connection whose COPY was cut off is not reused
       }
     }),
   );
-  const failed = loads.find((l): l is PromiseRejectedResult => l.status === 'rejected');
-  if (failed) throw (loads.map((l) => (l.status === 'rejected' ? l.reason : null)).find((e) => e instanceof InputError) ??
-    firstFailure) as Error;
+  if (firstFailure !== undefined) throw firstFailure;
 
   log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
 

@@ -11,7 +11,7 @@
  *    local PostgreSQL at postgres://postgres@127.0.0.1:5432 (psql must reach it too).
  * 3. Load ceiling: `psql \copy` of each raw file into a one-column text table, no transform; the
  *    three files in parallel (the ceiling) and one after the other.
- * 4. Starts the real service (`node --import tsx src/server.ts`) on that database and samples the
+ * 4. Builds and starts the real service (`node dist/server.js`, as `npm start` does) on that database and samples the
  *    Node process's memory from /proc/<pid>/status every 100 ms.
  * 5. POST /data twice: the first run publishes something to read; the second is the measured one,
  *    with `GET /data/users/:id` (random ids) in a loop while it runs.
@@ -22,7 +22,7 @@
  *
  * Progress goes to stderr; the service's own output is saved next to the generated files.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -282,8 +282,10 @@ interface Service {
 
 async function startService(url: string, dataDir: string, logFile: string): Promise<Service> {
   const port = await freePort();
-  // process.execPath directly, not the tsx CLI: the pid is the Node process that runs the service.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  // The compiled service, as `npm start` runs it (tsx alone would add ~35 MB of RSS), started with
+  // process.execPath directly so the pid sampled is the Node process that runs the service.
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['dist/server.js'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -357,10 +359,33 @@ function request(
 interface StepTime {
   step: string;
   ms: number;
+  /** The reads made while this step ran (measured run only). */
+  reads?: ReadStats;
+}
+
+interface ReadStats {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** What the run is doing now, as last seen by the poller; the read loop tags each read with it. */
+interface Progress {
+  step: string;
+}
+
+function readStats(latencies: number[]): ReadStats {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+  return { count: sorted.length, p50: pick(0.5), p99: pick(0.99), max: sorted.at(-1) ?? NaN };
 }
 
 /** POST /data, timed; meanwhile polls GET /runs for the current step (about ±0.25 s per step). */
-async function timedRun(port: number): Promise<{ ms: number; status: number; body: string; steps: StepTime[] }> {
+async function timedRun(
+  port: number,
+  progress: Progress = { step: 'starting' },
+): Promise<{ ms: number; status: number; body: string; steps: StepTime[] }> {
   const started = performance.now();
   let done = false;
   const post = request(port, 'POST', '/data', { agent: new http.Agent({ keepAlive: false }) }).finally(() => {
@@ -377,6 +402,7 @@ async function timedRun(port: number): Promise<{ ms: number; status: number; bod
       if (!newest) continue;
       const step = newest.status === 'running' ? newest.step ?? 'running' : 'committed, retiring the previous run';
       if (transitions.at(-1)!.step !== step) transitions.push({ step, at: performance.now() });
+      progress.step = step;
     }
   })();
   const answer = await post;
@@ -386,21 +412,28 @@ async function timedRun(port: number): Promise<{ ms: number; status: number; bod
   return { ms: ended - started, status: answer.status, body: answer.body, steps };
 }
 
-/** GET /data/users/:id with random ids, one request at a time, until `stop()` is true. */
-async function readLoop(port: number, users: number, pauseMs: number, stop: () => boolean) {
+/**
+ * GET /data/users/:id with random ids, one request at a time, until `stop()` is true. Each read is
+ * also filed under the step the run was in when it started.
+ */
+async function readLoop(port: number, users: number, pauseMs: number, progress: Progress, stop: () => boolean) {
   const latencies: number[] = [];
+  const byStep = new Map<string, number[]>();
   const statuses: Record<string, number> = {};
   while (!stop()) {
     const id = 1 + Math.floor(Math.random() * users);
+    const step = progress.step;
     const started = performance.now();
     const answer = await request(port, 'GET', `/data/users/${id}`, { agent, timeoutMs: 60_000 }).catch(() => ({ status: 0, body: '' }));
-    latencies.push(performance.now() - started);
+    const ms = performance.now() - started;
+    latencies.push(ms);
+    if (!byStep.has(step)) byStep.set(step, []);
+    byStep.get(step)!.push(ms);
     statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
     if (pauseMs > 0) await sleep(pauseMs);
   }
-  latencies.sort((a, b) => a - b);
-  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? NaN;
-  return { count: latencies.length, p50: pick(0.5), p99: pick(0.99), max: latencies.at(-1) ?? NaN, statuses };
+  const all = readStats(latencies);
+  return { ...all, statuses, byStep: new Map([...byStep].map(([step, l]) => [step, readStats(l)])) };
 }
 
 /** GET /data streamed: bytes and `"user_id":` keys counted as they arrive, nothing kept. */
@@ -468,8 +501,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const errors: string[] = [];
   let service: Service | null = null;
   let sampler: MemorySampler | null = null;
-  const interrupted = () => {
-    log('interrupted: cleaning up');
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`${signal} received: stopping the service${o.keep ? '' : ' and dropping the database'}`);
     void (async () => {
       await service?.stop().catch(() => {});
       if (!o.keep) await database.drop().catch(() => {});
@@ -498,14 +531,15 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     log(`POST /data: second run (measured), with GET /data/users/:id in a loop (pause ${o.readPauseMs} ms)`);
     sampler.start();
     let running = true;
-    const reads = readLoop(service.port, o.users, o.readPauseMs, () => !running);
-    const second = await timedRun(service.port).finally(() => {
+    const progress: Progress = { step: 'starting' };
+    const reads = readLoop(service.port, o.users, o.readPauseMs, progress, () => !running);
+    const second = await timedRun(service.port, progress).finally(() => {
       running = false;
     });
     const secondMem = sampler.end();
-    const readStats = await reads;
+    const readResult = await reads;
     if (second.status !== 200) throw new Error(`the second run answered ${second.status}: ${second.body.slice(0, 500)}`);
-    log(`second run: ${seconds(second.ms)}, peak RSS ${(secondMem.hwmMb ?? secondMem.sampledPeakMb).toFixed(0)} MB, ${readStats.count} reads`);
+    log(`second run: ${seconds(second.ms)}, peak RSS ${(secondMem.hwmMb ?? secondMem.sampledPeakMb).toFixed(0)} MB, ${readResult.count} reads`);
 
     log('GET /data');
     await sleep(1000); // let the heap settle after the run
@@ -537,16 +571,19 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         peakRssMb: peak(secondMem),
         peakRssSampledMb: secondMem.sampledPeakMb,
         firstRunPeakRssMb: peak(firstMem),
-        steps: second.steps,
+        steps: second.steps.map((t) => {
+          const r = readResult.byStep.get(t.step);
+          return r ? { ...t, reads: r } : t;
+        }),
         firstRunSteps: first.steps,
       },
       reads: {
-        count: readStats.count,
-        p50Ms: readStats.p50,
-        p99Ms: readStats.p99,
-        maxMs: readStats.max,
+        count: readResult.count,
+        p50Ms: readResult.p50,
+        p99Ms: readResult.p99,
+        maxMs: readResult.max,
         pauseMs: o.readPauseMs,
-        statuses: readStats.statuses,
+        statuses: readResult.statuses,
       },
       getData: {
         status: all?.status ?? 0,
@@ -618,9 +655,12 @@ export function formatTable(r: BenchResult): string {
     '',
     'Steps of the measured run (polled from GET /runs every 0.25 s):',
     '',
-    '| step | time |',
-    '|---|---|',
-    ...r.etl.steps.map((t) => `| ${t.step} | ${s(t.ms / 1000)} |`),
+    '| step | time | reads during the step: n, p50 / p99 / max |',
+    '|---|---|---|',
+    ...r.etl.steps.map(
+      (t) =>
+        `| ${t.step} | ${s(t.ms / 1000)} | ${t.reads ? `${t.reads.count}, ${ms(t.reads.p50)} / ${ms(t.reads.p99)} / ${ms(t.reads.max)} ms` : '–'} |`,
+    ),
   ].join('\n');
   return table + '\n' + steps;
 }

@@ -3,45 +3,34 @@
 // afterwards (the next POST gets 200, not 409).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { testDatabase } from '../helpers.js';
 import {
   assertConsistent,
   assertPublished,
   call,
   cleanup,
-  makeSets,
-  onCleanup,
-  startService,
-  stopService,
-  tempDir,
   useSet,
   waitFor,
   waitForRun,
+  serviceOnSets,
+  type DataSets,
   type Service,
 } from './support.js';
 
 let service: Service;
 let url: string;
 let dataDir: string;
-let sets: Awaited<ReturnType<typeof makeSets<'first' | 'mid'>>>;
+let sets: DataSets<'first' | 'mid'>;
 
 before(async () => {
-  const root = await tempDir('disconnect');
-  sets = await makeSets(root, {
-    first: { users: 500, experiments: 5000, compounds: 20, seed: 1 },
-    // Long enough (a few seconds of transform) to disconnect in a chosen step, short enough to finish.
-    mid: { users: 20_000, experiments: 250_000, compounds: 10, seed: 3 },
-  });
-  const database = await testDatabase();
-  onCleanup(() => database.close());
-  url = database.url;
-  dataDir = path.join(root, 'data');
-  await useSet(dataDir, sets.first.dir);
-  service = await startService({ DATABASE_URL: url, DATA_DIR: dataDir });
-  onCleanup(async () => {
-    await stopService(service);
-  });
+  ({ service, url, dataDir, sets } = await serviceOnSets(
+    'disconnect',
+    {
+      first: { users: 500, experiments: 5000, compounds: 20, seed: 1 },
+      // Long enough (a few seconds of transform) to disconnect in a chosen step, short enough to finish.
+      mid: { users: 20_000, experiments: 250_000, compounds: 10, seed: 3 },
+    },
+    'first',
+  ));
 });
 after(cleanup);
 

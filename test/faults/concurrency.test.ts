@@ -5,44 +5,36 @@
 // - two service processes on one database: still one run at a time.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { testDatabase } from '../helpers.js';
 import {
   assertConsistent,
   assertPublished,
   call,
   cleanup,
-  makeSets,
   onCleanup,
   startService,
   stopService,
-  tempDir,
   useSet,
   type Answer,
+  serviceOnSets,
+  type DataSets,
   type Service,
 } from './support.js';
 
 let service: Service;
 let url: string;
 let dataDir: string;
-let sets: Awaited<ReturnType<typeof makeSets<'a' | 'b'>>>;
+let sets: DataSets<'a' | 'b'>;
 
 before(async () => {
-  const root = await tempDir('concurrency');
   // Two sets that differ everywhere (users, experiments, compounds), each a run of a few seconds.
-  sets = await makeSets(root, {
-    a: { users: 3000, experiments: 150_000, compounds: 15, seed: 4 },
-    b: { users: 4000, experiments: 100_000, compounds: 25, seed: 5 },
-  });
-  const database = await testDatabase();
-  onCleanup(() => database.close());
-  url = database.url;
-  dataDir = path.join(root, 'data');
-  await useSet(dataDir, sets.a.dir);
-  service = await startService({ DATABASE_URL: url, DATA_DIR: dataDir });
-  onCleanup(async () => {
-    await stopService(service);
-  });
+  ({ service, url, dataDir, sets } = await serviceOnSets(
+    'concurrency',
+    {
+      a: { users: 3000, experiments: 150_000, compounds: 15, seed: 4 },
+      b: { users: 4000, experiments: 100_000, compounds: 25, seed: 5 },
+    },
+    'a',
+  ));
 });
 after(cleanup);
 

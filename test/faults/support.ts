@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { testDatabase } from '../helpers.js';
 import { generate, type GenerateOptions } from '../../src/bench/generate.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -268,17 +269,41 @@ export function assertConsistent(answer: Answer, label: string): void {
 // Data
 
 /** Generates each named set into `<root>/sets/<name>`; returns the directories and file sizes. */
+export type DataSets<K extends string> = Record<K, { dir: string; files: Record<string, number> }>;
+
 export async function makeSets<K extends string>(
   root: string,
   specs: Record<K, Omit<GenerateOptions, 'out'>>,
-): Promise<Record<K, { dir: string; files: Record<string, number> }>> {
-  const out = {} as Record<K, { dir: string; files: Record<string, number> }>;
+): Promise<DataSets<K>> {
+  const out = {} as DataSets<K>;
   for (const name of Object.keys(specs) as K[]) {
     const dir = path.join(root, 'sets', name);
     const { files } = await generate({ ...specs[name], out: dir });
     out[name] = { dir, files };
   }
   return out;
+}
+
+/**
+ * A fresh database, data sets generated under a new temp dir, DATA_DIR (a symlink) on `first`, and
+ * the service running on them. cleanup() stops the service and drops the database.
+ */
+export async function serviceOnSets<K extends string>(
+  name: string,
+  specs: Record<K, Omit<GenerateOptions, 'out'>>,
+  first: NoInfer<K>,
+): Promise<{ service: Service; url: string; dataDir: string; sets: DataSets<K> }> {
+  const root = await tempDir(name);
+  const sets = await makeSets(root, specs);
+  const database = await testDatabase();
+  onCleanup(() => database.close());
+  const dataDir = path.join(root, 'data');
+  await useSet(dataDir, sets[first].dir);
+  const service = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir });
+  onCleanup(async () => {
+    await stopService(service);
+  });
+  return { service, url: database.url, dataDir, sets };
 }
 
 /**
