@@ -82,11 +82,10 @@ export async function getRun(db: Kysely<Tables>, runId: number): Promise<RunReco
 /** Newest first. */
 export async function listRuns(
   db: Kysely<Tables>,
-  { runId, status, limit = 50 }: { runId?: number; status?: 'succeeded'; limit?: number } = {},
+  { runId, limit = 50 }: { runId?: number; limit?: number } = {},
 ): Promise<RunRecord[]> {
   let query = db.selectFrom('etl.runs').selectAll().orderBy('run_id', 'desc').limit(limit);
   if (runId !== undefined) query = query.where('run_id', '=', runId);
-  if (status !== undefined) query = query.where('status', '=', status);
   const runs = await query.execute();
   if (runs.length === 0) return [];
   const files = await db
