@@ -55,6 +55,19 @@ wait_healthy() {
 }
 
 # Every container, network and volume this test creates carries labetl-test in its name.
+# POST /data through bin/trigger.sh, then GET /data against the expected features of data/;
+# leaves the run id in $checked_run.
+trigger_and_check() {
+  local label=$1 url=$2
+  step "$label: bin/trigger.sh $url (POST /data)"
+  bin/trigger.sh "$url" >"$logs/trigger-$label.json" || { cat "$logs/trigger-$label.json"; fail "POST /data failed"; }
+  grep -q '"status": "succeeded"' "$logs/trigger-$label.json" || { cat "$logs/trigger-$label.json"; fail "the run did not succeed"; }
+  ok
+  step "$label: GET /data has the features of data/"
+  checked_run=$(node test/docker/check-features.mjs "$url")
+  ok "run $checked_run"
+}
+
 leftovers() {
   {
     docker ps -aq --filter name=labetl-test
@@ -138,14 +151,8 @@ processes=$(docker exec "$container" sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null
 echo "$processes" | grep -q postgres || fail "no postgres process in the container"
 ok "id -u = $uid; process uids: ${uids% }"
 
-step "single: bin/trigger.sh $single_url (POST /data)"
-bin/trigger.sh "$single_url" >"$logs/trigger-single.json" || { cat "$logs/trigger-single.json"; fail "POST /data failed"; }
-grep -q '"status": "succeeded"' "$logs/trigger-single.json" || { cat "$logs/trigger-single.json"; fail "the run did not succeed"; }
-ok
-
-step "single: GET /data has the features of data/"
-run_id=$(node test/docker/check-features.mjs "$single_url")
-ok "run $run_id"
+trigger_and_check single "$single_url"
+run_id=$checked_run
 
 step "single: Docker's HEALTHCHECK reports healthy"
 waited=0
@@ -188,14 +195,7 @@ compose logs --no-color app 2>&1 | grep -q '(DATABASE_URL)' || fail "the app did
 docker exec "$app" sh -c 'touch /app/data/.write-test' 2>/dev/null && fail "/app/data is writable, expected ./data mounted read-only"
 ok "db healthy, app on DATABASE_URL, non-root, ./data read-only"
 
-step "compose: bin/trigger.sh $compose_url (POST /data)"
-bin/trigger.sh "$compose_url" >"$logs/trigger-compose.json" || { cat "$logs/trigger-compose.json"; fail "POST /data failed"; }
-grep -q '"status": "succeeded"' "$logs/trigger-compose.json" || { cat "$logs/trigger-compose.json"; fail "the run did not succeed"; }
-ok
-
-step "compose: GET /data has the features of data/"
-compose_run=$(node test/docker/check-features.mjs "$compose_url")
-ok "run $compose_run"
+trigger_and_check compose "$compose_url"
 
 step "compose: bin/query.sh (psql inside the db container)"
 bin/query.sh >"$logs/query.txt" 2>&1 || { cat "$logs/query.txt"; fail "bin/query.sh failed"; }
