@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { readConfig } from './config.js';
@@ -11,7 +12,14 @@ await recoverInterruptedRuns(database);
 const shutdown = new AbortController();
 const app = createApp(database, { ...config, signal: shutdown.signal });
 const server = serve({ fetch: app.fetch, port: config.port, hostname: '0.0.0.0' }, (info) => {
-  log(`listening on http://localhost:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+  const base = `http://localhost:${info.port}`;
+  log(`listening on ${base} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+  // A newcomer's next three commands, with the port actually taken.
+  process.stderr.write(
+    `\n  try:\n    curl -X POST ${base}/data    # run the ETL on ${path.relative(process.cwd(), config.dataDir) || '.'}\n` +
+      `    curl ${base}/data            # the features of every user\n` +
+      `    bin/query.sh                           # the same, with psql\n\n`,
+  );
 });
 
 let stopping = false;

@@ -1,9 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Database } from '../src/db/database.js';
 import { CHALLENGE_DIR, features, query, run, testDatabase } from './helpers.js';
 
-// Worked out by hand from ../shared/challenge-data. Each experiment lists 2 or 3 compounds:
+// Worked out by hand from test/fixtures/challenge (the brief's files, byte for byte). Each experiment lists 2 or 3 compounds:
 //   user 1: experiments 1 (1;2, 10) and 2 (2;3, 15) -> compound 2 in both, 1 and 3 in one each.
 //   every other user ran one experiment, so each of its compounds counts 1: all of them tie.
 // 11 experiments / 10 users = 1.1.
@@ -25,6 +27,16 @@ before(async () => {
   database = await testDatabase();
 });
 after(() => database.close());
+
+test('the fixtures keep the brief\'s bytes: blank first line, `,\\t` separators, CRLF, no final newline', async () => {
+  const users = await readFile(path.join(CHALLENGE_DIR, 'users.csv'), 'latin1');
+  assert.ok(users.startsWith('\r\nuser_id,\tname,\temail,\tsignup_date\r\n'), 'blank first line, then the `,\\t` header');
+  for (const file of ['users.csv', 'user_experiments.csv', 'compounds.csv']) {
+    const text = await readFile(path.join(CHALLENGE_DIR, file), 'latin1');
+    assert.equal(text.replaceAll('\r\n', '').includes('\n'), false, `${file}: every line end is CRLF`);
+    assert.ok(!text.endsWith('\n'), `${file}: no final newline`);
+  }
+});
 
 test('the challenge files give the hand-computed features for every user', async () => {
   const result = await run(database, CHALLENGE_DIR);

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,11 +9,8 @@ import { runEtl, type EtlOptions } from '../src/pipeline.js';
 import type { RunRecord } from '../src/runs.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-/** The challenge's original files, beside the repository (never copied into it). */
-export const CHALLENGE_DIR = path.resolve(process.env.CHALLENGE_DATA_DIR || path.join(ROOT, '../shared/challenge-data'));
-if (!existsSync(path.join(CHALLENGE_DIR, 'users.csv'))) {
-  throw new Error(`the challenge files are expected in ${CHALLENGE_DIR} (shared/ beside the repository); set CHALLENGE_DATA_DIR`);
-}
+/** The brief's three example files, committed byte for byte (`,\t`, CRLF, blank first line, no final newline). */
+export const CHALLENGE_DIR = path.join(ROOT, 'test/fixtures/challenge');
 export const SAMPLE_DIR = path.join(ROOT, 'data');
 
 let databases = 0;

@@ -28,7 +28,9 @@ if (!url) {
   };
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...files], {
+const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout'];
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...files], {
   stdio: 'inherit',
   env: { ...process.env, TEST_DATABASE_URL: url },
 });

@@ -56,6 +56,8 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
   const server = await startServer(env);
   try {
     assert.match(server.output(), /listening on http:\/\/localhost:\d+ \(embedded PostgreSQL\)/);
+    const port = new URL(server.base).port;
+    assert.ok(server.output().includes(`curl -X POST http://localhost:${port}/data`), 'start-up names the next commands with the real port');
     const trigger = await exec('bin/trigger.sh', [server.base], { cwd: ROOT });
     const summary = JSON.parse(trigger.stdout);
     assert.equal(summary.status, 'succeeded');

@@ -116,7 +116,7 @@ trap 'exit 130' INT TERM
 # ---- engine ------------------------------------------------------------------------------------
 step "engine: docker and compose answer"
 command -v docker >/dev/null || fail "no docker client"
-docker info >/dev/null 2>&1 || fail "no Docker engine answers (on the lab machine: bash ../shared/tools/docker-lab.sh up)"
+docker info >/dev/null 2>&1 || fail "no Docker engine answers (start dockerd, or point DOCKER_HOST at one)"
 engine="docker server $(docker version -f '{{.Server.Version}}')"
 if docker compose version >/dev/null 2>&1; then compose_cmd="docker compose $(docker compose version --short)"
 elif command -v docker-compose >/dev/null; then compose_cmd="docker-compose $(docker-compose version --short)"
