@@ -5,8 +5,8 @@ import { openDatabase } from './db/database.js';
 import { RunInProgressError } from './errors.js';
 import { log, type Log } from './log.js';
 import { SOURCES } from './load/sources.js';
-import { RunFailedError, runEtl } from './pipeline.js';
-import { getRun, runningRunId, type RunRecord } from './runs.js';
+import { RunFailedError, runEtl, type RunProgress } from './pipeline.js';
+import type { RunRecord } from './runs.js';
 
 /**
  * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a line
@@ -31,12 +31,13 @@ const cliLog: Log = (message) => {
   if (tty && shown) process.stderr.write(shown);
 };
 
-const timer = setInterval(() => void report().catch(() => {}), tty ? 250 : 5000);
+let latest: RunProgress | null = null;
+const timer = setInterval(() => latest && show(progress(latest)), tty ? 250 : 5000);
 let code = 0;
 try {
-  const run = await runEtl(database, { ...config, log: cliLog });
+  const run = await runEtl(database, { ...config, log: cliLog, onProgress: (p) => (latest = p) });
   clearInterval(timer);
-  show(progress(run));
+  show(summary(run));
   if (tty) process.stderr.write('\n');
   console.log(JSON.stringify(run, null, 2));
 } catch (error) {
@@ -50,18 +51,21 @@ try {
 }
 process.exit(code);
 
-async function report(): Promise<void> {
-  const runId = await runningRunId(database.db);
-  const run = runId === null ? null : await getRun(database.db, runId);
-  if (run) show(progress(run));
+function progress({ runId, step, files }: RunProgress): string {
+  const bytes = Object.values(files).reduce((sum, f) => sum + f.bytesRead, 0);
+  const rows = Object.values(files).reduce((sum, f) => sum + f.rowsRead, 0);
+  return line(runId, bytes, rows, step);
 }
 
-function progress(run: RunRecord): string {
+function summary(run: RunRecord): string {
   const files = Object.values(run.files);
   const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
   const rows = files.reduce((sum, f) => sum + f.rows_read, 0);
+  return line(run.run_id, bytes, rows, run.status);
+}
+
+function line(runId: number, bytes: number, rows: number, step: string): string {
   const share = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
   const bar = tty ? `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ` : '';
-  const step = run.status === 'running' ? (run.step ?? 'starting') : run.status;
-  return `run ${run.run_id} ${bar}${(share * 100).toFixed(0)}% of ${(totalBytes / 2 ** 20).toFixed(1)} MB loaded, ${rows.toLocaleString('en-US')} rows read; ${step}`;
+  return `run ${runId} ${bar}${(share * 100).toFixed(0)}% of ${(totalBytes / 2 ** 20).toFixed(1)} MB loaded, ${rows.toLocaleString('en-US')} rows read; ${step}`;
 }

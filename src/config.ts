@@ -11,6 +11,10 @@ export interface Config {
   embeddedPort: number;
   /** A file whose share of rejected rows is above this fails the run instead of publishing it. */
   maxRejectRatio: number;
+  /** Publish a run whose users or experiments file has no data rows. */
+  allowEmpty: boolean;
+  /** Rejects are kept for this many of the newest runs. */
+  keepRuns: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -21,6 +25,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedDir: path.resolve(env.EMBEDDED_PG_DIR || '.pgdata'),
     embeddedPort: integer(env, 'EMBEDDED_PG_PORT', 54329),
     maxRejectRatio: ratio(env, 'MAX_REJECT_RATIO', 0.5),
+    allowEmpty: env.ALLOW_EMPTY === '1',
+    keepRuns: count(env, 'KEEP_RUNS', 20),
   };
 }
 
@@ -30,6 +36,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number, got "${text}"`);
   return value;
+}
+
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (!text) return fallback;
+  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new Error(`${name} must be a whole number from 1 to 999999, got "${text}"`);
+  return Number(text);
 }
 
 function ratio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -25,3 +25,39 @@ export class TooManyRejectsError extends Error {
     this.name = 'TooManyRejectsError';
   }
 }
+
+/** A run that started and failed; it is recorded as failed with `message`. */
+export class RunFailedError extends Error {
+  override name = 'RunFailedError';
+  constructor(
+    readonly runId: number,
+    /** input: the files (HTTP 422); unavailable: the database went away or the service is stopping (503); internal: anything else (500). */
+    readonly kind: 'input' | 'unavailable' | 'internal',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a run's failure is to its caller: bad input, a database that went away, or a defect. */
+export function toRunFailure(runId: number, error: unknown): RunFailedError {
+  if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
+  const message = error instanceof Error ? error.message : String(error);
+  if (lostDatabase(error)) {
+    return new RunFailedError(runId, 'unavailable', `the run failed: the connection to the database was lost (${message})`);
+  }
+  if (String((error as { code?: unknown } | null)?.code) === '55P03') {
+    return new RunFailedError(runId, 'internal', `the run failed: it waited too long for a database lock (${message})`);
+  }
+  return new RunFailedError(runId, 'internal', `the run failed: ${message}`);
+}
+
+/**
+ * The database went away (stopped, restarted, crashed, unreachable): pg then reports it in many
+ * ways ("write ECONNRESET", "Connection terminated unexpectedly", SQLSTATE 08xxx or 57P01-57P03).
+ */
+function lostDatabase(error: unknown): boolean {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code)) return true;
+  return /connection terminated|connection error|timeout exceeded when trying to connect/i.test((error as Error | null)?.message ?? '');
+}

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Tables } from './db/tables.js';
 import { SOURCES } from './load/sources.js';
 
@@ -42,6 +42,66 @@ export async function setFileProgress(
   progress: { bytes: number; rows_read: number },
 ): Promise<void> {
   await db.updateTable('etl.run_files').set(progress).where('run_id', '=', runId).where('file', '=', file).execute();
+}
+
+/** What one file contributed to a run. */
+export interface FileTotals {
+  file: string;
+  rows_loaded: number;
+  rows_rejected: number;
+}
+
+/**
+ * Records the run's totals inside its transform transaction, and its success when it is about to
+ * publish, so that they commit together with the published results.
+ */
+export async function recordTotals(trx: Kysely<Tables>, runId: number, totals: FileTotals[], succeeded: boolean): Promise<void> {
+  for (const { file, rows_loaded, rows_rejected } of totals) {
+    await trx.updateTable('etl.run_files').set({ rows_loaded, rows_rejected }).where('run_id', '=', runId).where('file', '=', file).execute();
+  }
+  const users = totals.find((t) => t.file === 'users.csv')!.rows_loaded;
+  const experiments = totals.find((t) => t.file === 'user_experiments.csv')!.rows_loaded;
+  await trx
+    .updateTable('etl.runs')
+    .set({
+      users,
+      experiments,
+      average_experiments_per_user: sql<number>`${experiments}::numeric / nullif(${users}::bigint, 0)`,
+      ...(succeeded ? { status: 'succeeded' as const, step: null, finished_at: new Date() } : {}),
+    })
+    .where('run_id', '=', runId)
+    .execute();
+}
+
+/**
+ * Records a run as failed. When the database does not answer (it stopped or restarted mid-run,
+ * often the very reason the run failed), retries every second in the background until it does, so
+ * the run does not read `running` once the database is back. The caller's answer is not delayed.
+ */
+export async function recordFailure(db: Kysely<Tables>, runId: number, error: string, stillWanted: () => boolean): Promise<void> {
+  const finishedAt = new Date();
+  const record = () => failRun(db, runId, error, finishedAt);
+  const retry = () => {
+    const timer = setTimeout(() => {
+      if (stillWanted()) record().catch(retry);
+    }, 1000);
+    timer.unref();
+  };
+  await record().catch(retry);
+}
+
+/**
+ * Deletes the rejects of all but the newest `keep` runs (the published run's are always kept), so
+ * that a run with millions of rejects does not stay in the database forever.
+ */
+export async function pruneRejects(db: Kysely<Tables>, keep: number): Promise<void> {
+  await db
+    .deleteFrom('etl.rejects')
+    .where('run_id', '<', (eb) =>
+      eb.selectFrom(eb.selectFrom('etl.runs').select('run_id').orderBy('run_id', 'desc').limit(keep).as('newest')).select((e) => e.fn.min('run_id').as('oldest')),
+    )
+    .where('run_id', 'not in', (eb) => eb.selectFrom('etl.published').select('run_id'))
+    .execute();
 }
 
 export async function failRun(db: Kysely<Tables>, runId: number, error: string, finishedAt: Date): Promise<void> {

@@ -74,14 +74,21 @@ test('an unreadable file (permissions), through the CLI', async () => {
   await removeDir(dir);
 });
 
-test('an empty file (0 bytes) fails; a header-only file is a valid empty file', async () => {
+test('an empty file (0 bytes) fails; a header-only file fails unless empty data sets are allowed', async () => {
   const empty = await dataDir({ compounds: '' });
   const { status, body } = await post(empty);
   assert.deepEqual([status, body.error], [422, 'compounds.csv: the file is empty: it has no header line']);
   await removeDir(empty);
 
+  const noUsers = await dataDir({ users: 'user_id,\tname,\temail,\tsignup_date\r\n\r\n \r\n' });
+  const refused = await post(noUsers);
+  assert.equal(refused.status, 422);
+  assert.match(refused.body.error!, /^users\.csv: the file has no data rows, only a header; .*ALLOW_EMPTY=1/);
+  await removeDir(noUsers);
+
   const headerOnly = await dataDir({ experiments: 'experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time' });
-  const ok = await post(headerOnly);
+  assert.match((await post(headerOnly)).body.error!, /^user_experiments\.csv: the file has no data rows/);
+  const ok = await post(headerOnly, { allowEmpty: true });
   assert.equal(ok.status, 200);
   const features = (await (await ok.app.request('/data')).json()) as any;
   assert.deepEqual([features.average_experiments_per_user, features.users[0].total_experiments], [0, 0]);

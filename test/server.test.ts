@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,7 +85,9 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
 test('with DATABASE_URL the server uses that database; npm run etl prints the run', async () => {
   const database = await testDatabase();
   try {
-    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: CHALLENGE_DIR });
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-data-'));
+    await cp(CHALLENGE_DIR, dataDir, { recursive: true });
+    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: dataDir });
     try {
       assert.match(server.output(), /\(DATABASE_URL\)/);
       assert.doesNotMatch(server.output(), /postgres:\/\//, 'the connection string is never logged');
@@ -93,8 +95,17 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
       assert.equal(posted.status, 200);
       const user = (await (await fetch(`${server.base}/data/users/4`)).json()) as any;
       assert.deepEqual(user.top_compound_ids, [1, 2, 3]);
+
+      // Header-only experiments would publish users with nothing: refused, the features stay.
+      const published = await (await fetch(`${server.base}/data`)).text();
+      await writeFile(path.join(dataDir, 'user_experiments.csv'), 'experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\r\n');
+      const empty = await fetch(`${server.base}/data`, { method: 'POST' });
+      assert.equal(empty.status, 422);
+      assert.match(((await empty.json()) as any).error, /^user_experiments\.csv: the file has no data rows/);
+      assert.equal(await (await fetch(`${server.base}/data`)).text(), published);
     } finally {
       assert.equal(await stop(server.child), 0);
+      await rm(dataDir, { recursive: true, force: true });
     }
     const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
       cwd: ROOT,

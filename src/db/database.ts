@@ -6,6 +6,9 @@ import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import type { Tables } from './tables.js';
 
+/** How long any statement of the service may wait for a lock before it fails. */
+export const LOCK_TIMEOUT_MS = 30_000;
+
 /** One pg.Pool shared by the COPY loaders, the transform and Kysely's typed queries. */
 export interface Database {
   pool: pg.Pool;
@@ -42,6 +45,8 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
     connectionTimeoutMillis: 10_000,
     // Unique per pool, so cancelQueries() never touches another process's (or pool's) work.
     application_name,
+    // No statement of the service waits on a lock forever: a mistake fails with a clear message.
+    options: `-c lock_timeout=${LOCK_TIMEOUT_MS}`,
   });
   // An idle client dying (database restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});

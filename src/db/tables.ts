@@ -5,6 +5,7 @@ export interface Tables {
   'etl.runs': RunsTable;
   'etl.run_files': RunFilesTable;
   'etl.rejects': RejectsTable;
+  'etl.published': { singleton: ColumnType<boolean, never, never>; run_id: number };
   'features.user_features': UserFeaturesView;
   'features.average_experiments_per_user': AverageView;
 }

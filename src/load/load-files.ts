@@ -61,3 +61,36 @@ function readError(file: string, error: unknown): unknown {
   if (code === 'ENOENT') return new InputError(file, 'the file is missing from the data directory');
   return error;
 }
+
+/**
+ * Loads the three files in parallel, each on its own connection. The first failure stops the
+ * other loads and is the one thrown (the others then only say "The operation was aborted").
+ */
+export async function loadFiles(
+  pool: pg.Pool,
+  dataDir: string,
+  onStats: (file: string, stats: CsvStats) => void,
+  signal?: AbortSignal,
+): Promise<Record<string, CsvStats>> {
+  const abort = new AbortController();
+  const either = signal ? AbortSignal.any([abort.signal, signal]) : abort.signal;
+  const loaded: Record<string, CsvStats> = {};
+  let firstFailure: unknown;
+  await Promise.all(
+    SOURCES.map(async (source) => {
+      const client = await pool.connect();
+      let failed = false;
+      try {
+        loaded[source.file] = await loadFile(client, dataDir, source, (stats) => onStats(source.file, stats), either);
+      } catch (error) {
+        failed = true;
+        firstFailure ??= error;
+        abort.abort();
+      } finally {
+        client.release(failed); // a connection whose COPY was cut off is not reused
+      }
+    }),
+  );
+  if (firstFailure !== undefined) throw firstFailure;
+  return loaded;
+}

@@ -1,32 +1,93 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CompiledQuery, sql, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { Tables } from '../db/tables.js';
 import { TRANSFORM_DIR } from '../db/paths.js';
+import { TooManyRejectsError } from '../errors.js';
+import { SOURCES } from '../load/sources.js';
+import { type FileTotals, recordTotals } from '../runs.js';
 
-/** One statement of `sql/transform/`, run with the run id as `$1` when it uses it. */
+/**
+ * One statement of `sql/transform/`. The contract with the SQL (sql/transform/README.md): each
+ * file is one statement, run in file-name order inside the run's transaction; `$1` is the run id,
+ * bound when the statement mentions it (utility statements such as ANALYZE cannot take
+ * parameters). Steps leave the accepted rows in work.users / work.compounds / work.experiments,
+ * the features in work.user_features and every rejected row in etl.rejects; they never write
+ * etl.runs or etl.run_files (the runner records progress there from other connections).
+ */
 export interface Step {
   name: string;
   text: string;
+  usesRunId: boolean;
 }
 
-let steps: Promise<Step[]> | undefined;
+const cache = new Map<string, Promise<Step[]>>();
 
-/** The per-run transform scripts, in file-name order: staging -> work (core + rejects) -> features. */
-export function transformSteps(): Promise<Step[]> {
-  steps ??= readdir(TRANSFORM_DIR).then((files) =>
-    Promise.all(
-      files
-        .filter((f) => f.endsWith('.sql'))
-        .sort()
-        .map(async (f) => ({ name: f.replace(/^\d+-|\.sql$/g, ''), text: await readFile(path.join(TRANSFORM_DIR, f), 'utf8') })),
-    ),
-  );
+/** The transform scripts of `dir`, in file-name order: staging -> work (core + rejects) -> features. */
+export function transformSteps(dir = TRANSFORM_DIR): Promise<Step[]> {
+  let steps = cache.get(dir);
+  if (!steps) {
+    steps = readdir(dir).then((files) =>
+      Promise.all(
+        files
+          .filter((f) => f.endsWith('.sql'))
+          .sort()
+          .map(async (f) => parseStep(f, await readFile(path.join(dir, f), 'utf8'))),
+      ),
+    );
+    cache.set(dir, steps);
+  }
   return steps;
 }
 
-export async function runStep(trx: Transaction<Tables>, step: Step, runId: number): Promise<void> {
-  await trx.executeQuery(CompiledQuery.raw(step.text, /\$1\b/.test(step.text) ? [runId] : []));
+function parseStep(file: string, text: string): Step {
+  if (/\$([2-9]|\d\d)/.test(text)) throw new Error(`sql/transform/${file}: steps take one parameter, $1 (the run id)`);
+  return { name: file.replace(/^\d+-|\.sql$/g, ''), text, usesRunId: /\$1\b/.test(text) };
+}
+
+export interface TransformOptions {
+  /** The rows each file's parser read, to judge the share of rejects. */
+  rowsRead: Record<string, number>;
+  maxRejectRatio: number;
+  signal?: AbortSignal;
+  /** Called before each step; it may write progress from another connection. */
+  onStep: (name: string) => Promise<void>;
+  /** Called after each step with its duration. */
+  onStepDone: (name: string, ms: number) => void;
+}
+
+/**
+ * Runs the transform and publishes the run in one transaction: readers see the previous run until
+ * it commits, and a failure leaves them exactly as they were. When a file has too many rejects, its
+ * rejects and totals are committed for inspection but nothing is published (TooManyRejectsError).
+ */
+export async function transformAndPublish(db: Kysely<Tables>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
+  const tooManyRejects = await db.transaction().execute(async (trx) => {
+    await tuneTransaction(trx);
+    for (const step of steps) {
+      options.signal?.throwIfAborted();
+      await options.onStep(step.name);
+      const started = performance.now();
+      await trx.executeQuery(CompiledQuery.raw(step.text, step.usesRunId ? [runId] : []));
+      options.onStepDone(step.name, performance.now() - started);
+    }
+    options.signal?.throwIfAborted();
+    // From here on this transaction writes etl.runs: no more progress from other connections.
+    const totals = await countTotals(trx, runId);
+    const bad = totals.filter((t) => {
+      const read = options.rowsRead[t.file] ?? 0;
+      return read > 0 && t.rows_rejected / read > options.maxRejectRatio;
+    });
+    await recordTotals(trx, runId, totals, bad.length === 0);
+    if (bad.length > 0) {
+      return bad
+        .map((t) => `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`)
+        .join('; ');
+    }
+    await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
+    return null;
+  });
+  if (tooManyRejects) throw new TooManyRejectsError(`${tooManyRejects}; see GET /runs/${runId}/rejects`);
 }
 
 /**
@@ -34,21 +95,37 @@ export async function runStep(trx: Transaction<Tables>, step: Step, runId: numbe
  * server-wide changes: more memory per sort/hash, and no JIT (compiling costs more than it saves
  * on these single-pass statements).
  */
-export async function tuneTransaction(trx: Transaction<Tables>): Promise<void> {
+async function tuneTransaction(trx: Transaction<Tables>): Promise<void> {
   await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
   await sql`SET LOCAL jit = off`.execute(trx);
 }
 
-/** Attaches the run's work tables and points the feature views at it. */
-export async function publish(trx: Transaction<Tables>, runId: number): Promise<void> {
-  await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
+/** Rows each file contributed to the run (its work table) and rows it lost to the rejects. */
+async function countTotals(trx: Transaction<Tables>, runId: number): Promise<FileTotals[]> {
+  const totals: FileTotals[] = [];
+  for (const source of SOURCES) {
+    const loaded = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(`work.${source.table}`)}`.execute(trx);
+    const rejected = await trx
+      .selectFrom('etl.rejects')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('run_id', '=', runId)
+      .where('file', '=', source.file)
+      .executeTakeFirstOrThrow();
+    totals.push({ file: source.file, rows_loaded: loaded.rows[0]!.n, rows_rejected: rejected.n });
+  }
+  return totals;
 }
 
-/** Statements that detach and drop partitions of older runs; see sql/000006-publish.sql. */
-export async function retireStatements(trx: Pick<Transaction<Tables>, 'executeQuery'>): Promise<string[]> {
-  const result = await trx.executeQuery<{ statement: string }>(
-    CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []),
-  );
-  return result.rows.map((r) => r.statement);
+/**
+ * Detaches the partitions of runs no longer published (CONCURRENTLY: it waits for readers instead
+ * of blocking them), then drops them. `etl.retire_statements()` lists the detaches and the drops
+ * of tables already detached; a drop appears only once its detach has finished, so the statements
+ * are listed and run twice. Failing here loses nothing: the next run retries, and a detach left
+ * half-way is finished with FINALIZE.
+ */
+export async function retireOldRuns(db: Kysely<Tables>): Promise<void> {
+  for (let pass = 0; pass < 2; pass++) {
+    const { rows } = await db.executeQuery<{ statement: string }>(CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []));
+    for (const { statement } of rows) await db.executeQuery(CompiledQuery.raw(statement));
+  }
 }
-

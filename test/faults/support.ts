@@ -15,8 +15,10 @@ import { generate, type GenerateOptions } from '../../src/bench/generate.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
-/** The advisory lock key a run holds (src/pipeline.ts). */
-export const RUN_LOCK = 7_310_002;
+import { RUN_LOCK } from '../../src/run-lock.js';
+
+/** The advisory lock key a run holds. */
+export { RUN_LOCK };
 
 /** A data set large enough that its COPY lasts several seconds (about 90 MB of experiments). */
 export const BIG: Omit<GenerateOptions, 'out'> = { users: 100_000, experiments: 3_000_000, compounds: 1000, seed: 7 };
