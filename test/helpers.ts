@@ -8,7 +8,9 @@ import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/featu
 import { runEtl, type EtlOptions } from '../src/pipeline.js';
 import type { RunRecord } from '../src/runs.js';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+import { ROOT } from './service.js';
+
+export { ROOT };
 /** The brief's three example files, committed byte for byte (`,\t`, CRLF, blank first line, no final newline). */
 export const CHALLENGE_DIR = path.join(ROOT, 'test/fixtures/challenge');
 export const SAMPLE_DIR = path.join(ROOT, 'data');

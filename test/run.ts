@@ -3,8 +3,8 @@
 // PostgreSQL is started in a temporary directory and removed afterwards.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { freePort } from './service.js';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
@@ -37,11 +37,3 @@ const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters
 const [code] = (await once(child, 'exit')) as [number | null];
 await cleanup();
 process.exit(code ?? 1);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}

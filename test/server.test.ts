@@ -1,59 +1,27 @@
 // The real entry points as a user runs them: the server process (embedded PostgreSQL and
 // DATABASE_URL), bin/trigger.sh, bin/query.sh and `npm run etl`.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CHALLENGE_DIR, ROOT, testDatabase } from './helpers.js';
+import { freePort, killServices, startService, stopService, type Service } from './service.js';
 
 const exec = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
+after(killServices);
 
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
-  });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
-    if (ok) return { child, base, output: () => output };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`server did not become healthy: ${output}`);
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const [code] = (await exited) as [number | null];
-  return code;
-}
+const stop = async (service: Service) => (await stopService(service)).code;
 
 test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh and query.sh work against it', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-embedded-'));
   await chmod(dir, 0o755);
   const pgPort = String(await freePort());
   const env = { EMBEDDED_PG_DIR: path.join(dir, 'pgdata'), EMBEDDED_PG_PORT: pgPort, DATA_DIR: path.join(ROOT, 'data') };
-  const server = await startServer(env);
+  const server = await startService(env);
   try {
     assert.match(server.output(), /listening on http:\/\/localhost:\d+ \(embedded PostgreSQL\)/);
     const port = new URL(server.base).port;
@@ -69,15 +37,15 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
     assert.match(psql.stdout, /Metformin/);
     assert.match(psql.stdout, /\(12 rows\)/);
   } finally {
-    assert.equal(await stop(server.child), 0);
+    assert.equal(await stop(server), 0);
   }
   // The cluster stopped with the service and the results survive a restart.
-  const again = await startServer(env);
+  const again = await startService(env);
   try {
     const data = (await (await fetch(`${again.base}/data`)).json()) as any;
     assert.equal(data.users.length, 12);
   } finally {
-    assert.equal(await stop(again.child), 0);
+    assert.equal(await stop(again), 0);
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -87,7 +55,7 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
   try {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-data-'));
     await cp(CHALLENGE_DIR, dataDir, { recursive: true });
-    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: dataDir });
+    const server = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir });
     try {
       assert.match(server.output(), /\(DATABASE_URL\)/);
       assert.doesNotMatch(server.output(), /postgres:\/\//, 'the connection string is never logged');
@@ -104,7 +72,7 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
       assert.match(((await empty.json()) as any).error, /^user_experiments\.csv: the file has no data rows/);
       assert.equal(await (await fetch(`${server.base}/data`)).text(), published);
     } finally {
-      assert.equal(await stop(server.child), 0);
+      assert.equal(await stop(server), 0);
       await rm(dataDir, { recursive: true, force: true });
     }
     const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {

@@ -42,7 +42,7 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
 
   await mkdir(path.dirname(dir), { recursive: true });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await server.initialise();
-  await stopOrphan(dir);
+  await stopPostmaster(dir);
   try {
     await server.start();
   } catch {
@@ -54,20 +54,31 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
   };
 }
 
-/** A postmaster.pid whose process still runs means a previous service died without stopping it. */
-async function stopOrphan(dir: string): Promise<void> {
+/** The pid in `dir`'s postmaster.pid, or null when there is none. */
+export function postmasterPid(dir: string): number | null {
   const pidFile = path.join(dir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
+  if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  process.kill(pid, 'SIGINT'); // fast shutdown: roll back open transactions, then stop
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/**
+ * Stops the postmaster of `dir` if one runs (fast shutdown: open transactions roll back), with
+ * SIGKILL after `killAfterMs` when given. A postmaster.pid whose process still runs means a
+ * previous service died without stopping its server.
+ */
+export async function stopPostmaster(dir: string, { killAfterMs = Infinity, giveUpAfterMs = 30_000 } = {}): Promise<void> {
+  const pid = postmasterPid(dir);
+  if (pid === null || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
   for (let waited = 0; isAlive(pid); waited += 100) {
-    if (waited > 30_000) throw new Error(`an earlier PostgreSQL (pid ${pid}) on ${dir} did not stop`);
+    if (waited === killAfterMs) process.kill(pid, 'SIGKILL');
+    if (waited > giveUpAfterMs) throw new Error(`the PostgreSQL server (pid ${pid}) on ${dir} did not stop`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -2,18 +2,18 @@
 // PostgreSQL clusters, real HTTP. Every wait is bounded; everything started here is registered and
 // stopped by cleanup(), which each test file calls from `after`, even when a test failed.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testDatabase } from '../helpers.js';
+import { killServices, sleep, startService, stopService, type Service } from '../service.js';
+import { isAlive, postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';
+
+export { isAlive, postmasterPid };
 import { generate, type GenerateOptions } from '../../src/bench/generate.js';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export { ROOT, freePort, sleep, startService, stopService, type Exit, type Service } from '../service.js';
 
 import { RUN_LOCK } from '../../src/run-lock.js';
 
@@ -23,12 +23,10 @@ export { RUN_LOCK };
 /** A data set large enough that its COPY lasts several seconds (about 90 MB of experiments). */
 export const BIG: Omit<GenerateOptions, 'out'> = { users: 100_000, experiments: 3_000_000, compounds: 1000, seed: 7 };
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup registry
 
-const children = new Set<ChildProcess>();
 const clusters = new Set<string>();
 const dirs = new Set<string>();
 const cleanups: (() => Promise<void>)[] = [];
@@ -41,11 +39,7 @@ export function onCleanup(work: () => Promise<void>): void {
 /** Stops every process, cluster and pool this file started and removes its temporary directories. */
 export async function cleanup(): Promise<void> {
   for (const work of cleanups.splice(0).reverse()) await work().catch((e) => console.error(`cleanup: ${e}`));
-  for (const child of children) {
-    if (isRunning(child)) child.kill('SIGKILL');
-    await exitOf(child, 10_000).catch(() => {});
-  }
-  children.clear();
+  await killServices();
   for (const pgdata of clusters) await stopPostmaster(pgdata).catch((e) => console.error(`cleanup: ${e}`));
   clusters.clear();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -65,115 +59,11 @@ export function trackCluster(pgdata: string): void {
   clusters.add(pgdata);
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Processes
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The postmaster's pid from `postmaster.pid`, or null when there is none. */
-export function postmasterPid(pgdata: string): number | null {
-  const file = path.join(pgdata, 'postmaster.pid');
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
-}
+// Processes: the service (test/service.ts) and its embedded cluster (src/db/embedded.ts)
 
 /** Stops the postmaster of `pgdata` if one runs: fast shutdown, then SIGKILL after 15 s. */
-export async function stopPostmaster(pgdata: string): Promise<void> {
-  const pid = postmasterPid(pgdata);
-  if (pid === null || !isAlive(pid)) return;
-  process.kill(pid, 'SIGINT');
-  for (let waited = 0; isAlive(pid); waited += 100) {
-    if (waited === 15_000) process.kill(pid, 'SIGKILL');
-    if (waited > 25_000) throw new Error(`postmaster ${pid} of ${pgdata} does not stop`);
-    await sleep(100);
-  }
-}
-
-const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-function exitOf(child: ChildProcess, timeoutMs: number): Promise<Exit> {
-  if (!isRunning(child)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal });
-    });
-  });
-}
-
-export interface Service {
-  child: ChildProcess;
-  pid: number;
-  base: string;
-  /** Everything the process printed so far (stdout and stderr). */
-  output(): string;
-}
-
-/**
- * Starts `src/server.ts` as its own process (as `npm start` would, through tsx) and waits until
- * /health answers 200. `DATABASE_URL` is cleared unless `env` sets it.
- */
-export async function startService(env: Record<string, string>, { timeoutMs = 90_000 } = {}): Promise<Service> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isRunning(child)) throw new Error(`the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output}`);
-    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, pid: child.pid!, base, output: () => output };
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the service did not answer /health within ${timeoutMs} ms:\n${output}`);
-}
-
-/** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it and throws on timeout. */
-export async function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<Exit & { ms: number }> {
-  const started = performance.now();
-  const exited = exitOf(service.child, timeoutMs);
-  service.child.kill(signal);
-  try {
-    const exit = await exited;
-    return { ...exit, ms: Math.round(performance.now() - started) };
-  } catch (error) {
-    service.child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${service.output()}`);
-  }
-}
+export const stopPostmaster = (pgdata: string) => stopCluster(pgdata, { killAfterMs: 15_000, giveUpAfterMs: 25_000 });
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
