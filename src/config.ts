@@ -19,18 +19,18 @@ export interface Config {
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: integer(env, 'PORT', 8080),
+    port: port(env, 'PORT', 8080),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedDir: path.resolve(env.EMBEDDED_PG_DIR || '.pgdata'),
-    embeddedPort: integer(env, 'EMBEDDED_PG_PORT', 54329),
+    embeddedPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     maxRejectRatio: ratio(env, 'MAX_REJECT_RATIO', 0.5),
     allowEmpty: env.ALLOW_EMPTY === '1',
     keepRuns: count(env, 'KEEP_RUNS', 20),
   };
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const text = env[name];
   if (!text) return fallback;
   const value = Number(text);

@@ -3,6 +3,7 @@ import { InputError, RunFailedError, RunInProgressError, toRunFailure } from './
 import { log as stderrLog, type Log } from './log.js';
 import { checkInputs, loadFiles } from './load/load-files.js';
 import type { CsvStats } from './load/csv-to-copy.js';
+import { EXPERIMENTS, USERS } from './load/sources.js';
 import { withRunLock } from './run-lock.js';
 import { createRun, failInterruptedRuns, getRun, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep, type RunRecord } from './runs.js';
 import { retireOldRuns, transformAndPublish, transformSteps } from './transform/transform.js';
@@ -142,7 +143,7 @@ async function execute(database: Database, runId: number, options: EtlOptions, l
 
 /** A data set without users or experiments would replace the published features with nothing. */
 function requireRows(loaded: Record<string, CsvStats>): void {
-  for (const file of ['users.csv', 'user_experiments.csv']) {
+  for (const { file } of [USERS, EXPERIMENTS]) {
     if (loaded[file]?.rowsRead === 0) {
       throw new InputError(file, 'the file has no data rows, only a header; publishing it would empty the features (set ALLOW_EMPTY=1 to allow it)');
     }

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Tables } from './db/tables.js';
-import { SOURCES } from './load/sources.js';
+import { EXPERIMENTS, SOURCES, USERS } from './load/sources.js';
 
 /** A run as the API and CLI show it. */
 export interface RunRecord {
@@ -59,8 +59,8 @@ export async function recordTotals(trx: Kysely<Tables>, runId: number, totals: F
   for (const { file, rows_loaded, rows_rejected } of totals) {
     await trx.updateTable('etl.run_files').set({ rows_loaded, rows_rejected }).where('run_id', '=', runId).where('file', '=', file).execute();
   }
-  const users = totals.find((t) => t.file === 'users.csv')!.rows_loaded;
-  const experiments = totals.find((t) => t.file === 'user_experiments.csv')!.rows_loaded;
+  const users = totals.find((t) => t.file === USERS.file)!.rows_loaded;
+  const experiments = totals.find((t) => t.file === EXPERIMENTS.file)!.rows_loaded;
   await trx
     .updateTable('etl.runs')
     .set({
