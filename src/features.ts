@@ -1,8 +1,8 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
-import type { Database } from './db/database.js';
-import type { Tables, UserFeaturesView } from './db/tables.js';
+import type { DbHandle } from './db/handle.js';
+import type { Database, UserFeaturesView } from './db/schema.js';
 import { listRuns } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;
@@ -23,7 +23,7 @@ export interface FeaturesPage {
  * run even while another run publishes. PostgreSQL renders each user as JSON and the rows come
  * through a cursor, so Node's memory stays flat however many users there are.
  */
-export async function* featuresJson(database: Database, page: FeaturesPage = {}): AsyncGenerator<string> {
+export async function* featuresJson(database: DbHandle, page: FeaturesPage = {}): AsyncGenerator<string> {
   const client = await database.pool.connect();
   let broken = false;
   let open = false;
@@ -77,13 +77,13 @@ export async function* featuresJson(database: Database, page: FeaturesPage = {})
   }
 }
 
-export async function getUserFeatures(database: Database, userId: number): Promise<UserFeatures | undefined> {
+export async function getUserFeatures(database: DbHandle, userId: number): Promise<UserFeatures | undefined> {
   return database.db.selectFrom('features.user_features').selectAll().where('user_id', '=', userId).executeTakeFirst();
 }
 
 /** Kysely on one checked-out connection, so typed queries share its transaction and snapshot. */
-function onClient(client: pg.PoolClient): Kysely<Tables> {
+function onClient(client: pg.PoolClient): Kysely<Database> {
   const connection = { query: client.query.bind(client), release() {} };
   const pool = { connect: async () => connection, end: async () => {} };
-  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
 }

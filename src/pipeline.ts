@@ -1,5 +1,5 @@
 import { CompiledQuery } from 'kysely';
-import type { Database } from './db/database.js';
+import type { DbHandle } from './db/handle.js';
 import { log as stderrLog, type Log } from './log.js';
 import { InputError, RunInProgressError, TooManyRejectsError } from './errors.js';
 import { checkInputs, loadFile } from './load/load-files.js';
@@ -52,14 +52,14 @@ export class RunFailedError extends Error {
  * them exactly as they were. Throws RunInProgressError when another run holds the lock (in this
  * or any other process), RunFailedError when the run fails.
  */
-export function runEtl(database: Database, options: EtlOptions): Promise<RunRecord> {
+export function runEtl(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const run = lockedRun(database, options);
   active.add(run);
   void run.catch(() => {}).finally(() => active.delete(run));
   return run;
 }
 
-async function lockedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
+async function lockedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const outcome = await withRunLock(database, () => recordedRun(database, options));
   // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
   // second connection for this lookup would otherwise exhaust the pool.
@@ -72,7 +72,7 @@ async function lockedRun(database: Database, options: EtlOptions): Promise<RunRe
  * or returns at once when another session holds it.
  */
 async function withRunLock<T>(
-  { pool }: Database,
+  { pool }: DbHandle,
   work: () => Promise<T>,
 ): Promise<{ locked: true; value: T } | { locked: false }> {
   const lock = await pool.connect();
@@ -92,7 +92,7 @@ async function withRunLock<T>(
 }
 
 /** One run, recorded from start to finish; call only while holding the run lock. */
-async function recordedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
+async function recordedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const runId = await createRun(database.db);
   const cancel = () => void database.cancelQueries().catch(() => {});
   options.signal?.addEventListener('abort', cancel);
@@ -117,7 +117,7 @@ async function recordedRun(database: Database, options: EtlOptions): Promise<Run
  * often the very reason the run failed), retries every second in the background until it does, so
  * the run does not read `running` once the database is back. The caller's answer is not delayed.
  */
-async function recordFailure({ db, pool }: Database, runId: number, error: string): Promise<void> {
+async function recordFailure({ db, pool }: DbHandle, runId: number, error: string): Promise<void> {
   const finishedAt = new Date();
   const record = () => failRun(db, runId, error, finishedAt);
   const retry = () => {
@@ -133,12 +133,12 @@ async function recordFailure({ db, pool }: Database, runId: number, error: strin
  * Marks runs left `running` by a process that was killed as failed, if no run is in progress now.
  * Called at start-up so a crash does not leave a run `running` forever.
  */
-export async function recoverInterruptedRuns(database: Database): Promise<void> {
+export async function recoverInterruptedRuns(database: DbHandle): Promise<void> {
   await withRunLock(database, () => failInterruptedRuns(database.db));
 }
 
 /** The run of whoever holds the lock; it records its run right after locking, so wait a moment for it. */
-async function lockHolderRunId({ db }: Database): Promise<number | null> {
+async function lockHolderRunId({ db }: DbHandle): Promise<number | null> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const runId = await runningRunId(db);
     if (runId !== null) return runId;
@@ -147,7 +147,7 @@ async function lockHolderRunId({ db }: Database): Promise<number | null> {
   return null;
 }
 
-async function execute(database: Database, runId: number, options: EtlOptions): Promise<void> {
+async function execute(database: DbHandle, runId: number, options: EtlOptions): Promise<void> {
   const { pool, db } = database;
   const log = options.log ?? stderrLog;
   await setStep(db, runId, 'checking files');

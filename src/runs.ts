@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Tables } from './db/tables.js';
+import type { Database } from './db/schema.js';
 import { SOURCES } from './load/sources.js';
 
 /** A run as the API and CLI show it. */
@@ -19,7 +19,7 @@ export interface RunRecord {
  * Records a new run (status `running`) with a row per input file. Call only while holding the run
  * lock: runs still marked `running` then belong to a process that died, and are marked failed.
  */
-export async function createRun(db: Kysely<Tables>): Promise<number> {
+export async function createRun(db: Kysely<Database>): Promise<number> {
   return db.transaction().execute(async (trx) => {
     await failInterruptedRuns(trx);
     const { run_id } = await trx.insertInto('etl.runs').defaultValues().returning('run_id').executeTakeFirstOrThrow();
@@ -31,12 +31,12 @@ export async function createRun(db: Kysely<Tables>): Promise<number> {
   });
 }
 
-export async function setStep(db: Kysely<Tables>, runId: number, step: string): Promise<void> {
+export async function setStep(db: Kysely<Database>, runId: number, step: string): Promise<void> {
   await db.updateTable('etl.runs').set({ step }).where('run_id', '=', runId).execute();
 }
 
 export async function setFileProgress(
-  db: Kysely<Tables>,
+  db: Kysely<Database>,
   runId: number,
   file: string,
   progress: { bytes: number; rows_read: number },
@@ -44,7 +44,7 @@ export async function setFileProgress(
   await db.updateTable('etl.run_files').set(progress).where('run_id', '=', runId).where('file', '=', file).execute();
 }
 
-export async function failRun(db: Kysely<Tables>, runId: number, error: string, finishedAt: Date): Promise<void> {
+export async function failRun(db: Kysely<Database>, runId: number, error: string, finishedAt: Date): Promise<void> {
   await db
     .updateTable('etl.runs')
     .set({ status: 'failed', error, step: null, finished_at: finishedAt })
@@ -56,7 +56,7 @@ export async function failRun(db: Kysely<Tables>, runId: number, error: string, 
  * Marks runs left `running` by a process that died as failed. Call only while holding the run
  * lock: then no run can really be in progress.
  */
-export async function failInterruptedRuns(db: Kysely<Tables>): Promise<void> {
+export async function failInterruptedRuns(db: Kysely<Database>): Promise<void> {
   await db
     .updateTable('etl.runs')
     .set({ status: 'failed', error: 'interrupted: the service stopped before the run finished', step: null, finished_at: new Date() })
@@ -64,7 +64,7 @@ export async function failInterruptedRuns(db: Kysely<Tables>): Promise<void> {
     .execute();
 }
 
-export async function runningRunId(db: Kysely<Tables>): Promise<number | null> {
+export async function runningRunId(db: Kysely<Database>): Promise<number | null> {
   const row = await db
     .selectFrom('etl.runs')
     .select('run_id')
@@ -74,14 +74,14 @@ export async function runningRunId(db: Kysely<Tables>): Promise<number | null> {
   return row?.run_id ?? null;
 }
 
-export async function getRun(db: Kysely<Tables>, runId: number): Promise<RunRecord | null> {
+export async function getRun(db: Kysely<Database>, runId: number): Promise<RunRecord | null> {
   const [run] = await listRuns(db, { runId, limit: 1 });
   return run ?? null;
 }
 
 /** Newest first. */
 export async function listRuns(
-  db: Kysely<Tables>,
+  db: Kysely<Database>,
   { runId, limit = 50 }: { runId?: number; limit?: number } = {},
 ): Promise<RunRecord[]> {
   let query = db.selectFrom('etl.runs').selectAll().orderBy('run_id', 'desc').limit(limit);
@@ -115,7 +115,7 @@ export async function listRuns(
 }
 
 /** One page of a run's rejects, in file and line order. */
-export async function listRejects(db: Kysely<Tables>, runId: number, { limit, offset }: { limit: number; offset: number }) {
+export async function listRejects(db: Kysely<Database>, runId: number, { limit, offset }: { limit: number; offset: number }) {
   return db
     .selectFrom('etl.rejects')
     .select(['file', 'line', 'reason', 'raw'])

@@ -2,11 +2,11 @@ import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { readConfig } from './config.js';
 import { log } from './log.js';
-import { openDatabase } from './db/database.js';
+import { openDb } from './db/handle.js';
 import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
 
 const config = readConfig();
-const database = await openDatabase(config);
+const database = await openDb(config);
 await recoverInterruptedRuns(database);
 const shutdown = new AbortController();
 const app = createApp(database, { ...config, signal: shutdown.signal });

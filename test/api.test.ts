@@ -2,10 +2,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createApp } from '../src/api/app.js';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from './helpers.js';
 
-let database: Database;
+let database: DbHandle;
 let app: ReturnType<typeof createApp>;
 const call = async (method: string, url: string) => {
   const response = await app.request(url, { method });

@@ -9,11 +9,11 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createApp } from '../src/api/app.js';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from './helpers.js';
 
 const exec = promisify(execFile);
-let database: Database;
+let database: DbHandle;
 
 before(async () => {
   database = await testDatabase();

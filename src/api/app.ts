@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { sql } from 'kysely';
-import type { Database } from '../db/database.js';
+import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
 import { log } from '../log.js';
 import { featuresJson, getUserFeatures } from '../features.js';
@@ -11,7 +11,7 @@ import { getRun, listRejects, listRuns } from '../runs.js';
 const ID = /^[1-9][0-9]{0,15}$/;
 
 /** The HTTP API: thin routes over the pipeline and the read queries. JSON in every answer. */
-export function createApp(database: Database, options: EtlOptions): Hono {
+export function createApp(database: DbHandle, options: EtlOptions): Hono {
   const { db } = database;
   const app = new Hono();
   app.use(bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) }));

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CompiledQuery, sql, type Transaction } from 'kysely';
-import type { Tables } from '../db/tables.js';
+import type { Database } from '../db/schema.js';
 import { TRANSFORM_DIR } from '../db/paths.js';
 
 /** One statement of `sql/transform/`, run with the run id as `$1` when it uses it. */
@@ -25,7 +25,7 @@ export function transformSteps(): Promise<Step[]> {
   return steps;
 }
 
-export async function runStep(trx: Transaction<Tables>, step: Step, runId: number): Promise<void> {
+export async function runStep(trx: Transaction<Database>, step: Step, runId: number): Promise<void> {
   await trx.executeQuery(CompiledQuery.raw(step.text, /\$1\b/.test(step.text) ? [runId] : []));
 }
 
@@ -34,18 +34,18 @@ export async function runStep(trx: Transaction<Tables>, step: Step, runId: numbe
  * server-wide changes: more memory per sort/hash, and no JIT (compiling costs more than it saves
  * on these single-pass statements).
  */
-export async function tuneTransaction(trx: Transaction<Tables>): Promise<void> {
+export async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
   await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
   await sql`SET LOCAL jit = off`.execute(trx);
 }
 
 /** Attaches the run's work tables and points the feature views at it. */
-export async function publish(trx: Transaction<Tables>, runId: number): Promise<void> {
+export async function publish(trx: Transaction<Database>, runId: number): Promise<void> {
   await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
 }
 
 /** Statements that detach and drop partitions of older runs; see sql/000006-publish.sql. */
-export async function retireStatements(trx: Pick<Transaction<Tables>, 'executeQuery'>): Promise<string[]> {
+export async function retireStatements(trx: Pick<Transaction<Database>, 'executeQuery'>): Promise<string[]> {
   const result = await trx.executeQuery<{ statement: string }>(
     CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []),
   );
