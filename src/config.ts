@@ -2,6 +2,8 @@ import path from 'node:path';
 
 /** Everything the service reads from the environment, parsed once. */
 export interface Config {
+  /** The address the HTTP server binds: 127.0.0.1 (this machine only) unless HOST says otherwise. */
+  host: string;
   port: number;
   /** Where users.csv, user_experiments.csv and compounds.csv are read from. */
   dataDir: string;
@@ -11,17 +13,45 @@ export interface Config {
   embeddedPort: number;
   /** A file whose share of rejected rows is above this fails the run instead of publishing it. */
   maxRejectRatio: number;
+  /** Limits on the API's reads; see ReadLimits. */
+  reads: ReadLimits;
 }
+
+/** What bounds the API's reads, so that no reader can hold the service's connections for long. */
+export interface ReadLimits {
+  /** Streamed answers (GET /data, reject pages) at the same time; more get 503 with Retry-After. */
+  maxStreams: number;
+  /** A stream whose client has taken nothing for this long is ended and its connection released. */
+  streamIdleTimeoutMs: number;
+  /** PostgreSQL's statement_timeout on the API's connections (not on a run's). */
+  statementTimeoutMs: number;
+}
+
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxStreams: 4, streamIdleTimeoutMs: 30_000, statementTimeoutMs: 30_000 };
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
+    host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8080),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedDir: path.resolve(env.EMBEDDED_PG_DIR || '.pgdata'),
     embeddedPort: integer(env, 'EMBEDDED_PG_PORT', 54329),
     maxRejectRatio: ratio(env, 'MAX_REJECT_RATIO', 0.5),
+    reads: {
+      maxStreams: count(env, 'MAX_STREAMS', DEFAULT_READ_LIMITS.maxStreams, 1, 100),
+      streamIdleTimeoutMs: count(env, 'STREAM_IDLE_TIMEOUT_MS', DEFAULT_READ_LIMITS.streamIdleTimeoutMs, 100, 3_600_000),
+      statementTimeoutMs: count(env, 'STATEMENT_TIMEOUT_MS', DEFAULT_READ_LIMITS.statementTimeoutMs, 100, 3_600_000),
+    },
   };
+}
+
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  return value;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

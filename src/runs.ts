@@ -115,7 +115,37 @@ export async function listRuns(
 }
 
 /** One page of a run's rejects, in file and line order. */
-export async function listRejects(db: Kysely<Database>, runId: number, { limit, offset }: { limit: number; offset: number }) {
+export async function listRejects(db: Kysely<Database>, runId: number, page: RejectsPage) {
+  return rejectsQuery(db, runId, page).execute();
+}
+
+export interface RejectsPage {
+  limit: number;
+  offset: number;
+}
+
+/** Reject rows per round trip while streaming: each carries its raw line, which can be large. */
+const REJECTS_BATCH = 16;
+
+/**
+ * `GET /runs/:id/rejects` as JSON text chunks, streamed through a cursor (Kysely's `.stream()`),
+ * so a page of large raw lines never sits in memory whole. `db` must have a cursor.
+ */
+export async function* rejectsJson(db: Kysely<Database>, runId: number, page: RejectsPage): AsyncGenerator<string> {
+  yield `{"run_id":${runId},"limit":${page.limit},"offset":${page.offset},"rejected":[`;
+  let chunk = '';
+  let count = 0;
+  for await (const row of rejectsQuery(db, runId, page).stream(REJECTS_BATCH)) {
+    chunk += `${count === 0 ? '' : ','}${JSON.stringify(row)}`;
+    if (++count % REJECTS_BATCH === 0) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  yield `${chunk}]}`;
+}
+
+function rejectsQuery(db: Kysely<Database>, runId: number, { limit, offset }: RejectsPage) {
   return db
     .selectFrom('etl.rejects')
     .select(['file', 'line', 'reason', 'raw'])
@@ -123,6 +153,5 @@ export async function listRejects(db: Kysely<Database>, runId: number, { limit, 
     .orderBy('file')
     .orderBy('line')
     .limit(limit)
-    .offset(offset)
-    .execute();
+    .offset(offset);
 }

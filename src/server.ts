@@ -10,8 +10,10 @@ const database = await openDb(config);
 await recoverInterruptedRuns(database);
 const shutdown = new AbortController();
 const app = createApp(database, { ...config, signal: shutdown.signal });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: '0.0.0.0' }, (info) => {
-  log(`listening on http://localhost:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  // The address really bound (HOST), not a name that may not match it.
+  const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
 });
 
 let stopping = false;
@@ -21,7 +23,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     log(`${signal}: shutting down`);
     // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
-    // readers keep the previous results. Then the pool and the embedded server stop.
+    // readers keep the previous results. Streamed answers in progress are cut off (the same signal),
+    // which gives their connections back. Then the pools and the embedded server stop.
     const deadline = setTimeout(() => process.exit(1), 15_000);
     deadline.unref();
     server.close();

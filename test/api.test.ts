@@ -139,7 +139,7 @@ test('bad ids and unknown routes answer JSON errors without internals', async ()
     assert.match(r.body.error, /is not a valid id/);
   }
   assert.deepEqual(await call('GET', '/nope'), { status: 404, type: 'application/json', body: { error: 'no route for GET /nope' } });
-  assert.equal((await call('DELETE', '/data')).status, 404);
+  assert.equal((await call('DELETE', '/data')).status, 405);
   assert.equal((await call('GET', '/data/users/4242')).status, 404);
 });
 

@@ -81,7 +81,7 @@ export { once };
 /** What GET /data answers, read through the same streaming code and parsed. */
 export async function features(database: DbHandle, page?: FeaturesPage) {
   let text = '';
-  for await (const chunk of featuresJson(database, page)) text += chunk;
+  for await (const chunk of featuresJson(database.readers.streams, page)) text += chunk;
   return JSON.parse(text) as {
     run: RunRecord | null;
     average_experiments_per_user: number | null;

@@ -2,51 +2,18 @@
 // DATABASE_URL), bin/trigger.sh, bin/query.sh and `npm run etl`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CHALLENGE_DIR, ROOT, testDatabase } from './helpers.js';
+import { freePort, startService, stopService, type Service } from './service.js';
 
 const exec = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
-  });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
-    if (ok) return { child, base, output: () => output };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`server did not become healthy: ${output}`);
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const [code] = (await exited) as [number | null];
-  return code;
-}
+const startServer = (env: Record<string, string>) => startService(env, { timeoutMs: 30_000 });
+const stop = async (service: Service) => (await stopService(service)).code;
 
 test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh and query.sh work against it', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-embedded-'));
@@ -55,7 +22,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
   const env = { EMBEDDED_PG_DIR: path.join(dir, 'pgdata'), EMBEDDED_PG_PORT: pgPort, DATA_DIR: path.join(ROOT, 'data') };
   const server = await startServer(env);
   try {
-    assert.match(server.output(), /listening on http:\/\/localhost:\d+ \(embedded PostgreSQL\)/);
+    assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(embedded PostgreSQL\)/);
     const trigger = await exec('bin/trigger.sh', [server.base], { cwd: ROOT });
     const summary = JSON.parse(trigger.stdout);
     assert.equal(summary.status, 'succeeded');
@@ -67,7 +34,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
     assert.match(psql.stdout, /Metformin/);
     assert.match(psql.stdout, /\(12 rows\)/);
   } finally {
-    assert.equal(await stop(server.child), 0);
+    assert.equal(await stop(server), 0);
   }
   // The cluster stopped with the service and the results survive a restart.
   const again = await startServer(env);
@@ -75,7 +42,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
     const data = (await (await fetch(`${again.base}/data`)).json()) as any;
     assert.equal(data.users.length, 12);
   } finally {
-    assert.equal(await stop(again.child), 0);
+    assert.equal(await stop(again), 0);
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -92,7 +59,7 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
       const user = (await (await fetch(`${server.base}/data/users/4`)).json()) as any;
       assert.deepEqual(user.top_compound_ids, [1, 2, 3]);
     } finally {
-      assert.equal(await stop(server.child), 0);
+      assert.equal(await stop(server), 0);
     }
     const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
       cwd: ROOT,

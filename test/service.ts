@@ -1,0 +1,94 @@
+// The service as a real process (src/server.ts through tsx, as `npm start` runs it), for every test
+// that needs one: test/server.test.ts, the fault tests (via test/faults/support.ts) and test/run.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export function exitOf(child: ChildProcess, timeoutMs: number): Promise<Exit> {
+  if (!isRunning(child)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}
+
+export interface Service {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  base: string;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+}
+
+/**
+ * Starts `src/server.ts` as its own process (as `npm start` would, through tsx) on a free port and
+ * waits until /health answers 200. `DATABASE_URL` is cleared unless `env` sets it. `track` gets the
+ * process as soon as it exists, so a caller can clean it up even when start-up fails.
+ */
+export async function startService(
+  env: Record<string, string>,
+  { timeoutMs = 90_000, track }: { timeoutMs?: number; track?: (child: ChildProcess) => void } = {},
+): Promise<Service> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track?.(child);
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(child)) throw new Error(`the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output}`);
+    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { child, pid: child.pid!, port, base, output: () => output };
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`the service did not answer /health within ${timeoutMs} ms:\n${output}`);
+}
+
+/** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it and throws on timeout. */
+export async function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<Exit & { ms: number }> {
+  const started = performance.now();
+  const exited = exitOf(service.child, timeoutMs);
+  service.child.kill(signal);
+  try {
+    const exit = await exited;
+    return { ...exit, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    service.child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${service.output()}`);
+  }
+}
