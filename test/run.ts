@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { freePort } from './service.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const selected = process.argv.slice(2);
@@ -35,11 +35,3 @@ const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...files], {
 const [code] = (await once(child, 'exit')) as [number | null];
 await cleanup();
 process.exit(code ?? 1);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}

@@ -2,26 +2,23 @@
 // PostgreSQL clusters, real HTTP. Every wait is bounded; everything started here is registered and
 // stopped by cleanup(), which each test file calls from `after`, even when a test failed.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testDatabase } from '../helpers.js';
 import { generate, type GenerateOptions } from '../../src/bench/generate.js';
+import { exitOf, isRunning, sleep, startService as startServiceProcess, stopService, type Service } from '../service.js';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export { freePort, isRunning, ROOT, sleep, stopService, type Exit, type Service } from '../service.js';
 
 /** The advisory lock key a run holds (src/pipeline.ts). */
 export const RUN_LOCK = 7_310_002;
 
 /** A data set large enough that its COPY lasts several seconds (about 90 MB of experiments). */
 export const BIG: Omit<GenerateOptions, 'out'> = { users: 100_000, experiments: 3_000_000, compounds: 1000, seed: 7 };
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup registry
@@ -63,14 +60,6 @@ export function trackCluster(pgdata: string): void {
   clusters.add(pgdata);
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Processes
 
@@ -103,74 +92,12 @@ export async function stopPostmaster(pgdata: string): Promise<void> {
   }
 }
 
-const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-function exitOf(child: ChildProcess, timeoutMs: number): Promise<Exit> {
-  if (!isRunning(child)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal });
-    });
-  });
-}
-
-export interface Service {
-  child: ChildProcess;
-  pid: number;
-  base: string;
-  /** Everything the process printed so far (stdout and stderr). */
-  output(): string;
-}
-
 /**
- * Starts `src/server.ts` as its own process (as `npm start` would, through tsx) and waits until
- * /health answers 200. `DATABASE_URL` is cleared unless `env` sets it.
+ * Starts `src/server.ts` as its own process (see test/service.ts) and registers it, so cleanup()
+ * stops it even when start-up or the test fails.
  */
-export async function startService(env: Record<string, string>, { timeoutMs = 90_000 } = {}): Promise<Service> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isRunning(child)) throw new Error(`the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output}`);
-    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, pid: child.pid!, base, output: () => output };
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the service did not answer /health within ${timeoutMs} ms:\n${output}`);
-}
-
-/** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it and throws on timeout. */
-export async function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<Exit & { ms: number }> {
-  const started = performance.now();
-  const exited = exitOf(service.child, timeoutMs);
-  service.child.kill(signal);
-  try {
-    const exit = await exited;
-    return { ...exit, ms: Math.round(performance.now() - started) };
-  } catch (error) {
-    service.child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${service.output()}`);
-  }
+export function startService(env: Record<string, string>, { timeoutMs = 90_000 } = {}): Promise<Service> {
+  return startServiceProcess(env, { timeoutMs, track: (child) => children.add(child) });
 }
 
 // ---------------------------------------------------------------------------------------------
