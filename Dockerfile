@@ -38,7 +38,10 @@ COPY --from=build /app/dist ./dist
 COPY sql ./sql
 COPY data ./data
 
-ENV PORT=8080 \
+# HOST: inside a container the service must listen on every interface to be reachable through
+# a published port (npm start outside Docker binds 127.0.0.1 only).
+ENV HOST=0.0.0.0 \
+    PORT=8080 \
     DATA_DIR=/app/data \
     EMBEDDED_PG_DIR=/var/lib/lab-etl/pgdata \
     EMBEDDED_PG_PORT=54329

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readConfig } from './config.js';
-import { openDatabase } from './db/database.js';
+import { openDb } from './db/handle.js';
 import { RunInProgressError } from './errors.js';
 import { log, type Log } from './log.js';
 import { SOURCES } from './load/sources.js';
@@ -13,7 +13,7 @@ import type { RunRecord } from './runs.js';
  * every few seconds otherwise); the run record goes to stdout as JSON.
  */
 const config = readConfig();
-const database = await openDatabase(config);
+const database = await openDb(config);
 const tty = process.stderr.isTTY === true;
 const sizes = await Promise.all(SOURCES.map((s) => stat(path.join(config.dataDir, s.file)).then((i) => i.size, () => 0)));
 const totalBytes = sizes.reduce((a, b) => a + b, 0);

@@ -2,6 +2,8 @@ import path from 'node:path';
 
 /** Everything the service reads from the environment, parsed once. */
 export interface Config {
+  /** The address the HTTP server binds: 127.0.0.1 (this machine only) unless HOST says otherwise. */
+  host: string;
   port: number;
   /** Where users.csv, user_experiments.csv and compounds.csv are read from. */
   dataDir: string;
@@ -15,10 +17,25 @@ export interface Config {
   allowEmpty: boolean;
   /** Rejects are kept for this many of the newest runs. */
   keepRuns: number;
+  /** Limits on the API's reads; see ReadLimits. */
+  reads: ReadLimits;
 }
+
+/** What bounds the API's reads, so that no reader can hold the service's connections for long. */
+export interface ReadLimits {
+  /** Streamed answers (GET /data, reject pages) at the same time; more get 503 with Retry-After. */
+  maxStreams: number;
+  /** A stream whose client has taken nothing for this long is ended and its connection released. */
+  streamIdleTimeoutMs: number;
+  /** PostgreSQL's statement_timeout on the API's connections (not on a run's). */
+  statementTimeoutMs: number;
+}
+
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxStreams: 4, streamIdleTimeoutMs: 30_000, statementTimeoutMs: 30_000 };
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
+    host: env.HOST || '127.0.0.1',
     port: port(env, 'PORT', 8080),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     databaseUrl: env.DATABASE_URL || undefined,
@@ -26,8 +43,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     maxRejectRatio: ratio(env, 'MAX_REJECT_RATIO', 0.5),
     allowEmpty: env.ALLOW_EMPTY === '1',
-    keepRuns: count(env, 'KEEP_RUNS', 20),
+    keepRuns: count(env, 'KEEP_RUNS', 20, 1, 1_000_000),
+    reads: {
+      maxStreams: count(env, 'MAX_STREAMS', DEFAULT_READ_LIMITS.maxStreams, 1, 100),
+      streamIdleTimeoutMs: count(env, 'STREAM_IDLE_TIMEOUT_MS', DEFAULT_READ_LIMITS.streamIdleTimeoutMs, 100, 3_600_000),
+      statementTimeoutMs: count(env, 'STATEMENT_TIMEOUT_MS', DEFAULT_READ_LIMITS.statementTimeoutMs, 100, 3_600_000),
+    },
   };
+}
+
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  return value;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -36,13 +66,6 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number, got "${text}"`);
   return value;
-}
-
-function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (!text) return fallback;
-  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new Error(`${name} must be a whole number from 1 to 999999, got "${text}"`);
-  return Number(text);
 }
 
 function ratio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

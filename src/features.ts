@@ -1,8 +1,5 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import type pg from 'pg';
-import Cursor from 'pg-cursor';
-import type { Database } from './db/database.js';
-import type { Tables, UserFeaturesView } from './db/tables.js';
+import { sql, type Kysely } from 'kysely';
+import type { Database, UserFeaturesView } from './db/schema.js';
 import { listRuns } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;
@@ -21,69 +18,48 @@ export interface FeaturesPage {
  * `GET /data` as JSON text chunks, ordered by user_id: the published run, the average and the
  * users. Everything is read in one REPEATABLE READ snapshot, so the parts always come from the same
  * run even while another run publishes. PostgreSQL renders each user as JSON and the rows come
- * through a cursor, so Node's memory stays flat however many users there are.
+ * through a cursor (Kysely's `.stream()`), so Node's memory stays flat however many users there are.
+ *
+ * `db` must have a cursor (see `kyselyOn`). The generator holds one connection from its first
+ * `next()` until it finishes, throws, or is ended with `return()`: its owner must do one of those.
  */
-export async function* featuresJson(database: Database, page: FeaturesPage = {}): AsyncGenerator<string> {
-  const client = await database.pool.connect();
-  let broken = false;
-  let open = false;
+export async function* featuresJson(db: Kysely<Database>, page: FeaturesPage = {}): AsyncGenerator<string> {
+  const trx = await db.startTransaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    open = true;
-    const db = onClient(client);
-    const average = await db.selectFrom('features.average_experiments_per_user').selectAll().executeTakeFirst();
-    const [run] = average ? await listRuns(db, { runId: average.run_id, limit: 1 }) : [];
+    const average = await trx.selectFrom('features.average_experiments_per_user').selectAll().executeTakeFirst();
+    const [run] = average ? await listRuns(trx, { runId: average.run_id, limit: 1 }) : [];
     yield `{"run":${JSON.stringify(run ?? null)},"average_experiments_per_user":${JSON.stringify(average?.average_experiments_per_user ?? null)},"users":[`;
 
-    let query = db
+    let query = trx
       .selectFrom('features.user_features as f')
       .select(['f.user_id', sql<string>`row_to_json(f)::text`.as('json')])
       .orderBy('f.user_id');
     if (page.after !== undefined) query = query.where('f.user_id', '>', page.after);
     if (page.limit !== undefined) query = query.limit(page.limit);
-    const { sql: text, parameters } = query.compile();
-    const cursor = client.query(new Cursor<{ user_id: number; json: string }>(text, [...parameters]));
-    let first = true;
+    let chunk = '';
+    let inChunk = 0;
     let count = 0;
     let last: number | null = null;
-    try {
-      for (;;) {
-        const rows = await cursor.read(BATCH);
-        if (rows.length === 0) break;
-        let chunk = '';
-        for (const row of rows) {
-          chunk += first ? row.json : `,${row.json}`;
-          first = false;
-        }
-        count += rows.length;
-        last = rows[rows.length - 1]!.user_id;
+    // Kysely reads BATCH rows per round trip and hands them over one by one; they go out as one chunk.
+    for await (const row of query.stream(BATCH)) {
+      chunk += count === 0 ? row.json : `,${row.json}`;
+      count += 1;
+      last = row.user_id;
+      if (++inChunk === BATCH) {
         yield chunk;
+        chunk = '';
+        inChunk = 0;
       }
-    } finally {
-      await cursor.close().catch(() => {
-        broken = true;
-      });
     }
-    yield page.limit === undefined ? ']}' : `],"next_after":${count === page.limit ? last : null}}`;
-    await client.query('COMMIT');
-    open = false;
-  } catch (error) {
-    broken = true;
-    throw error;
+    yield `${chunk}${page.limit === undefined ? ']}' : `],"next_after":${count === page.limit ? last : null}}`}`;
+    await trx.commit().execute();
   } finally {
-    // A reader that went away mid-stream leaves the transaction open: drop the connection then.
-    if (open && !broken) await client.query('ROLLBACK').catch(() => (broken = true));
-    client.release(broken);
+    // Thrown, or ended early by a reader that went away: end the snapshot. Kysely discards the
+    // connection if even that fails.
+    if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
   }
 }
 
-export async function getUserFeatures(database: Database, userId: number): Promise<UserFeatures | undefined> {
-  return database.db.selectFrom('features.user_features').selectAll().where('user_id', '=', userId).executeTakeFirst();
-}
-
-/** Kysely on one checked-out connection, so typed queries share its transaction and snapshot. */
-function onClient(client: pg.PoolClient): Kysely<Tables> {
-  const connection = { query: client.query.bind(client), release() {} };
-  const pool = { connect: async () => connection, end: async () => {} };
-  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
+export async function getUserFeatures(db: Kysely<Database>, userId: number): Promise<UserFeatures | undefined> {
+  return db.selectFrom('features.user_features').selectAll().where('user_id', '=', userId).executeTakeFirst();
 }

@@ -1,4 +1,4 @@
-import type { Database } from './db/database.js';
+import type { DbHandle } from './db/handle.js';
 import { InputError, RunFailedError, RunInProgressError, toRunFailure } from './errors.js';
 import { log as stderrLog, type Log } from './log.js';
 import { checkInputs, loadFiles } from './load/load-files.js';
@@ -44,7 +44,7 @@ export const runsSettled = () => Promise.allSettled([...active]).then(() => {});
  * them exactly as they were. Throws RunInProgressError when another run holds the lock (in this
  * or any other process), RunFailedError when the run fails.
  */
-export function runEtl(database: Database, options: EtlOptions): Promise<RunRecord> {
+export function runEtl(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const run = lockedRun(database, options);
   active.add(run);
   void run.catch(() => {}).finally(() => active.delete(run));
@@ -55,11 +55,11 @@ export function runEtl(database: Database, options: EtlOptions): Promise<RunReco
  * Marks runs left `running` by a process that was killed as failed, if no run is in progress now.
  * Called at start-up so a crash does not leave a run `running` forever.
  */
-export async function recoverInterruptedRuns(database: Database): Promise<void> {
+export async function recoverInterruptedRuns(database: DbHandle): Promise<void> {
   await withRunLock(database.pool, () => failInterruptedRuns(database.db));
 }
 
-async function lockedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
+async function lockedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const outcome = await withRunLock(database.pool, () => recordedRun(database, options));
   // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
   // second connection for this lookup would otherwise exhaust the pool.
@@ -68,7 +68,7 @@ async function lockedRun(database: Database, options: EtlOptions): Promise<RunRe
 }
 
 /** The run of whoever holds the lock; it records its run right after locking, so wait a moment for it. */
-async function lockHolderRunId({ db }: Database): Promise<number | null> {
+async function lockHolderRunId({ db }: DbHandle): Promise<number | null> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const runId = await runningRunId(db);
     if (runId !== null) return runId;
@@ -78,7 +78,7 @@ async function lockHolderRunId({ db }: Database): Promise<number | null> {
 }
 
 /** One run, recorded from start to finish; call only while holding the run lock. */
-async function recordedRun(database: Database, options: EtlOptions): Promise<RunRecord> {
+async function recordedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const log = options.log ?? stderrLog;
   const runId = await createRun(database.db);
   const cancel = () => void database.cancelQueries().catch(() => {});
@@ -103,7 +103,7 @@ async function recordedRun(database: Database, options: EtlOptions): Promise<Run
 }
 
 /** The data flow of a run: check the files, load them, transform and publish, retire older runs. */
-async function execute(database: Database, runId: number, options: EtlOptions, log: Log): Promise<void> {
+async function execute(database: DbHandle, runId: number, options: EtlOptions, log: Log): Promise<void> {
   const { pool, db } = database;
   const progress: RunProgress = { runId, step: 'starting', files: {} };
   const step = async (name: string) => {

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Tables } from './db/tables.js';
+import type { Database } from './db/schema.js';
 import { EXPERIMENTS, SOURCES, USERS } from './load/sources.js';
 
 /** A run as the API and CLI show it. */
@@ -19,7 +19,7 @@ export interface RunRecord {
  * Records a new run (status `running`) with a row per input file. Call only while holding the run
  * lock: runs still marked `running` then belong to a process that died, and are marked failed.
  */
-export async function createRun(db: Kysely<Tables>): Promise<number> {
+export async function createRun(db: Kysely<Database>): Promise<number> {
   return db.transaction().execute(async (trx) => {
     await failInterruptedRuns(trx);
     const { run_id } = await trx.insertInto('etl.runs').defaultValues().returning('run_id').executeTakeFirstOrThrow();
@@ -31,12 +31,12 @@ export async function createRun(db: Kysely<Tables>): Promise<number> {
   });
 }
 
-export async function setStep(db: Kysely<Tables>, runId: number, step: string): Promise<void> {
+export async function setStep(db: Kysely<Database>, runId: number, step: string): Promise<void> {
   await db.updateTable('etl.runs').set({ step }).where('run_id', '=', runId).execute();
 }
 
 export async function setFileProgress(
-  db: Kysely<Tables>,
+  db: Kysely<Database>,
   runId: number,
   file: string,
   progress: { bytes: number; rows_read: number },
@@ -55,7 +55,7 @@ export interface FileTotals {
  * Records the run's totals inside its transform transaction, and its success when it is about to
  * publish, so that they commit together with the published results.
  */
-export async function recordTotals(trx: Kysely<Tables>, runId: number, totals: FileTotals[], succeeded: boolean): Promise<void> {
+export async function recordTotals(trx: Kysely<Database>, runId: number, totals: FileTotals[], succeeded: boolean): Promise<void> {
   for (const { file, rows_loaded, rows_rejected } of totals) {
     await trx.updateTable('etl.run_files').set({ rows_loaded, rows_rejected }).where('run_id', '=', runId).where('file', '=', file).execute();
   }
@@ -78,7 +78,7 @@ export async function recordTotals(trx: Kysely<Tables>, runId: number, totals: F
  * often the very reason the run failed), retries every second in the background until it does, so
  * the run does not read `running` once the database is back. The caller's answer is not delayed.
  */
-export async function recordFailure(db: Kysely<Tables>, runId: number, error: string, stillWanted: () => boolean): Promise<void> {
+export async function recordFailure(db: Kysely<Database>, runId: number, error: string, stillWanted: () => boolean): Promise<void> {
   const finishedAt = new Date();
   const record = () => failRun(db, runId, error, finishedAt);
   const retry = () => {
@@ -94,7 +94,7 @@ export async function recordFailure(db: Kysely<Tables>, runId: number, error: st
  * Deletes the rejects of all but the newest `keep` runs (the published run's are always kept), so
  * that a run with millions of rejects does not stay in the database forever.
  */
-export async function pruneRejects(db: Kysely<Tables>, keep: number): Promise<void> {
+export async function pruneRejects(db: Kysely<Database>, keep: number): Promise<void> {
   await db
     .deleteFrom('etl.rejects')
     .where('run_id', '<', (eb) =>
@@ -104,7 +104,7 @@ export async function pruneRejects(db: Kysely<Tables>, keep: number): Promise<vo
     .execute();
 }
 
-export async function failRun(db: Kysely<Tables>, runId: number, error: string, finishedAt: Date): Promise<void> {
+export async function failRun(db: Kysely<Database>, runId: number, error: string, finishedAt: Date): Promise<void> {
   await db
     .updateTable('etl.runs')
     .set({ status: 'failed', error, step: null, finished_at: finishedAt })
@@ -116,7 +116,7 @@ export async function failRun(db: Kysely<Tables>, runId: number, error: string, 
  * Marks runs left `running` by a process that died as failed. Call only while holding the run
  * lock: then no run can really be in progress.
  */
-export async function failInterruptedRuns(db: Kysely<Tables>): Promise<void> {
+export async function failInterruptedRuns(db: Kysely<Database>): Promise<void> {
   await db
     .updateTable('etl.runs')
     .set({ status: 'failed', error: 'interrupted: the service stopped before the run finished', step: null, finished_at: new Date() })
@@ -124,7 +124,7 @@ export async function failInterruptedRuns(db: Kysely<Tables>): Promise<void> {
     .execute();
 }
 
-export async function runningRunId(db: Kysely<Tables>): Promise<number | null> {
+export async function runningRunId(db: Kysely<Database>): Promise<number | null> {
   const row = await db
     .selectFrom('etl.runs')
     .select('run_id')
@@ -134,14 +134,14 @@ export async function runningRunId(db: Kysely<Tables>): Promise<number | null> {
   return row?.run_id ?? null;
 }
 
-export async function getRun(db: Kysely<Tables>, runId: number): Promise<RunRecord | null> {
+export async function getRun(db: Kysely<Database>, runId: number): Promise<RunRecord | null> {
   const [run] = await listRuns(db, { runId, limit: 1 });
   return run ?? null;
 }
 
 /** Newest first. */
 export async function listRuns(
-  db: Kysely<Tables>,
+  db: Kysely<Database>,
   { runId, limit = 50 }: { runId?: number; limit?: number } = {},
 ): Promise<RunRecord[]> {
   let query = db.selectFrom('etl.runs').selectAll().orderBy('run_id', 'desc').limit(limit);
@@ -175,7 +175,37 @@ export async function listRuns(
 }
 
 /** One page of a run's rejects, in file and line order. */
-export async function listRejects(db: Kysely<Tables>, runId: number, { limit, offset }: { limit: number; offset: number }) {
+export async function listRejects(db: Kysely<Database>, runId: number, page: RejectsPage) {
+  return rejectsQuery(db, runId, page).execute();
+}
+
+export interface RejectsPage {
+  limit: number;
+  offset: number;
+}
+
+/** Reject rows per round trip while streaming: each carries its raw line, which can be large. */
+const REJECTS_BATCH = 16;
+
+/**
+ * `GET /runs/:id/rejects` as JSON text chunks, streamed through a cursor (Kysely's `.stream()`),
+ * so a page of large raw lines never sits in memory whole. `db` must have a cursor.
+ */
+export async function* rejectsJson(db: Kysely<Database>, runId: number, page: RejectsPage): AsyncGenerator<string> {
+  yield `{"run_id":${runId},"limit":${page.limit},"offset":${page.offset},"rejected":[`;
+  let chunk = '';
+  let count = 0;
+  for await (const row of rejectsQuery(db, runId, page).stream(REJECTS_BATCH)) {
+    chunk += `${count === 0 ? '' : ','}${JSON.stringify(row)}`;
+    if (++count % REJECTS_BATCH === 0) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  yield `${chunk}]}`;
+}
+
+function rejectsQuery(db: Kysely<Database>, runId: number, { limit, offset }: RejectsPage) {
   return db
     .selectFrom('etl.rejects')
     .select(['file', 'line', 'reason', 'raw'])
@@ -183,6 +213,5 @@ export async function listRejects(db: Kysely<Tables>, runId: number, { limit, of
     .orderBy('file')
     .orderBy('line')
     .limit(limit)
-    .offset(offset)
-    .execute();
+    .offset(offset);
 }

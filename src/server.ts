@@ -3,18 +3,20 @@ import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { readConfig } from './config.js';
 import { log } from './log.js';
-import { openDatabase } from './db/database.js';
+import { openDb } from './db/handle.js';
 import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
 
 const config = readConfig();
-const database = await openDatabase(config);
+const database = await openDb(config);
 await recoverInterruptedRuns(database);
 const shutdown = new AbortController();
 const app = createApp(database, { ...config, signal: shutdown.signal });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: '0.0.0.0' }, (info) => {
-  const base = `http://localhost:${info.port}`;
-  log(`listening on ${base} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  // The address really bound (HOST), not a name that may not match it.
+  const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
   // A newcomer's next three commands, with the port actually taken.
+  const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;
   process.stderr.write(
     `\n  try:\n    curl -X POST ${base}/data    # run the ETL on ${path.relative(process.cwd(), config.dataDir) || '.'}\n` +
       `    curl ${base}/data            # the features of every user\n` +
@@ -29,7 +31,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     log(`${signal}: shutting down`);
     // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
-    // readers keep the previous results. Then the pool and the embedded server stop.
+    // readers keep the previous results. Streamed answers in progress are cut off (the same signal),
+    // which gives their connections back. Then the pools and the embedded server stop.
     const deadline = setTimeout(() => process.exit(1), 15_000);
     deadline.unref();
     server.close();

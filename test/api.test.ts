@@ -2,10 +2,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createApp } from '../src/api/app.js';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from './helpers.js';
 
-let database: Database;
+let database: DbHandle;
 let app: ReturnType<typeof createApp>;
 const call = async (method: string, url: string) => {
   const response = await app.request(url, { method });
@@ -139,7 +139,7 @@ test('bad ids and unknown routes answer JSON errors without internals', async ()
     assert.match(r.body.error, /is not a valid id/);
   }
   assert.deepEqual(await call('GET', '/nope'), { status: 404, type: 'application/json', body: { error: 'no route for GET /nope' } });
-  assert.equal((await call('DELETE', '/data')).status, 404);
+  assert.equal((await call('DELETE', '/data')).status, 405);
   assert.equal((await call('GET', '/data/users/4242')).status, 404);
 });
 

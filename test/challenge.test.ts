@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { CHALLENGE_DIR, features, query, run, testDatabase } from './helpers.js';
 
 // Worked out by hand from test/fixtures/challenge (the brief's files, byte for byte). Each experiment lists 2 or 3 compounds:
@@ -22,7 +22,7 @@ const expected = [
   [10, 'Judy', 1, 60, 1, 'Compound A', [1, 3], 1],
 ] as const;
 
-let database: Database;
+let database: DbHandle;
 before(async () => {
   database = await testDatabase();
 });

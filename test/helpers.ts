@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { openDatabase, type Database } from '../src/db/database.js';
+import { openDb, type DbHandle } from '../src/db/handle.js';
 import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/features.js';
 import { runEtl, type EtlOptions } from '../src/pipeline.js';
 import type { RunRecord } from '../src/runs.js';
@@ -18,7 +18,7 @@ export const SAMPLE_DIR = path.join(ROOT, 'data');
 let databases = 0;
 
 /** A new, empty database on the suite's server (see test/run.ts), migrated; dropped on close. */
-export async function testDatabase(): Promise<Database & { url: string }> {
+export async function testDatabase(): Promise<DbHandle> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
   const name = `lab_etl_test_${process.pid}_${++databases}`;
@@ -28,7 +28,7 @@ export async function testDatabase(): Promise<Database & { url: string }> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), embeddedDir: '', embeddedPort: 0 });
+  const database = await openDb({ databaseUrl: url.toString(), embeddedDir: '', embeddedPort: 0 });
   return {
     ...database,
     async close() {
@@ -47,7 +47,7 @@ export const options = (dataDir: string, extra: Partial<EtlOptions> = {}): EtlOp
   ...extra,
 });
 
-export const run = (database: Database, dataDir: string, extra: Partial<EtlOptions> = {}) =>
+export const run = (database: DbHandle, dataDir: string, extra: Partial<EtlOptions> = {}) =>
   runEtl(database, options(dataDir, extra));
 
 /** Writes the three files (CRLF, `,\t` like the challenge unless given raw text) into a new temp dir. */
@@ -70,16 +70,16 @@ export async function dataDir(files: Partial<Record<'users' | 'compounds' | 'exp
 export const removeDir = (dir: string) => rm(dir, { recursive: true, force: true });
 
 /** Rows of a query against the service's database, as psql would show them. */
-export async function query<T = Record<string, unknown>>(database: Database, text: string, params: unknown[] = []) {
+export async function query<T = Record<string, unknown>>(database: DbHandle, text: string, params: unknown[] = []) {
   return (await database.pool.query(text, params)).rows as T[];
 }
 
 export { once };
 
 /** What GET /data answers, read through the same streaming code and parsed. */
-export async function features(database: Database, page?: FeaturesPage) {
+export async function features(database: DbHandle, page?: FeaturesPage) {
   let text = '';
-  for await (const chunk of featuresJson(database, page)) text += chunk;
+  for await (const chunk of featuresJson(database.readers.streams, page)) text += chunk;
   return JSON.parse(text) as {
     run: RunRecord | null;
     average_experiments_per_user: number | null;

@@ -1,11 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { RunFailedError } from '../src/pipeline.js';
 import { listRejects } from '../src/runs.js';
 import { dataDir, features, removeDir, run, testDatabase } from './helpers.js';
 
-let database: Database;
+let database: DbHandle;
 before(async () => {
   database = await testDatabase();
 });

@@ -6,10 +6,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { generate } from '../src/bench/generate.js';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { features, run, testDatabase } from './helpers.js';
 
-let database: Database;
+let database: DbHandle;
 let dir: string;
 before(async () => {
   database = await testDatabase();

@@ -3,11 +3,11 @@
 // PostgreSQL is started in a temporary directory and removed afterwards.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort } from './service.js';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { freePort } from './service.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const selected = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // The real entry points as a user runs them: the server process (embedded PostgreSQL and
 // DATABASE_URL), bin/trigger.sh, bin/query.sh and `npm run etl`.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,12 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CHALLENGE_DIR, ROOT, testDatabase } from './helpers.js';
-import { freePort, killServices, startService, stopService, type Service } from './service.js';
+import { freePort, startService, stopService, type Service } from './service.js';
 
 const exec = promisify(execFile);
 
-after(killServices);
-
+const startServer = (env: Record<string, string>) => startService(env, { timeoutMs: 30_000 });
 const stop = async (service: Service) => (await stopService(service)).code;
 
 test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh and query.sh work against it', async () => {
@@ -21,11 +20,10 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
   await chmod(dir, 0o755);
   const pgPort = String(await freePort());
   const env = { EMBEDDED_PG_DIR: path.join(dir, 'pgdata'), EMBEDDED_PG_PORT: pgPort, DATA_DIR: path.join(ROOT, 'data') };
-  const server = await startService(env);
+  const server = await startServer(env);
   try {
-    assert.match(server.output(), /listening on http:\/\/localhost:\d+ \(embedded PostgreSQL\)/);
-    const port = new URL(server.base).port;
-    assert.ok(server.output().includes(`curl -X POST http://localhost:${port}/data`), 'start-up names the next commands with the real port');
+    assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(embedded PostgreSQL\)/);
+    assert.ok(server.output().includes(`curl -X POST ${server.base}/data`), 'start-up names the next commands with the real port');
     const trigger = await exec('bin/trigger.sh', [server.base], { cwd: ROOT });
     const summary = JSON.parse(trigger.stdout);
     assert.equal(summary.status, 'succeeded');
@@ -40,7 +38,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
     assert.equal(await stop(server), 0);
   }
   // The cluster stopped with the service and the results survive a restart.
-  const again = await startService(env);
+  const again = await startServer(env);
   try {
     const data = (await (await fetch(`${again.base}/data`)).json()) as any;
     assert.equal(data.users.length, 12);
@@ -55,7 +53,7 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
   try {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-data-'));
     await cp(CHALLENGE_DIR, dataDir, { recursive: true });
-    const server = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir });
+    const server = await startServer({ DATABASE_URL: database.url, DATA_DIR: dataDir });
     try {
       assert.match(server.output(), /\(DATABASE_URL\)/);
       assert.doesNotMatch(server.output(), /postgres:\/\//, 'the connection string is never logged');

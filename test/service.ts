@@ -1,6 +1,5 @@
-// The real service as its own process, for the tests that go through it (`npm test` and
-// `npm run test:faults`): a free port, start until /health answers, stop with a signal. Every
-// wait is bounded.
+// The service as a real process (src/server.ts through tsx, as `npm start` runs it), for every test
+// that needs one: test/server.test.ts, the fault tests (via test/faults/support.ts) and test/run.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -10,7 +9,7 @@ export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+/** A TCP port free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -19,26 +18,42 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface Service {
-  child: ChildProcess;
-  pid: number;
-  base: string;
-  /** Everything the process printed so far (stdout and stderr). */
-  output(): string;
-}
+export const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
-const started = new Set<ChildProcess>();
+export function exitOf(child: ChildProcess, timeoutMs: number): Promise<Exit> {
+  if (!isRunning(child)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}
+
+export interface Service {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  base: string;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+}
 
 /**
- * Starts `src/server.ts` as its own process (as `npm start` would, through tsx) and waits until
- * /health answers 200. `DATABASE_URL` is cleared unless `env` sets it.
+ * Starts `src/server.ts` as its own process (as `npm start` would, through tsx) on a free port and
+ * waits until /health answers 200. `DATABASE_URL` is cleared unless `env` sets it. `track` gets the
+ * process as soon as it exists, so a caller can clean it up even when start-up fails.
  */
-export async function startService(env: Record<string, string>, { timeoutMs = 90_000 } = {}): Promise<Service> {
+export async function startService(
+  env: Record<string, string>,
+  { timeoutMs = 90_000, track }: { timeoutMs?: number; track?: (child: ChildProcess) => void } = {},
+): Promise<Service> {
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
@@ -46,7 +61,7 @@ export async function startService(env: Record<string, string>, { timeoutMs = 90
     env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  started.add(child);
+  track?.(child);
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const base = `http://127.0.0.1:${port}`;
@@ -57,7 +72,7 @@ export async function startService(env: Record<string, string>, { timeoutMs = 90
       (r) => r.ok,
       () => false,
     );
-    if (ok) return { child, pid: child.pid!, base, output: () => output };
+    if (ok) return { child, pid: child.pid!, port, base, output: () => output };
     await sleep(100);
   }
   child.kill('SIGKILL');
@@ -66,36 +81,14 @@ export async function startService(env: Record<string, string>, { timeoutMs = 90
 
 /** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it and throws on timeout. */
 export async function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<Exit & { ms: number }> {
-  const began = performance.now();
+  const started = performance.now();
   const exited = exitOf(service.child, timeoutMs);
   service.child.kill(signal);
   try {
     const exit = await exited;
-    return { ...exit, ms: Math.round(performance.now() - began) };
+    return { ...exit, ms: Math.round(performance.now() - started) };
   } catch (error) {
     service.child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${service.output()}`);
   }
-}
-
-/** SIGKILLs every service this process started that still runs, and waits for each to exit. */
-export async function killServices(): Promise<void> {
-  for (const child of started) {
-    if (isRunning(child)) child.kill('SIGKILL');
-    await exitOf(child, 10_000).catch(() => {});
-  }
-  started.clear();
-}
-
-const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
-function exitOf(child: ChildProcess, timeoutMs: number): Promise<Exit> {
-  if (!isRunning(child)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal });
-    });
-  });
 }

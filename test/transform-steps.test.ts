@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Database } from '../src/db/database.js';
+import type { DbHandle } from '../src/db/handle.js';
 import { TRANSFORM_DIR } from '../src/db/paths.js';
 import type { RunProgress } from '../src/pipeline.js';
 import { CHALLENGE_DIR, features, removeDir, run, testDatabase } from './helpers.js';
 
-let database: Database;
+let database: DbHandle;
 before(async () => {
   database = await testDatabase();
 });

@@ -1,29 +1,49 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { HttpBindings } from '@hono/node-server';
 import { sql } from 'kysely';
-import type { Database } from '../db/database.js';
+import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
 import { log } from '../log.js';
 import { featuresJson, getUserFeatures } from '../features.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
-import { getRun, listRejects, listRuns } from '../runs.js';
+import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
+import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 
 const ID = /^[1-9][0-9]{0,15}$/;
+const JSON_TYPE = 'application/json';
 
-/** The HTTP API: thin routes over the pipeline and the read queries. JSON in every answer. */
-export function createApp(database: Database, options: EtlOptions): Hono {
-  const { db } = database;
-  const app = new Hono();
+type Env = { Bindings: Partial<HttpBindings> };
+
+/**
+ * The HTTP API: thin routes over the pipeline and the read queries. JSON in every answer. Runs use
+ * the handle's run pool; reads use `database.readers`, so no reader can take a run's connections.
+ */
+export function createApp(database: DbHandle, options: EtlOptions): Hono<Env> {
+  const { readers } = database;
+  const gate = new StreamGate(readers.limits.maxStreams, readers.limits.streamIdleTimeoutMs, options.signal);
+  // Clients see DATA_DIR by name, not the server's absolute path (the log keeps the full path).
+  const hidePaths = (text: string) => text.split(options.dataDir).join('DATA_DIR');
+  const publicRun = (run: RunRecord): RunRecord => (run.error ? { ...run, error: hidePaths(run.error) } : run);
+
+  const app = new Hono<Env>();
   app.use(bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) }));
+  // HEAD runs the GET route for its status and headers; the body is cancelled, never left unread,
+  // so a streamed answer gives its connection back at once.
+  app.use(async (c, next) => {
+    await next();
+    if (c.req.method === 'HEAD') await c.res.body?.cancel().catch(() => {});
+  });
 
   app.post('/data', async (c) => {
     try {
-      return c.json(await runEtl(database, options));
+      return c.json(publicRun(await runEtl(database, options)));
     } catch (error) {
       if (error instanceof RunInProgressError) return c.json({ error: error.message, run_id: error.runId }, 409);
       if (error instanceof RunFailedError) {
-        const status = { input: 422, unavailable: 503, internal: 500 } as const;
-        return c.json({ error: error.message, run_id: error.runId }, status[error.kind]);
+        const body = { error: hidePaths(error.message), run_id: error.runId };
+        if (error.kind === 'unavailable') return c.json(body, 503, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+        return c.json(body, error.kind === 'input' ? 422 : 500);
       }
       throw error;
     }
@@ -35,40 +55,23 @@ export function createApp(database: Database, options: EtlOptions): Hono {
     if (after === null || limit === null) {
       return c.json({ error: 'limit must be 1..100000 and after a user_id (a non-negative integer)' }, 400);
     }
-    const chunks = featuresJson(database, { after, limit });
-    // The first chunk is read before answering, so a database failure is a clean error response.
-    const first = await chunks.next();
-    const encoder = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (!first.done) controller.enqueue(encoder.encode(first.value));
-      },
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
-    return c.body(body, 200, { 'content-type': 'application/json' });
+    return gate.respond(c, () => featuresJson(readers.streams, { after, limit }), JSON_TYPE);
   });
 
   app.get('/data/users/:id', async (c) => {
     const id = parseId(c, 'id');
     if (id === null) return badId(c);
-    const user = await getUserFeatures(database, id);
+    const user = await getUserFeatures(readers.db, id);
     return user ? c.json(user) : c.json({ error: `no user ${id} in the published features` }, 404);
   });
 
-  app.get('/runs', async (c) => c.json({ runs: await listRuns(db) }));
+  app.get('/runs', async (c) => c.json({ runs: (await listRuns(readers.db)).map(publicRun) }));
 
   app.get('/runs/:id', async (c) => {
     const id = parseId(c, 'id');
     if (id === null) return badId(c);
-    const run = await getRun(db, id);
-    return run ? c.json(run) : c.json({ error: `no run ${id}` }, 404);
+    const run = await getRun(readers.db, id);
+    return run ? c.json(publicRun(run)) : c.json({ error: `no run ${id}` }, 404);
   });
 
   app.get('/runs/:id/rejects', async (c) => {
@@ -79,26 +82,57 @@ export function createApp(database: Database, options: EtlOptions): Hono {
     if (limit === null || offset === null) {
       return c.json({ error: 'limit must be 1..10000 and offset a non-negative integer' }, 400);
     }
-    if (!(await getRun(db, id))) return c.json({ error: `no run ${id}` }, 404);
-    const rejected = await listRejects(db, id, { limit, offset });
-    return c.json({ run_id: id, limit, offset, rejected });
+    if (!(await getRun(readers.db, id))) return c.json({ error: `no run ${id}` }, 404);
+    return gate.respond(c, () => rejectsJson(readers.streams, id, { limit, offset }), JSON_TYPE);
   });
 
   app.get('/health', async (c) => {
     try {
-      await sql`SELECT 1`.execute(db);
+      await sql`SELECT 1`.execute(readers.db);
       return c.json({ status: 'ok' });
     } catch {
-      return c.json({ status: 'unavailable', error: 'the database does not answer' }, 503);
+      return c.json({ status: 'unavailable', error: 'the database does not answer' }, 503, {
+        'Retry-After': String(RETRY_AFTER_SECONDS),
+      });
     }
   });
+
+  // A known path with a method it does not take: 405 and the methods it does (GET implies HEAD).
+  const allowed = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL') continue;
+    const methods = allowed.get(route.path) ?? new Set();
+    methods.add(route.method);
+    if (route.method === 'GET') methods.add('HEAD');
+    allowed.set(route.path, methods);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = [...methods].sort().join(', ');
+    app.all(path, (c) => c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allow}` }, 405, { Allow: allow }));
+  }
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
     log(`${c.req.method} ${c.req.path} failed: ${error.message}`);
+    const unavailable = unavailableReason(error);
+    if (unavailable) return busy(c, unavailable);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
+}
+
+/**
+ * Failures that say "not now" rather than "broken": the API answers them 503 with Retry-After.
+ * pg-pool reports a pool with no free connection as "timeout exceeded when trying to connect".
+ */
+function unavailableReason(error: unknown): string | null {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  const message = (error as Error | null)?.message ?? '';
+  if (/timeout exceeded when trying to connect/i.test(message)) return 'all database connections are busy';
+  if (code === '57014') return 'the database took too long to answer';
+  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$|^53/.test(code)) return 'the database does not answer';
+  if (/connection terminated|connection error|Connection refused/i.test(message)) return 'the database does not answer';
+  return null;
 }
 
 function parseId(c: Context, name: string): number | null {

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
-import type { Tables } from '../db/tables.js';
+import type { Database } from '../db/schema.js';
 import { TRANSFORM_DIR } from '../db/paths.js';
 import { TooManyRejectsError } from '../errors.js';
 import { SOURCES } from '../load/sources.js';
@@ -61,7 +61,7 @@ export interface TransformOptions {
  * it commits, and a failure leaves them exactly as they were. When a file has too many rejects, its
  * rejects and totals are committed for inspection but nothing is published (TooManyRejectsError).
  */
-export async function transformAndPublish(db: Kysely<Tables>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
+export async function transformAndPublish(db: Kysely<Database>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
   const tooManyRejects = await db.transaction().execute(async (trx) => {
     await tuneTransaction(trx);
     for (const step of steps) {
@@ -95,13 +95,13 @@ export async function transformAndPublish(db: Kysely<Tables>, runId: number, ste
  * server-wide changes: more memory per sort/hash, and no JIT (compiling costs more than it saves
  * on these single-pass statements).
  */
-async function tuneTransaction(trx: Transaction<Tables>): Promise<void> {
+async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
   await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
   await sql`SET LOCAL jit = off`.execute(trx);
 }
 
 /** Rows each file contributed to the run (its work table) and rows it lost to the rejects. */
-async function countTotals(trx: Transaction<Tables>, runId: number): Promise<FileTotals[]> {
+async function countTotals(trx: Transaction<Database>, runId: number): Promise<FileTotals[]> {
   const totals: FileTotals[] = [];
   for (const source of SOURCES) {
     const loaded = await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(`work.${source.table}`)}`.execute(trx);
@@ -123,7 +123,7 @@ async function countTotals(trx: Transaction<Tables>, runId: number): Promise<Fil
  * are listed and run twice. Failing here loses nothing: the next run retries, and a detach left
  * half-way is finished with FINALIZE.
  */
-export async function retireOldRuns(db: Kysely<Tables>): Promise<void> {
+export async function retireOldRuns(db: Kysely<Database>): Promise<void> {
   for (let pass = 0; pass < 2; pass++) {
     const { rows } = await db.executeQuery<{ statement: string }>(CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []));
     for (const { statement } of rows) await db.executeQuery(CompiledQuery.raw(statement));

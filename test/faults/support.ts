@@ -2,31 +2,28 @@
 // PostgreSQL clusters, real HTTP. Every wait is bounded; everything started here is registered and
 // stopped by cleanup(), which each test file calls from `after`, even when a test failed.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testDatabase } from '../helpers.js';
-import { killServices, sleep, startService, stopService, type Service } from '../service.js';
+import { generate, type GenerateOptions } from '../../src/bench/generate.js';
+import { exitOf, isRunning, sleep, startService as startServiceProcess, stopService, type Service } from '../service.js';
+import { RUN_LOCK } from '../../src/run-lock.js';
 import { isAlive, postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';
 
-export { isAlive, postmasterPid };
-import { generate, type GenerateOptions } from '../../src/bench/generate.js';
+export { freePort, isRunning, ROOT, sleep, stopService, type Exit, type Service } from '../service.js';
 
-export { ROOT, freePort, sleep, startService, stopService, type Exit, type Service } from '../service.js';
-
-import { RUN_LOCK } from '../../src/run-lock.js';
-
-/** The advisory lock key a run holds. */
 export { RUN_LOCK };
 
 /** A data set large enough that its COPY lasts several seconds (about 90 MB of experiments). */
 export const BIG: Omit<GenerateOptions, 'out'> = { users: 100_000, experiments: 3_000_000, compounds: 1000, seed: 7 };
 
-
 // ---------------------------------------------------------------------------------------------
 // Cleanup registry
 
+const children = new Set<ChildProcess>();
 const clusters = new Set<string>();
 const dirs = new Set<string>();
 const cleanups: (() => Promise<void>)[] = [];
@@ -39,7 +36,11 @@ export function onCleanup(work: () => Promise<void>): void {
 /** Stops every process, cluster and pool this file started and removes its temporary directories. */
 export async function cleanup(): Promise<void> {
   for (const work of cleanups.splice(0).reverse()) await work().catch((e) => console.error(`cleanup: ${e}`));
-  await killServices();
+  for (const child of children) {
+    if (isRunning(child)) child.kill('SIGKILL');
+    await exitOf(child, 10_000).catch(() => {});
+  }
+  children.clear();
   for (const pgdata of clusters) await stopPostmaster(pgdata).catch((e) => console.error(`cleanup: ${e}`));
   clusters.clear();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -60,10 +61,20 @@ export function trackCluster(pgdata: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes: the service (test/service.ts) and its embedded cluster (src/db/embedded.ts)
+// Processes
+
+export { isAlive, postmasterPid };
 
 /** Stops the postmaster of `pgdata` if one runs: fast shutdown, then SIGKILL after 15 s. */
 export const stopPostmaster = (pgdata: string) => stopCluster(pgdata, { killAfterMs: 15_000, giveUpAfterMs: 25_000 });
+
+/**
+ * Starts `src/server.ts` as its own process (see test/service.ts) and registers it, so cleanup()
+ * stops it even when start-up or the test fails.
+ */
+export function startService(env: Record<string, string>, { timeoutMs = 90_000 } = {}): Promise<Service> {
+  return startServiceProcess(env, { timeoutMs, track: (child) => children.add(child) });
+}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP

@@ -1,7 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 
-/** The tables and views the TypeScript reads and writes, as Kysely sees them. */
-export interface Tables {
+/** The schema as Kysely sees it: the tables and views the TypeScript reads and writes (Kysely calls this `Database`). */
+export interface Database {
   'etl.runs': RunsTable;
   'etl.run_files': RunFilesTable;
   'etl.rejects': RejectsTable;
