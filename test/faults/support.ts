@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testDatabase } from '../helpers.js';
-import { generate, type GenerateOptions } from '../../src/bench/generate.js';
+import { generate, type GenerateOptions } from '../../bench/generate.js';
 import { exitOf, isRunning, sleep, startService as startServiceProcess, stopService, type Service } from '../service.js';
 import { RUN_LOCK } from '../../src/run-lock.js';
 import { isAlive, postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';

@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { COMPOUNDS_FILE, EXPERIMENTS_FILE, generate, USERS_FILE } from './generate.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const CACHE_ROOT = '/tmp/lab-etl-bench';
 const FILES = [
