@@ -32,11 +32,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { COMPOUNDS_FILE, EXPERIMENTS_FILE, generate, USERS_FILE } from './generate.js';
+import { CACHE_ROOT, COMPOUNDS_FILE, EXPERIMENTS_FILE, generateCached, USERS_FILE } from './generate.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const CACHE_ROOT = '/tmp/lab-etl-bench';
 const FILES = [
   { file: USERS_FILE, table: 'bench_raw_users' },
   { file: EXPERIMENTS_FILE, table: 'bench_raw_experiments' },
@@ -61,23 +60,9 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 // Files
 
 async function generatedFiles(o: BenchOptions): Promise<{ dir: string; sizes: Record<string, number> }> {
-  const dir = path.join(CACHE_ROOT, `u${o.users}-e${o.experiments}-c${o.compounds}-s${o.seed}`);
-  const marker = path.join(dir, 'generated.json');
-  if (existsSync(marker)) {
-    const sizes = JSON.parse(await readFile(marker, 'utf8')) as Record<string, number>;
-    const same = await Promise.all(
-      FILES.map(async ({ file }) => (await stat(path.join(dir, file)).catch(() => null))?.size === sizes[file]),
-    );
-    if (same.every(Boolean)) {
-      log(`reusing the files in ${dir}`);
-      return { dir, sizes };
-    }
-  }
-  log(`generating ${o.users} users, ${o.experiments} experiments, ${o.compounds} compounds into ${dir}`);
   const started = performance.now();
-  const { files } = await generate({ users: o.users, experiments: o.experiments, compounds: o.compounds, seed: o.seed, out: dir });
-  await writeFile(marker, JSON.stringify(files));
-  log(`generated in ${seconds(performance.now() - started)}`);
+  const { dir, files, reused } = await generateCached(o);
+  log(reused ? `reusing the files in ${dir}` : `generated ${dir} in ${seconds(performance.now() - started)}`);
   return { dir, sizes: files };
 }
 

@@ -12,8 +12,9 @@
  * Output is built in ~1 MB Buffer chunks and written through a
  * fs.WriteStream with backpressure, so memory stays flat at any size.
  */
-import { createWriteStream, realpathSync, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream, existsSync, realpathSync, type WriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -388,6 +389,42 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   );
   files[COMPOUNDS_FILE] = await writeCompounds(path.join(out, COMPOUNDS_FILE), compounds, streamRng(seed, 2));
   return { files };
+}
+
+/** Where generated sets are kept between runs (the bench and the fault tests share them). */
+export const CACHE_ROOT = path.join(os.tmpdir(), 'lab-etl-bench');
+
+/**
+ * The set for `options`, generated once into `<root>/u<users>-e<experiments>-c<compounds>-s<seed>`
+ * and reused while its files keep the sizes recorded when they were written. A set is written
+ * beside its place and renamed into it, so concurrent callers never see half a set.
+ */
+export async function generateCached(
+  options: Omit<GenerateOptions, 'out'>,
+  root = CACHE_ROOT,
+): Promise<GenerateResult & { dir: string; reused: boolean }> {
+  const dir = path.join(root, `u${options.users}-e${options.experiments}-c${options.compounds}-s${options.seed ?? 1}`);
+  const marker = path.join(dir, 'generated.json');
+  const cached = await readFile(marker, 'utf8').then((text) => JSON.parse(text) as Record<string, number>, () => null);
+  if (cached) {
+    const sizes = await Promise.all(Object.keys(cached).map((f) => stat(path.join(dir, f)).then((i) => i.size, () => -1)));
+    if (Object.values(cached).every((size, i) => sizes[i] === size)) return { dir, files: cached, reused: true };
+  }
+  const scratch = `${dir}.${process.pid}.${Date.now()}`;
+  const { files } = await generate({ ...options, out: scratch });
+  await writeFile(path.join(scratch, 'generated.json'), JSON.stringify(files));
+  try {
+    await rename(scratch, dir);
+  } catch {
+    if (existsSync(marker)) {
+      // Another process put the same set there first: use it.
+      await rm(scratch, { recursive: true, force: true });
+    } else {
+      await rm(dir, { recursive: true, force: true }); // a stale or broken set
+      await rename(scratch, dir);
+    }
+  }
+  return { dir, files, reused: false };
 }
 
 // ---------------------------------------------------------------------------

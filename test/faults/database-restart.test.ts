@@ -59,7 +59,7 @@ before(async () => {
   onCleanup(async () => {
     await cluster?.stop();
   });
-  sets = await makeSets(root, {
+  sets = await makeSets({
     first: { users: 500, experiments: 5000, compounds: 20, seed: 1 },
     next: { users: 800, experiments: 6000, compounds: 30, seed: 2 },
     big: BIG,

@@ -32,7 +32,7 @@ let sets: Awaited<ReturnType<typeof makeSets<'first' | 'next' | 'big'>>>;
 
 before(async () => {
   root = await tempDir('kill9');
-  sets = await makeSets(root, {
+  sets = await makeSets({
     first: { users: 500, experiments: 5000, compounds: 20, seed: 1 },
     next: { users: 800, experiments: 6000, compounds: 30, seed: 2 },
     big: BIG,

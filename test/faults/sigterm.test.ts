@@ -37,7 +37,7 @@ before(async () => {
   const port = await freePort();
   url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   env = { EMBEDDED_PG_DIR: pgdata, EMBEDDED_PG_PORT: String(port), DATA_DIR: path.join(root, 'data') };
-  sets = await makeSets(root, {
+  sets = await makeSets({
     first: { users: 500, experiments: 5000, compounds: 20, seed: 1 },
     next: { users: 800, experiments: 6000, compounds: 30, seed: 2 },
     big: BIG,

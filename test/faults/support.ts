@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testDatabase } from '../helpers.js';
-import { generate, type GenerateOptions } from '../../bench/generate.js';
+import { generateCached, type GenerateOptions } from '../../bench/generate.js';
 import { exitOf, isRunning, sleep, startService as startServiceProcess, stopService, type Service } from '../service.js';
 import { RUN_LOCK } from '../../src/run-lock.js';
 import { isAlive, postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';
@@ -171,17 +171,13 @@ export function assertConsistent(answer: Answer, label: string): void {
 // ---------------------------------------------------------------------------------------------
 // Data
 
-/** Generates each named set into `<root>/sets/<name>`; returns the directories and file sizes. */
+/** Each named set, generated once and then reused from the bench's cache (read-only), with its file sizes. */
 export type DataSets<K extends string> = Record<K, { dir: string; files: Record<string, number> }>;
 
-export async function makeSets<K extends string>(
-  root: string,
-  specs: Record<K, Omit<GenerateOptions, 'out'>>,
-): Promise<DataSets<K>> {
+export async function makeSets<K extends string>(specs: Record<K, Omit<GenerateOptions, 'out'>>): Promise<DataSets<K>> {
   const out = {} as DataSets<K>;
   for (const name of Object.keys(specs) as K[]) {
-    const dir = path.join(root, 'sets', name);
-    const { files } = await generate({ ...specs[name], out: dir });
+    const { dir, files } = await generateCached(specs[name]);
     out[name] = { dir, files };
   }
   return out;
@@ -197,7 +193,7 @@ export async function serviceOnSets<K extends string>(
   first: NoInfer<K>,
 ): Promise<{ service: Service; url: string; dataDir: string; sets: DataSets<K> }> {
   const root = await tempDir(name);
-  const sets = await makeSets(root, specs);
+  const sets = await makeSets(specs);
   const database = await testDatabase();
   onCleanup(() => database.close());
   const dataDir = path.join(root, 'data');
