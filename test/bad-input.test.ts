@@ -167,25 +167,18 @@ test('fields far longer than any sane value are rejected with their length', asy
   await removeDir(dir);
 });
 
-test('every row rejected (a wrong file under the right name): the run fails and publishes nothing', async () => {
+test('a wrong file under the right name: the run fails and publishes nothing', async () => {
   const dir = await dataDir({});
   await writeFile(path.join(dir, 'users.csv'), await (await import('node:fs/promises')).readFile(path.join(CHALLENGE_DIR, 'user_experiments.csv')));
   const { status, body } = await post(dir);
   assert.equal(status, 422);
   assert.match(body.error!, /^users\.csv, line 1: missing required column/);
-
-  const wrongRows = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ...Array.from({ length: 5 }, (_, i) => [`u${i}`, 'x', 'y', 'z'])],
-  });
-  const second = await post(wrongRows);
-  assert.equal(second.status, 422);
-  assert.match(second.body.error!, /users\.csv: 5 of 5 rows were rejected, more than MAX_REJECT_RATIO=0\.5 allows/);
-  const kept = await rejects(second.app, second.body.run_id);
-  assert.equal(kept.filter((r) => r.file === 'users.csv').length, 5, 'the rejects are kept for inspection');
-  await Promise.all([removeDir(dir), removeDir(wrongRows)]);
+  // A file whose rows are all rejected: test/input-rules.test.ts (MAX_REJECT_RATIO).
+  await removeDir(dir);
 });
 
 test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run times', async () => {
+  // NaN, Infinity and 2023-02-30 are among every reject reason in test/input-rules.test.ts.
   const dir = await dataDir({
     users: [
       ['user_id', 'name', 'email', 'signup_date'],
@@ -193,15 +186,12 @@ test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run 
       ['0', 'Zero', 'z@x', '2023-01-01'],
       ['-5', 'Neg', 'n@x', '2023-01-01'],
       ['0007', 'Seven', 's@x', '2023-01-01'],
-      ['8', 'Feb30', 'f@x', '2023-02-30'],
       ['9', 'Leap', 'l@x', '2023-02-29'],
     ],
     experiments: [
       ['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'],
       ['1', '4294967297', '1', '1e3'],
       ['2', '7', '0001', '-0'],
-      ['3', '7', '1', 'NaN'],
-      ['4', '7', '1', 'Infinity'],
       ['5', '7', '1', '1e999'],
     ],
   });
@@ -209,13 +199,10 @@ test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run 
   assert.deepEqual(
     (await rejects(app, body.run_id)).map((r) => [r.file, r.line, r.reason]),
     [
-      ['user_experiments.csv', 4, "experiment_run_time 'NaN' is not a non-negative number"],
-      ['user_experiments.csv', 5, "experiment_run_time 'Infinity' is not a non-negative number"],
-      ['user_experiments.csv', 6, "experiment_run_time '1e999' is not a non-negative number"],
+      ['user_experiments.csv', 4, "experiment_run_time '1e999' is not a non-negative number"],
       ['users.csv', 3, "user_id '0' is not a positive integer"],
       ['users.csv', 4, "user_id '-5' is not a positive integer"],
-      ['users.csv', 6, "signup_date '2023-02-30' is not a valid date (YYYY-MM-DD)"],
-      ['users.csv', 7, "signup_date '2023-02-29' is not a valid date (YYYY-MM-DD)"],
+      ['users.csv', 6, "signup_date '2023-02-29' is not a valid date (YYYY-MM-DD)"],
     ],
   );
   const users = ((await (await app.request('/data')).json()) as any).users;

@@ -150,23 +150,6 @@ test('a user with no experiments has zero, nulls and an empty tie list', async (
   await removeDir(dir);
 });
 
-test('a missing required column fails the run with the file and column named, and keeps the previous results', async () => {
-  const good = await dataDir({});
-  const first = await run(database, good);
-  const before = await features(database);
-  const bad = await dataDir({ experiments: 'experiment_id,\tuser_id,\texperiment_run_time\r\n1,\t1,\t3' });
-  await assert.rejects(run(database, bad), (error: unknown) => {
-    assert.ok(error instanceof RunFailedError);
-    assert.equal(error.kind, 'input');
-    assert.match(error.message, /^user_experiments\.csv, line 1: missing required column "experiment_compound_ids"/);
-    return true;
-  });
-  const afterwards = await features(database);
-  assert.deepEqual(afterwards, before);
-  assert.equal(afterwards.run?.run_id, first.run_id);
-  await Promise.all([removeDir(good), removeDir(bad)]);
-});
-
 test('more rejects than MAX_REJECT_RATIO allows: rejects are kept, nothing is published', async () => {
   const good = await dataDir({});
   await run(database, good);
