@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Database } from './db/database.js';
-import { log as stderrLog, type Log } from './log.js';
+import { log as stderrLog, printable, type Log } from './log.js';
 import { InputError, RunInProgressError, TooManyRejectsError } from './errors.js';
 import { checkInputs, loadFile } from './load/load-files.js';
 import { SOURCES } from './load/sources.js';
@@ -42,7 +42,7 @@ export class RunFailedError extends Error {
     readonly kind: 'input' | 'unavailable' | 'internal',
     message: string,
   ) {
-    super(message);
+    super(printable(message));
   }
 }
 

@@ -138,3 +138,27 @@ test('backslashes and tabs inside values survive the COPY escaping', async () =>
   const { rows } = await parse('a,b\n"c:\\dir\\n","tab\there"\n');
   assert.deepEqual(rows[0]!.fields, ['c:\\dir\\n', 'tab\there']);
 });
+
+test('a header spanning lines is reported on the line where it starts, escaped and bounded', async () => {
+  const forged = '"a\n2026-01-01T00:00:00.000Z run 1: FORGED\u001b[2K\u202e",b\n1,2\n';
+  for (const size of [1, 7, 1 << 16]) {
+    await assert.rejects(parse(forged, ['a', 'b'], size), (e: unknown) => {
+      assert.ok(e instanceof InputError);
+      assert.equal(
+        e.message,
+        'test.csv, line 1: missing required column "a" (the header has: a\\n2026-01-01t00:00:00.000z run 1: forged\\x1b[2k\\u202e, b)',
+      );
+      return true;
+    });
+  }
+  await assert.rejects(parse('\n"x\ny",a,"x\ny",b\n'), /^InputError: test\.csv, line 2: the header names column "x\\ny" twice$/);
+  // A long header shows a short prefix only, however long the line.
+  const wide = ['a', ...Array.from({ length: 50_000 }, (_, i) => `col_${i}`)].join(',');
+  await assert.rejects(parse(`${wide}\n1,2\n`, ['a', 'b'], 1 << 16), (e: unknown) => {
+    assert.ok(e instanceof InputError);
+    assert.ok(e.message.length <= 500, `${e.message.length} characters`);
+    assert.match(e.message, /^test\.csv, line 1: missing required column "b" \(the header has: a, col_0, col_1, .{0,90}…\)$/);
+    return true;
+  });
+  await assert.rejects(parse(`a,${'b'.repeat(200)}\n`, ['a', 'b'], 7, 100), /^InputError: test\.csv, line 1: the header line is longer than 100 bytes$/);
+});

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
+import { printable } from '../log.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -15,6 +16,8 @@ const NUL = 0x00;
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /** How much of an over-long or undecodable record is kept as its `raw` text in the rejects. */
 const RAW_PREVIEW_BYTES = 1000;
+/** How much of a wrong header a message shows (characters, escaped): enough to recognise, never the file. */
+const HEADER_PREVIEW_CHARS = 100;
 
 const isBlank = (b: number | undefined) => b === SPACE || b === TAB || b === CR;
 
@@ -238,18 +241,19 @@ export class CsvToCopy extends Transform {
     } else if (problem) {
       this.rejected(firstLine, problem, buf, start, rawEnd);
     } else if (!this.picks) {
-      this.readHeader(values.length, (i) => values[i]!.toString('utf8'));
+      this.readHeader(values.length, (i) => values[i]!.toString('utf8'), firstLine);
     } else {
       this.row(buf, start, rawEnd, values.length, (i) => this.out.escaped(values[i]!, 0, values[i]!.length), firstLine);
     }
     return end + 1;
   }
 
-  private readHeader(count: number, name: (i: number) => string): void {
+  /** Reads the header that starts on `line`. Messages show at most a short, escaped prefix of it. */
+  private readHeader(count: number, name: (i: number) => string, line = this.line): void {
     const names = Array.from({ length: count }, (_, i) => name(i).trim().toLowerCase());
     const seen = new Set<string>();
     for (const n of names) {
-      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${n}" twice`, this.line);
+      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${printable(n, 60)}" twice`, line);
       seen.add(n);
     }
     const missing = this.columns.filter((c) => !seen.has(c));
@@ -257,8 +261,8 @@ export class CsvToCopy extends Transform {
       const list = missing.map((c) => `"${c}"`).join(', ');
       throw new InputError(
         this.file,
-        `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${names.join(', ')})`,
-        this.line,
+        `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${printable(names.join(', '), HEADER_PREVIEW_CHARS)})`,
+        line,
       );
     }
     this.picks = this.columns.map((c) => names.indexOf(c));
