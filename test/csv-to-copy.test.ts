@@ -216,3 +216,16 @@ test('a header spanning lines is reported on the line where it starts, escaped a
   });
   await assert.rejects(parse(`a,${'b'.repeat(200)}\n`, ['a', 'b'], 7, 100), /^InputError: test\.csv, line 1: the header line is longer than 100 bytes$/);
 });
+
+test('CR-only (old Mac) line ends are refused with a message that says so; a CR before CRLF is fine', async () => {
+  const message = 'test.csv: the file uses CR-only (old Mac) line ends; save it with LF or CRLF line ends';
+  for (const size of [1, 2, 7, 1 << 16]) {
+    await assert.rejects(parse('a,b\r1,secret\r3,4', ['a', 'b'], size), (e: unknown) => e instanceof InputError && e.message === message);
+    await assert.rejects(parse('\ra,b\r1,2\r', ['a', 'b'], size), (e: unknown) => e instanceof InputError && e.message === message);
+  }
+  // Larger than a record may be: still named for what it is, not "longer than".
+  const big = `a,b${'\r1,2'.repeat(1_000_000)}`;
+  await assert.rejects(parse(big, ['a', 'b'], 1 << 20), (e: unknown) => e instanceof InputError && e.message === message);
+  assert.deepEqual((await parse('a,b\r', ['a', 'b'], 1)).rows, [], 'a header-only file ending in one CR is still valid');
+  assert.deepEqual((await parse('a,b\r\n1,2\r\n', ['a', 'b'], 1)).rows.map((r) => r.fields), [['1', '2']]);
+});

@@ -130,6 +130,7 @@ export class CsvToCopy extends Transform {
 
   /** Parses every complete record in `buf`; returns where the first incomplete one starts. */
   private parse(buf: Buffer, atEnd: boolean): number {
+    if (!this.picks) this.refuseCrOnly(buf);
     let pos = 0;
     // Valid UTF-8 without NULs up to the last line end is the common case; only otherwise check per record.
     const lastLf = atEnd ? buf.length : buf.lastIndexOf(LF) + 1;
@@ -364,6 +365,18 @@ export class CsvToCopy extends Transform {
     return -1;
   }
 
+  /**
+   * Line feeds are the only line ends (CR LF counts as one). A lone CR before the first line feed,
+   * with none in sight, means CR-only (old Mac) line ends: the file would read as one long line,
+   * so it is refused with a message that says so.
+   */
+  private refuseCrOnly(buf: Buffer): void {
+    if (buf.indexOf(LF) !== -1) return;
+    const cr = buf.indexOf(CR);
+    if (cr !== -1 && cr < buf.length - 1) {
+      throw new InputError(this.file, 'the file uses CR-only (old Mac) line ends; save it with LF or CRLF line ends');
+    }
+  }
 }
 
 // Where the skipping of an over-long record is, byte by byte (see CsvToCopy.skip).
