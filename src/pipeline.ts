@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely';
 import type { Database } from './db/database.js';
 import { log as stderrLog, printable, type Log } from './log.js';
 import { InputError, RunInProgressError, TooManyRejectsError } from './errors.js';
-import { checkInputs, loadFile } from './load/load-files.js';
+import { loadFile, openInputs } from './load/load-files.js';
 import { SOURCES } from './load/sources.js';
 import {
   createRun,
@@ -151,36 +151,40 @@ async function execute(database: Database, runId: number, options: EtlOptions): 
   const { pool, db } = database;
   const log = options.log ?? stderrLog;
   await setStep(db, runId, 'checking files');
-  await checkInputs(options.dataDir);
+  // Each file is opened (and checked) once, read through that descriptor, and closed after the load.
+  const inputs = await openInputs(options.dataDir);
+  try {
+    await setStep(db, runId, 'loading');
+    const loadStarted = performance.now();
+    // One connection per file, in parallel. The first failure stops the other loads and is the one
+    // reported (the others then only say "The operation was aborted").
+    const abort = new AbortController();
+    const signal = options.signal ? AbortSignal.any([abort.signal, options.signal]) : abort.signal;
+    let firstFailure: unknown;
+    await Promise.all(
+      SOURCES.map(async (source) => {
+        const client = await pool.connect();
+        let failed = false;
+        try {
+          const report = (s: { bytesRead: number; rowsRead: number }) =>
+            setFileProgress(db, runId, source.file, { bytes: s.bytesRead, rows_read: s.rowsRead });
+          const stats = await loadFile(client, inputs.get(source.file), source, (s) => void report(s).catch(() => {}), signal);
+          await report(stats);
+        } catch (error) {
+          failed = true;
+          firstFailure ??= error;
+          abort.abort();
+        } finally {
+          client.release(failed); // a connection whose COPY was cut off is not reused
+        }
+      }),
+    );
+    if (firstFailure !== undefined) throw firstFailure;
 
-  await setStep(db, runId, 'loading');
-  const loadStarted = performance.now();
-  // One connection per file, in parallel. The first failure stops the other loads and is the one
-  // reported (the others then only say "The operation was aborted").
-  const abort = new AbortController();
-  const signal = options.signal ? AbortSignal.any([abort.signal, options.signal]) : abort.signal;
-  let firstFailure: unknown;
-  await Promise.all(
-    SOURCES.map(async (source) => {
-      const client = await pool.connect();
-      let failed = false;
-      try {
-        const report = (s: { bytesRead: number; rowsRead: number }) =>
-          setFileProgress(db, runId, source.file, { bytes: s.bytesRead, rows_read: s.rowsRead });
-        const stats = await loadFile(client, options.dataDir, source, (s) => void report(s).catch(() => {}), signal);
-        await report(stats);
-      } catch (error) {
-        failed = true;
-        firstFailure ??= error;
-        abort.abort();
-      } finally {
-        client.release(failed); // a connection whose COPY was cut off is not reused
-      }
-    }),
-  );
-  if (firstFailure !== undefined) throw firstFailure;
-
-  log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
+    log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
+  } finally {
+    await inputs.close();
+  }
 
   const steps = await transformSteps();
   const tooManyRejects = await db.transaction().execute(async (trx) => {
