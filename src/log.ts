@@ -18,15 +18,17 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 /**
  * Text that is safe to log or return in an error, whatever it came from: control characters are
  * escaped (`\n`, `\r`, `\t`, `\x1b`, `\u202e`), and text longer than `maxChars` characters (after
- * escaping) is cut there and ends with `…`. The one helper for every logged or returned value that
- * may carry input text.
+ * escaping) is cut to at most `maxChars` ending with `…`, never inside an escape or a character.
+ * The one helper for every logged or returned value that may carry input text.
  */
 export function printable(text: string, maxChars = MAX_MESSAGE_CHARS): string {
   let out = '';
+  let fits = 0; // the longest run of whole pieces that leaves room for the ellipsis
   for (const char of text) {
     const piece = UNSAFE.test(char) ? escapeChar(char) : char;
-    if (out.length + piece.length > maxChars) return `${out}…`;
+    if (out.length + piece.length > maxChars) return `${out.slice(0, fits)}…`;
     out += piece;
+    if (out.length < maxChars) fits = out.length;
   }
   return out;
 }
