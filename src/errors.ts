@@ -1,11 +1,18 @@
-/** The input cannot be used at all (missing file or column, unreadable file): the run fails with HTTP 422. */
+import { printable } from './log.js';
+
+/**
+ * The input cannot be used at all (missing file or column, unreadable file): the run fails with HTTP 422.
+ * The message is bounded and has its control characters escaped, whatever text the file held.
+ */
 export class InputError extends Error {
+  readonly problem: string;
   constructor(
     readonly file: string,
-    readonly problem: string,
+    problem: string,
     readonly line?: number,
   ) {
-    super(`${file}${line === undefined ? '' : `, line ${line}`}: ${problem}`);
+    super(printable(`${file}${line === undefined ? '' : `, line ${line}`}: ${problem}`));
+    this.problem = printable(problem);
     this.name = 'InputError';
   }
 }
@@ -21,7 +28,7 @@ export class RunInProgressError extends Error {
 /** The run finished loading but too many rows were rejected to publish it: HTTP 422. */
 export class TooManyRejectsError extends Error {
   constructor(message: string) {
-    super(message);
+    super(printable(message));
     this.name = 'TooManyRejectsError';
   }
 }
@@ -35,7 +42,7 @@ export class RunFailedError extends Error {
     readonly kind: 'input' | 'unavailable' | 'internal',
     message: string,
   ) {
-    super(message);
+    super(printable(message));
   }
 }
 

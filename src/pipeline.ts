@@ -1,7 +1,7 @@
 import type { DbHandle } from './db/handle.js';
 import { InputError, RunFailedError, RunInProgressError, toRunFailure } from './errors.js';
 import { log as stderrLog, type Log } from './log.js';
-import { checkInputs, loadFiles } from './load/load-files.js';
+import { loadFiles, openInputs } from './load/load-files.js';
 import type { CsvStats } from './load/csv-to-copy.js';
 import { EXPERIMENTS, USERS } from './load/sources.js';
 import { withRunLock } from './run-lock.js';
@@ -114,20 +114,25 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
 
   await step('checking files');
   const steps = await transformSteps(options.transformDir);
-  await checkInputs(options.dataDir);
-
-  await step('loading');
-  const loadStarted = performance.now();
-  const onStats = (file: string, stats: CsvStats) => {
-    progress.files[file] = { ...stats };
-    options.onProgress?.(progress);
-    void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
-  };
-  const loaded = await loadFiles(pool, options.dataDir, onStats, options.signal);
+  // Each file is opened (and checked) once, read through that descriptor, and closed after the load.
+  const inputs = await openInputs(options.dataDir);
+  let loaded: Record<string, CsvStats>;
+  try {
+    await step('loading');
+    const loadStarted = performance.now();
+    const onStats = (file: string, stats: CsvStats) => {
+      progress.files[file] = { ...stats };
+      options.onProgress?.(progress);
+      void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
+    };
+    loaded = await loadFiles(pool, inputs, onStats, options.signal);
+    log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
+  } finally {
+    await inputs.close();
+  }
   for (const [file, stats] of Object.entries(loaded)) {
     await setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead });
   }
-  log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
   if (!options.allowEmpty) requireRows(loaded);
 
   await transformAndPublish(db, runId, steps, {

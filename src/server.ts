@@ -33,7 +33,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
     // readers keep the previous results. Streamed answers in progress are cut off (the same signal),
     // which gives their connections back. Then the pools and the embedded server stop.
-    const deadline = setTimeout(() => process.exit(1), 15_000);
+    // Past the deadline the process kills itself: process.exit() waits for libuv's worker threads,
+    // so one stuck in a system call (an open() on a FIFO, say) would make it hang forever.
+    const deadline = setTimeout(() => {
+      log('shutdown did not finish within 15 s: exiting with SIGKILL');
+      process.kill(process.pid, 'SIGKILL');
+    }, 15_000);
     deadline.unref();
     server.close();
     shutdown.abort();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CsvToCopy } from '../src/load/csv-to-copy.js';
+import { CsvToCopy, MAX_RECORD_BYTES } from '../src/load/csv-to-copy.js';
 import { InputError } from '../src/errors.js';
 
 interface Row {
@@ -137,4 +137,95 @@ test('a header-only file is valid and has no rows', async () => {
 test('backslashes and tabs inside values survive the COPY escaping', async () => {
   const { rows } = await parse('a,b\n"c:\\dir\\n","tab\there"\n');
   assert.deepEqual(rows[0]!.fields, ['c:\\dir\\n', 'tab\there']);
+});
+
+test('MAX_RECORD_BYTES means what it says: limit bytes accepted, limit + 1 rejected, later lines right', async () => {
+  // Small limit, every chunk size, LF and CRLF, plain and quoted (multi-line) records.
+  for (const eol of ['\n', '\r\n']) {
+    const exact = `1,${'x'.repeat(18)}`; // 20 bytes
+    const over = `2,${'y'.repeat(19)}`; // 21 bytes
+    const quotedExact = `"3${eol}${'q'.repeat(15 - eol.length)}",z`; // 20 bytes over two lines
+    const input = ['a,b', exact, over, quotedExact, `"4${eol}${'q'.repeat(16 - eol.length)}",z`, '5,last'].join(eol);
+    for (const size of [1, 2, 3, 5, 7, 13, 20, 21, 22, 64]) {
+      const { rows } = await parse(input, ['a', 'b'], size, 20);
+      assert.deepEqual(
+        rows.map((r) => [r.line, r.problem, r.problem ? null : r.raw]),
+        [
+          [2, null, exact],
+          [3, 'is longer than 20 bytes', null],
+          [4, null, quotedExact],
+          [6, 'is longer than 20 bytes', null],
+          [8, null, '5,last'],
+        ],
+        `chunks of ${size}, ${JSON.stringify(eol)} line ends`,
+      );
+    }
+  }
+  // The real limit with 1 MiB chunks: a record that ends in the chunk after the one it starts in was
+  // accepted up to about 2 MiB (the unfinished part plus a chunk).
+  const limit = MAX_RECORD_BYTES;
+  const records = ['a,b', `1,${'x'.repeat(limit - 2)}`, `2,${'y'.repeat(limit - 1)}`, `3,${'z'.repeat(Math.floor(limit * 1.5))}`, '4,ok'];
+  for (const eol of ['\n', '\r\n']) {
+    const { rows } = await parse(records.join(eol), ['a', 'b'], 1 << 20);
+    assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
+      [2, null],
+      [3, `is longer than ${limit} bytes`],
+      [4, `is longer than ${limit} bytes`],
+      [5, null],
+    ]);
+    assert.equal(rows[0]!.raw.length, limit);
+    assert.ok(rows[1]!.raw.length <= 1001, 'only a preview of an over-long record is kept');
+  }
+});
+
+test('skipping an over-long record reads quotes as the parser does: no later row is swallowed', async () => {
+  // A quote inside an unquoted field is literal: it must not make the skip run on to the next quote.
+  const input = `a,b\n1,ab"${'x'.repeat(50)}\n2,y\n"3","${'w'.repeat(40)}\n${'w'.repeat(10)}"\n4,"z"x\n5,v`;
+  for (const size of [1, 3, 7, 16, 64]) {
+    const { rows } = await parse(input, ['a', 'b'], size, 20);
+    assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
+      [2, 'is longer than 20 bytes'],
+      [3, null],
+      [4, 'is longer than 20 bytes'],
+      [6, 'has text after a closing quote'],
+      [7, null],
+    ], `chunks of ${size}`);
+  }
+});
+
+test('a header spanning lines is reported on the line where it starts, escaped and bounded', async () => {
+  const forged = '"a\n2026-01-01T00:00:00.000Z run 1: FORGED\u001b[2K\u202e",b\n1,2\n';
+  for (const size of [1, 7, 1 << 16]) {
+    await assert.rejects(parse(forged, ['a', 'b'], size), (e: unknown) => {
+      assert.ok(e instanceof InputError);
+      assert.equal(
+        e.message,
+        'test.csv, line 1: missing required column "a" (the header has: a\\n2026-01-01t00:00:00.000z run 1: forged\\x1b[2k\\u202e, b)',
+      );
+      return true;
+    });
+  }
+  await assert.rejects(parse('\n"x\ny",a,"x\ny",b\n'), /^InputError: test\.csv, line 2: the header names column "x\\ny" twice$/);
+  // A long header shows a short prefix only, however long the line.
+  const wide = ['a', ...Array.from({ length: 50_000 }, (_, i) => `col_${i}`)].join(',');
+  await assert.rejects(parse(`${wide}\n1,2\n`, ['a', 'b'], 1 << 16), (e: unknown) => {
+    assert.ok(e instanceof InputError);
+    assert.ok(e.message.length <= 500, `${e.message.length} characters`);
+    assert.match(e.message, /^test\.csv, line 1: missing required column "b" \(the header has: a, col_0, col_1, .{0,90}…\)$/);
+    return true;
+  });
+  await assert.rejects(parse(`a,${'b'.repeat(200)}\n`, ['a', 'b'], 7, 100), /^InputError: test\.csv, line 1: the header line is longer than 100 bytes$/);
+});
+
+test('CR-only (old Mac) line ends are refused with a message that says so; a CR before CRLF is fine', async () => {
+  const message = 'test.csv: the file uses CR-only (old Mac) line ends; save it with LF or CRLF line ends';
+  for (const size of [1, 2, 7, 1 << 16]) {
+    await assert.rejects(parse('a,b\r1,secret\r3,4', ['a', 'b'], size), (e: unknown) => e instanceof InputError && e.message === message);
+    await assert.rejects(parse('\ra,b\r1,2\r', ['a', 'b'], size), (e: unknown) => e instanceof InputError && e.message === message);
+  }
+  // Larger than a record may be: still named for what it is, not "longer than".
+  const big = `a,b${'\r1,2'.repeat(1_000_000)}`;
+  await assert.rejects(parse(big, ['a', 'b'], 1 << 20), (e: unknown) => e instanceof InputError && e.message === message);
+  assert.deepEqual((await parse('a,b\r', ['a', 'b'], 1)).rows, [], 'a header-only file ending in one CR is still valid');
+  assert.deepEqual((await parse('a,b\r\n1,2\r\n', ['a', 'b'], 1)).rows.map((r) => r.fields), [['1', '2']]);
 });

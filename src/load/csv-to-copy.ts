@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
+import { printable } from '../log.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -11,10 +12,15 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const NUL = 0x00;
 
-/** Longest record (in bytes) the parser keeps; longer ones are rejected without being buffered. */
+/**
+ * Longest record (in bytes, without its line end) the parser accepts; longer ones are rejected
+ * without being buffered. A quoted record spanning several lines counts all of its bytes.
+ */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /** How much of an over-long or undecodable record is kept as its `raw` text in the rejects. */
 const RAW_PREVIEW_BYTES = 1000;
+/** How much of a wrong header a message shows (characters, escaped): enough to recognise, never the file. */
+const HEADER_PREVIEW_CHARS = 100;
 
 const isBlank = (b: number | undefined) => b === SPACE || b === TAB || b === CR;
 
@@ -56,7 +62,7 @@ export class CsvToCopy extends Transform {
   /** Start of a record that did not end in the previous chunk. */
   private pending: Buffer | null = null;
   /** Set while skipping the rest of an over-long record. */
-  private skipping: { inQuotes: boolean } | null = null;
+  private skipping: { state: number } | null = null;
   private out = new CopyWriter(0);
   private fieldStarts: number[] = [];
   private fieldEnds: number[] = [];
@@ -92,7 +98,8 @@ export class CsvToCopy extends Transform {
       this.out = new CopyWriter(buf.length * 2 + 1024);
       const used = this.parse(buf, false);
       const rest = buf.subarray(used);
-      if (rest.length > this.maxRecordBytes) this.rejectOverlong(rest);
+      // An unfinished record may hold one more byte: the CR of a CRLF whose LF is in the next chunk.
+      if (rest.length > this.maxRecordBytes + (rest[rest.length - 1] === CR ? 1 : 0)) this.rejectOverlong(rest);
       else if (rest.length > 0) this.pending = Buffer.from(rest);
       this.emit_();
       done();
@@ -123,6 +130,7 @@ export class CsvToCopy extends Transform {
 
   /** Parses every complete record in `buf`; returns where the first incomplete one starts. */
   private parse(buf: Buffer, atEnd: boolean): number {
+    if (!this.picks) this.refuseCrOnly(buf);
     let pos = 0;
     // Valid UTF-8 without NULs up to the last line end is the common case; only otherwise check per record.
     const lastLf = atEnd ? buf.length : buf.lastIndexOf(LF) + 1;
@@ -134,7 +142,9 @@ export class CsvToCopy extends Transform {
       if (nextQuote === -1 || (lf !== -1 && nextQuote > lf)) {
         if (lf === -1 && !atEnd) break;
         const end = lf === -1 ? buf.length : lf;
-        this.plainRecord(buf, pos, end, clean || isCleanText(buf, pos, end));
+        const rawEnd = end > pos && buf[end - 1] === CR ? end - 1 : end;
+        if (rawEnd - pos > this.maxRecordBytes) this.rejectLong(this.line, buf.subarray(pos, rawEnd));
+        else this.plainRecord(buf, pos, end, clean || isCleanText(buf, pos, end));
         this.line += 1;
         pos = end + 1;
       } else {
@@ -233,23 +243,26 @@ export class CsvToCopy extends Transform {
     const firstLine = this.line;
     this.line += 1 + countByte(buf, LF, start, end);
     const rawEnd = buf[end - 1] === CR ? end - 1 : end;
-    if (!isCleanText(buf, start, end)) {
+    if (rawEnd - start > this.maxRecordBytes) {
+      this.rejectLong(firstLine, buf.subarray(start, rawEnd));
+    } else if (!isCleanText(buf, start, end)) {
       this.undecodable(buf, start, rawEnd, firstLine);
     } else if (problem) {
       this.rejected(firstLine, problem, buf, start, rawEnd);
     } else if (!this.picks) {
-      this.readHeader(values.length, (i) => values[i]!.toString('utf8'));
+      this.readHeader(values.length, (i) => values[i]!.toString('utf8'), firstLine);
     } else {
       this.row(buf, start, rawEnd, values.length, (i) => this.out.escaped(values[i]!, 0, values[i]!.length), firstLine);
     }
     return end + 1;
   }
 
-  private readHeader(count: number, name: (i: number) => string): void {
+  /** Reads the header that starts on `line`. Messages show at most a short, escaped prefix of it. */
+  private readHeader(count: number, name: (i: number) => string, line = this.line): void {
     const names = Array.from({ length: count }, (_, i) => name(i).trim().toLowerCase());
     const seen = new Set<string>();
     for (const n of names) {
-      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${n}" twice`, this.line);
+      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${printable(n, 60)}" twice`, line);
       seen.add(n);
     }
     const missing = this.columns.filter((c) => !seen.has(c));
@@ -257,8 +270,8 @@ export class CsvToCopy extends Transform {
       const list = missing.map((c) => `"${c}"`).join(', ');
       throw new InputError(
         this.file,
-        `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${names.join(', ')})`,
-        this.line,
+        `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${printable(names.join(', '), HEADER_PREVIEW_CHARS)})`,
+        line,
       );
     }
     this.picks = this.columns.map((c) => names.indexOf(c));
@@ -312,34 +325,82 @@ export class CsvToCopy extends Transform {
     this.rejected(line, problem, preview, 0, preview.length);
   }
 
-  /** The record starting in `rest` is longer than allowed: reject it and skip to its end. */
-  private rejectOverlong(rest: Buffer): void {
+  /** A record (`bytes`, starting on `line`) longer than allowed: reject it, keeping a preview. */
+  private rejectLong(line: number, bytes: Buffer): void {
     const problem = `is longer than ${this.maxRecordBytes} bytes`;
-    if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, this.line);
-    const preview = Buffer.from(previewText(rest.subarray(0, RAW_PREVIEW_BYTES)) + '…');
-    this.rejected(this.line, problem, preview, 0, preview.length);
-    // Quotes toggle "inside a quoted field"; a doubled quote toggles twice, which is what we want.
-    const inQuotes = countByte(rest, QUOTE, 0, rest.length) % 2 === 1;
-    this.line += countByte(rest, LF, 0, rest.length);
-    this.skipping = { inQuotes };
+    if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
+    const preview = Buffer.from(previewText(bytes.subarray(0, RAW_PREVIEW_BYTES)) + '…');
+    this.rejected(line, problem, preview, 0, preview.length);
   }
 
-  /** Skips the rest of an over-long record. Returns where the next record starts in `buf`, or -1. */
+  /** The unfinished record starting in `rest` is longer than allowed: reject it and skip to its end. */
+  private rejectOverlong(rest: Buffer): void {
+    this.rejectLong(this.line, rest);
+    this.skipping = { state: FIELD_START };
+    // `rest` does not hold the record's end (the parser would have found it): this only counts its lines.
+    const next = this.skip(rest);
+    if (next >= 0 && next < rest.length) this.pending = Buffer.from(rest.subarray(next));
+  }
+
+  /**
+   * Skips the rest of an over-long record, reading quotes exactly as the parser does (special only
+   * at the start of a field), so the record ends where the parser would end it and line numbers
+   * stay right. Returns where the next record starts in `buf`, or -1.
+   */
   private skip(buf: Buffer): number {
-    let inQuotes = this.skipping!.inQuotes;
+    let state = this.skipping!.state;
     for (let i = 0; i < buf.length; i++) {
-      const b = buf[i];
-      if (b === QUOTE) inQuotes = !inQuotes;
-      else if (b === LF) {
+      const b = buf[i]!;
+      if (b === LF) {
         this.line++;
-        if (!inQuotes) {
+        if (state !== QUOTED) {
           this.skipping = null;
           return i + 1;
         }
+      } else {
+        state = skipState(state, b);
       }
     }
-    this.skipping!.inQuotes = inQuotes;
+    this.skipping!.state = state;
     return -1;
+  }
+
+  /**
+   * Line feeds are the only line ends (CR LF counts as one). A lone CR before the first line feed,
+   * with none in sight, means CR-only (old Mac) line ends: the file would read as one long line,
+   * so it is refused with a message that says so.
+   */
+  private refuseCrOnly(buf: Buffer): void {
+    if (buf.indexOf(LF) !== -1) return;
+    const cr = buf.indexOf(CR);
+    if (cr !== -1 && cr < buf.length - 1) {
+      throw new InputError(this.file, 'the file uses CR-only (old Mac) line ends; save it with LF or CRLF line ends');
+    }
+  }
+}
+
+// Where the skipping of an over-long record is, byte by byte (see CsvToCopy.skip).
+const FIELD_START = 0; // blanks before a field
+const UNQUOTED = 1; // in a field that did not start with a quote: quotes are literal
+const QUOTED = 2; // inside quotes: line feeds belong to the field
+const QUOTE_SEEN = 3; // a quote inside quotes: closing, or the first of a doubled quote
+const AFTER_QUOTE = 4; // blanks after a closing quote
+const TRAILING = 5; // text after a closing quote: the record ends at the next line feed
+
+function skipState(state: number, b: number): number {
+  switch (state) {
+    case FIELD_START:
+      return b === SPACE || b === TAB ? FIELD_START : b === QUOTE ? QUOTED : b === COMMA ? FIELD_START : UNQUOTED;
+    case UNQUOTED:
+      return b === COMMA ? FIELD_START : UNQUOTED;
+    case QUOTED:
+      return b === QUOTE ? QUOTE_SEEN : QUOTED;
+    case QUOTE_SEEN:
+      return b === QUOTE ? QUOTED : b === COMMA ? FIELD_START : isBlank(b) ? AFTER_QUOTE : TRAILING;
+    case AFTER_QUOTE:
+      return b === COMMA ? FIELD_START : isBlank(b) ? AFTER_QUOTE : TRAILING;
+    default:
+      return TRAILING;
   }
 }
 
