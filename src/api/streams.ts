@@ -70,6 +70,11 @@ export class StreamGate {
           body.abort();
           c.env?.outgoing?.destroy();
         };
+        // A cancelled body (client gone, HEAD) frees the slot at once; the connection follows as
+        // soon as the snapshot is rolled back below.
+        body.onAbort(() => {
+          active.delete(slot);
+        });
         try {
           for (let next = first; !next.done && !body.aborted; next = await chunks.next()) {
             // A write waits until the client has taken the previous chunks: that wait is the idle time.
