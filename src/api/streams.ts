@@ -46,7 +46,11 @@ export class StreamGate {
   async respond(c: Context<{ Bindings: Partial<HttpBindings> }>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
     if (this.#active.size >= this.max) return busy(c, `all ${this.max} streaming slots are in use`);
     let stop = () => {};
-    const slot = () => stop();
+    let stopped = false; // the service began shutting down before the response existed
+    const slot = () => {
+      stopped = true;
+      stop();
+    };
     this.#active.add(slot); // taken before the first await, so the limit holds under any concurrency
     let chunks: AsyncGenerator<string>;
     let first: IteratorResult<string>;
@@ -75,6 +79,7 @@ export class StreamGate {
         body.onAbort(() => {
           active.delete(slot);
         });
+        if (stopped) stop();
         try {
           for (let next = first; !next.done && !body.aborted; next = await chunks.next()) {
             // A write waits until the client has taken the previous chunks: that wait is the idle time.

@@ -14,6 +14,7 @@ import {
   call,
   cleanup,
   serviceOnSets,
+  stopService,
   useSet,
   waitFor,
   waitForRun,
@@ -136,4 +137,18 @@ test('50 parallel GET /data during a run: whole answers or 503 with Retry-After,
   assert.ok((counts[200] ?? 0) >= 1, 'some readers were served');
   await assertPublished(url, posted.body.run_id, 'after the readers');
   assert.doesNotMatch(service.output(), /GET \/data failed/, 'no reader failed with an error');
+});
+
+test('SIGTERM while clients stall mid-stream: the streams are cut and the service exits 0, not by the forced exit', { timeout: 120_000 }, async () => {
+  const readers = await Promise.all(Array.from({ length: MAX_STREAMS }, () => stalledReader(service.port)));
+  try {
+    assert.ok(readers.every((r) => r.head.startsWith('HTTP/1.1 200')));
+    assert.equal(await openStreams(), MAX_STREAMS);
+    const exit = await stopService(service);
+    console.log(`slow readers: SIGTERM with ${MAX_STREAMS} stalled streams: exit ${exit.code} after ${exit.ms} ms`);
+    // The 15 s forced exit would be code 1: 0 means the pools closed because the streams let go.
+    assert.equal(exit.code, 0, service.output());
+  } finally {
+    for (const r of readers) r.socket.destroy();
+  }
 });
