@@ -17,6 +17,7 @@ export function busy(c: Context, what: string) {
  */
 export class StreamGate {
   #active = new Set<() => void>();
+  #streamed = new WeakSet<Response>();
 
   constructor(
     readonly max: number,
@@ -30,6 +31,11 @@ export class StreamGate {
 
   get active(): number {
     return this.#active.size;
+  }
+
+  /** Whether `response` is a streamed answer of this gate (its length is unknown in advance). */
+  streamed(response: Response): boolean {
+    return this.#streamed.has(response);
   }
 
   /**
@@ -64,7 +70,7 @@ export class StreamGate {
     const idleTimeoutMs = this.idleTimeoutMs;
     const active = this.#active;
     c.header('content-type', contentType);
-    return stream(
+    const response = stream(
       c,
       async (body) => {
         let cut: string | null = null;
@@ -103,5 +109,7 @@ export class StreamGate {
         }
       },
     );
+    this.#streamed.add(response);
+    return response;
   }
 }
