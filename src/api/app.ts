@@ -23,7 +23,8 @@ export function createApp(database: DbHandle, options: EtlOptions): Hono<Env> {
   const { readers } = database;
   const gate = new StreamGate(readers.limits.maxStreams, readers.limits.streamIdleTimeoutMs, options.signal);
   // Clients see DATA_DIR by name, not the server's absolute path (the log keeps the full path).
-  const hidePaths = (text: string) => (options.dataDir ? text.split(options.dataDir).join('DATA_DIR') : text);
+  // (A DATA_DIR of "/" is left alone: every slash in every message would be replaced.)
+  const hidePaths = (text: string) => (options.dataDir.length > 1 ? text.split(options.dataDir).join('DATA_DIR') : text);
   const publicRun = (run: RunRecord): RunRecord => (run.error ? { ...run, error: hidePaths(run.error) } : run);
 
   const app = new Hono<Env>();
