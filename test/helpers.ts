@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { ReadLimits } from '../src/config.js';
 import { openDb, type DbHandle } from '../src/db/handle.js';
 import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/features.js';
 import { runEtl, type EtlOptions } from '../src/pipeline.js';
@@ -17,8 +18,11 @@ export const SAMPLE_DIR = path.join(ROOT, 'data');
 
 let databases = 0;
 
-/** A new, empty database on the suite's server (see test/run.ts), migrated; dropped on close. */
-export async function testDatabase(): Promise<DbHandle> {
+/**
+ * A new, empty database on the suite's server (see test/run.ts), migrated; dropped on close.
+ * `reads` overrides the API's read limits (MAX_STREAMS and the like).
+ */
+export async function testDatabase(reads?: ReadLimits): Promise<DbHandle> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
   const name = `lab_etl_test_${process.pid}_${++databases}`;
@@ -28,7 +32,7 @@ export async function testDatabase(): Promise<DbHandle> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const database = await openDb({ databaseUrl: url.toString(), embeddedDir: '', embeddedPort: 0 });
+  const database = await openDb({ databaseUrl: url.toString(), embeddedDir: '', embeddedPort: 0, reads });
   return {
     ...database,
     async close() {

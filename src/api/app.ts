@@ -23,16 +23,19 @@ export function createApp(database: DbHandle, options: EtlOptions): Hono<Env> {
   const { readers } = database;
   const gate = new StreamGate(readers.limits.maxStreams, readers.limits.streamIdleTimeoutMs, options.signal);
   // Clients see DATA_DIR by name, not the server's absolute path (the log keeps the full path).
-  const hidePaths = (text: string) => text.split(options.dataDir).join('DATA_DIR');
+  // (A DATA_DIR of "/" is left alone: every slash in every message would be replaced.)
+  const hidePaths = (text: string) => (options.dataDir.length > 1 ? text.split(options.dataDir).join('DATA_DIR') : text);
   const publicRun = (run: RunRecord): RunRecord => (run.error ? { ...run, error: hidePaths(run.error) } : run);
 
   const app = new Hono<Env>();
   app.use(bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) }));
-  // HEAD runs the GET route for its status and headers; the body is cancelled, never left unread,
-  // so a streamed answer gives its connection back at once.
+  // HEAD runs the GET route for its status and headers. A streamed body is cancelled, never left
+  // unread, so it gives its connection back at once; a JSON body is only measured (Content-Length).
   app.use(async (c, next) => {
     await next();
-    if (c.req.method === 'HEAD') await c.res.body?.cancel().catch(() => {});
+    if (c.req.method !== 'HEAD' || !c.res.body) return;
+    if (gate.streamed(c.res)) await c.res.body.cancel().catch(() => {});
+    else c.res.headers.set('content-length', String((await c.res.arrayBuffer()).byteLength));
   });
 
   app.post('/data', async (c) => {

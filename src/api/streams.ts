@@ -17,6 +17,7 @@ export function busy(c: Context, what: string) {
  */
 export class StreamGate {
   #active = new Set<() => void>();
+  #streamed = new WeakSet<Response>();
 
   constructor(
     readonly max: number,
@@ -30,6 +31,11 @@ export class StreamGate {
 
   get active(): number {
     return this.#active.size;
+  }
+
+  /** Whether `response` is a streamed answer of this gate (its length is unknown in advance). */
+  streamed(response: Response): boolean {
+    return this.#streamed.has(response);
   }
 
   /**
@@ -46,7 +52,11 @@ export class StreamGate {
   async respond(c: Context<{ Bindings: Partial<HttpBindings> }>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
     if (this.#active.size >= this.max) return busy(c, `all ${this.max} streaming slots are in use`);
     let stop = () => {};
-    const slot = () => stop();
+    let stopped = false; // the service began shutting down before the response existed
+    const slot = () => {
+      stopped = true;
+      stop();
+    };
     this.#active.add(slot); // taken before the first await, so the limit holds under any concurrency
     let chunks: AsyncGenerator<string>;
     let first: IteratorResult<string>;
@@ -60,7 +70,7 @@ export class StreamGate {
     const idleTimeoutMs = this.idleTimeoutMs;
     const active = this.#active;
     c.header('content-type', contentType);
-    return stream(
+    const response = stream(
       c,
       async (body) => {
         let cut: string | null = null;
@@ -70,6 +80,12 @@ export class StreamGate {
           body.abort();
           c.env?.outgoing?.destroy();
         };
+        // A cancelled body (client gone, HEAD) frees the slot at once; the connection follows as
+        // soon as the snapshot is rolled back below.
+        body.onAbort(() => {
+          active.delete(slot);
+        });
+        if (stopped) stop();
         try {
           for (let next = first; !next.done && !body.aborted; next = await chunks.next()) {
             // A write waits until the client has taken the previous chunks: that wait is the idle time.
@@ -93,5 +109,7 @@ export class StreamGate {
         }
       },
     );
+    this.#streamed.add(response);
+    return response;
   }
 }

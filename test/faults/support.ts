@@ -191,6 +191,7 @@ export async function serviceOnSets<K extends string>(
   name: string,
   specs: Record<K, Omit<GenerateOptions, 'out'>>,
   first: NoInfer<K>,
+  env: Record<string, string> = {},
 ): Promise<{ service: Service; url: string; dataDir: string; sets: DataSets<K> }> {
   const root = await tempDir(name);
   const sets = await makeSets(specs);
@@ -198,7 +199,7 @@ export async function serviceOnSets<K extends string>(
   onCleanup(() => database.close());
   const dataDir = path.join(root, 'data');
   await useSet(dataDir, sets[first].dir);
-  const service = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir });
+  const service = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir, ...env });
   onCleanup(async () => {
     await stopService(service);
   });
