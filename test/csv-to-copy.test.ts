@@ -138,3 +138,9 @@ test('backslashes and tabs inside values survive the COPY escaping', async () =>
   const { rows } = await parse('a,b\n"c:\\dir\\n","tab\there"\n');
   assert.deepEqual(rows[0]!.fields, ['c:\\dir\\n', 'tab\there']);
 });
+
+test('a quoted header with a problem names its own line, not the next one', async () => {
+  // Found by test/csv-properties.test.ts: the quoted path counted the header's lines before checking it.
+  await assert.rejects(parse('A, b ,"a"'), /test\.csv, line 1: the header names column "a" twice/);
+  await assert.rejects(parse('\na,"b\nx",c\n1,2,3\n'), /test\.csv, line 2: missing required column "b"/);
+});

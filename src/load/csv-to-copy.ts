@@ -238,18 +238,18 @@ export class CsvToCopy extends Transform {
     } else if (problem) {
       this.rejected(firstLine, problem, buf, start, rawEnd);
     } else if (!this.picks) {
-      this.readHeader(values.length, (i) => values[i]!.toString('utf8'));
+      this.readHeader(values.length, (i) => values[i]!.toString('utf8'), firstLine);
     } else {
       this.row(buf, start, rawEnd, values.length, (i) => this.out.escaped(values[i]!, 0, values[i]!.length), firstLine);
     }
     return end + 1;
   }
 
-  private readHeader(count: number, name: (i: number) => string): void {
+  private readHeader(count: number, name: (i: number) => string, line = this.line): void {
     const names = Array.from({ length: count }, (_, i) => name(i).trim().toLowerCase());
     const seen = new Set<string>();
     for (const n of names) {
-      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${n}" twice`, this.line);
+      if (n !== '' && seen.has(n)) throw new InputError(this.file, `the header names column "${n}" twice`, line);
       seen.add(n);
     }
     const missing = this.columns.filter((c) => !seen.has(c));
@@ -258,7 +258,7 @@ export class CsvToCopy extends Transform {
       throw new InputError(
         this.file,
         `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${names.join(', ')})`,
-        this.line,
+        line,
       );
     }
     this.picks = this.columns.map((c) => names.indexOf(c));
