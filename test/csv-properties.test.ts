@@ -6,6 +6,7 @@
 //   npx tsx test/run.ts test/csv-properties.test.ts          a few seconds (FC_RUNS defaults to 1000)
 //   FC_RUNS=1000000 nice -n 19 npx tsx test/run.ts test/csv-properties.test.ts    a long run
 //   FC_SEED=<seed> [FC_PATH=<path>] ...                       replays a run (both are printed on failure)
+//   FC_TIME_LIMIT=<seconds> ...                               stops a property early, still passing, and says after how many runs
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { finished } from 'node:stream/promises';
@@ -18,9 +19,16 @@ const RUNS = Number(process.env.FC_RUNS ?? 1000);
 const SEED = process.env.FC_SEED === undefined ? (Date.now() ^ (Math.random() * 0x100000000)) | 0 : Number(process.env.FC_SEED);
 const PATH = process.env.FC_PATH;
 
-function settings<T>(t: TestContext, numRuns: number): fc.Parameters<T> {
-  t.diagnostic(`fast-check: ${numRuns} runs, FC_SEED=${SEED}${PATH === undefined ? '' : ` FC_PATH=${PATH}`}`);
-  return { numRuns, seed: SEED, path: PATH };
+const TIME_LIMIT = process.env.FC_TIME_LIMIT === undefined ? undefined : Number(process.env.FC_TIME_LIMIT) * 1000;
+
+/** fc.assert, but it also reports how many runs passed (fewer than asked when FC_TIME_LIMIT cut it short). */
+async function check<T>(t: TestContext, property: fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
+  const started = performance.now();
+  const details = await fc.check(property, { numRuns, seed: SEED, path: PATH, interruptAfterTimeLimit: TIME_LIMIT });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const note = details.interrupted ? ` (FC_TIME_LIMIT stopped it; ${numRuns} asked)` : '';
+  t.diagnostic(`fast-check: ${details.numRuns} runs${note} in ${seconds} s, FC_SEED=${SEED}${PATH === undefined ? '' : ` FC_PATH=${PATH}`}`);
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'property failed');
 }
 
 // ---------------------------------------------------------------- the model of a document
@@ -400,7 +408,8 @@ const docArb: fc.Arbitrary<{ doc: Doc; finalNewline: boolean; sizes: number[] }>
 // ---------------------------------------------------------------- the properties
 
 test('CSV splitter: same output in every chunking, equal to the model and to csv-parse, every line accounted for', async (t) => {
-  await fc.assert(
+  await check(
+    t,
     fc.asyncProperty(docArb, async ({ doc, finalNewline, sizes }) => {
       const { bytes, placed } = layout(doc, finalNewline);
 
@@ -491,7 +500,7 @@ test('CSV splitter: same output in every chunking, equal to the model and to csv
         if (owner[l] === undefined) assert.match(lines[l - 1]!, /^[ \t]*\r?$/, `line ${l} is neither blank nor part of a row`);
       }
     }),
-    settings(t, RUNS),
+    RUNS,
   );
 });
 
@@ -515,7 +524,8 @@ const badHeaderArb = fc
   );
 
 test('CSV splitter: a header that cannot be used throws InputError with its line, never anything else', async (t) => {
-  await fc.assert(
+  await check(
+    t,
     fc.asyncProperty(badHeaderArb, async ([leading, { text, problem }, rest, bom, sizes]) => {
       const before = leading.map((b) => b.text + b.term).join('');
       const line = 1 + countLf(Buffer.from(before));
@@ -535,6 +545,6 @@ test('CSV splitter: a header that cannot be used throws InputError with its line
       }
     }),
     // A small space (8 kinds of header problem): a twentieth of the runs, at most 20,000.
-    settings(t, Math.max(1, Math.min(20_000, Math.round(RUNS / 20)))),
+    Math.max(1, Math.min(20_000, Math.round(RUNS / 20))),
   );
 });
