@@ -244,9 +244,9 @@ async function runAllChunkings(bytes: Buffer, columns: string[], sizes: number[]
  * - with `trim`, a line of only spaces and tabs is one empty field for csv-parse, not a skipped
  *   line: records whose raw text is blank are dropped here (`skip_empty_lines` drops only empty ones).
  * - csv-parse discovers one record delimiter per file; the README lets LF and CRLF mix, so both are given.
- * - `info.lines` is the line where csv-parse stands when it emits a record (after it, and a lone CR
- *   inside quotes counts as a line break there), not the physical line where the record starts:
- *   the line numbers are taken from the generator's model instead.
+ * - `info.lines` is the line on which csv-parse finishes a record, and inside quotes it counts a CR
+ *   and an LF each as a line break (`"a\r\nb"` spans three lines for it), so it is not the README's
+ *   physical line where the record starts: the line numbers are taken from the generator's model.
  */
 function independentRead(bytes: Buffer): { record: string[]; raw: string }[] {
   const records = csvParse(bytes, {
