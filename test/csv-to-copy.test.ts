@@ -229,3 +229,9 @@ test('CR-only (old Mac) line ends are refused with a message that says so; a CR 
   assert.deepEqual((await parse('a,b\r', ['a', 'b'], 1)).rows, [], 'a header-only file ending in one CR is still valid');
   assert.deepEqual((await parse('a,b\r\n1,2\r\n', ['a', 'b'], 1)).rows.map((r) => r.fields), [['1', '2']]);
 });
+
+test('a quoted header with a problem names its own line, not the next one', async () => {
+  // Found by test/csv-properties.test.ts: the quoted path counted the header's lines before checking it.
+  await assert.rejects(parse('A, b ,"a"'), /test\.csv, line 1: the header names column "a" twice/);
+  await assert.rejects(parse('\na,"b\nx",c\n1,2,3\n'), /test\.csv, line 2: missing required column "b"/);
+});
