@@ -139,6 +139,40 @@ test('50 parallel GET /data during a run: whole answers or 503 with Retry-After,
   assert.doesNotMatch(service.output(), /GET \/data failed/, 'no reader failed with an error');
 });
 
+test('a run does not wait for stalled streams of the old run: it answers within seconds, the next run finishes the detach', { timeout: 300_000 }, async () => {
+  // An idle limit far beyond the test, so only the bounded retirement can let the run answer.
+  const slow = await serviceOnSets(
+    'slow-readers-retire',
+    { first: { users: 100_000, experiments: 200_000, compounds: 50, seed: 11 }, next: { users: 90_000, experiments: 400_000, compounds: 40, seed: 12 } },
+    'first',
+    { MAX_STREAMS: '2', STREAM_IDLE_TIMEOUT_MS: '600000' },
+  );
+  const pending = () =>
+    withClient(slow.url, async (client) => (await client.query('SELECT count(*)::int AS n FROM pg_inherits WHERE inhdetachpending')).rows[0].n as number);
+  assert.equal((await call(slow.service.base, 'POST', '/data')).status, 200);
+  const readers = await Promise.all([stalledReader(slow.service.port), stalledReader(slow.service.port)]);
+  try {
+    assert.ok(readers.every((r) => r.head.startsWith('HTTP/1.1 200')), 'both streams hold a snapshot of the first run');
+    await useSet(slow.dataDir, slow.sets.next.dir);
+    const posted = await call(slow.service.base, 'POST', '/data', { timeoutMs: 180_000 });
+    console.log(`slow readers: a run with 2 stalled streams of the old run answered in ${Math.round(posted.ms)} ms`);
+    assert.equal(posted.status, 200, posted.text);
+    assert.ok(posted.ms < 120_000, `answered long before the 600 s idle limit would free the streams (${Math.round(posted.ms)} ms)`);
+    assert.match(slow.service.output(), /could not drop the previous run's tables yet/);
+    assert.ok((await pending()) > 0, 'the old partitions are left detach-pending');
+    await assertPublished(slow.url, posted.body.run_id, 'with streams of the old run still open');
+  } finally {
+    for (const r of readers) r.socket.destroy();
+  }
+  await waitFor('the streams to end', async () => !/stream/.test(await withClient(slow.url, async (c) =>
+    (await c.query("SELECT string_agg(application_name, ' ') AS a FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND application_name LIKE '%:streams:%'")).rows[0].a ?? '')),
+  { timeoutMs: 60_000, intervalMs: 200 });
+  const again = await call(slow.service.base, 'POST', '/data', { timeoutMs: 180_000 });
+  assert.equal(again.status, 200, again.text);
+  assert.equal(await pending(), 0, 'the next run finished the pending detach');
+  await stopService(slow.service);
+});
+
 test('SIGTERM while clients stall mid-stream: the streams are cut and the service exits 0, not by the forced exit', { timeout: 120_000 }, async () => {
   const readers = await Promise.all(Array.from({ length: MAX_STREAMS }, () => stalledReader(service.port)));
   try {
