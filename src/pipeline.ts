@@ -123,7 +123,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
     options.onProgress?.(progress);
     void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
   };
-  const loaded = await loadFiles(pool, options.dataDir, onStats, options.signal);
+  const loaded = await loadFiles(pool, options.dataDir, runId, onStats, options.signal);
   for (const [file, stats] of Object.entries(loaded)) {
     await setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead });
   }

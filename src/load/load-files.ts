@@ -1,12 +1,15 @@
-import { constants, createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { InputError } from '../errors.js';
-import { CsvToCopy, type CsvStats } from './csv-to-copy.js';
+import type { CsvStats } from './csv-to-copy.js';
 import { SOURCES, type Source } from './sources.js';
+import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /** Fails with a message naming the file when any input is missing, not a file, or unreadable. */
 export async function checkInputs(dataDir: string): Promise<void> {
@@ -23,74 +26,157 @@ export async function checkInputs(dataDir: string): Promise<void> {
   }
 }
 
-/**
- * Streams one CSV file into its staging table: `TRUNCATE` + `COPY ... FROM STDIN (FREEZE)` in one
- * transaction, so the rows are written once and never revisited for visibility hints.
- */
-export async function loadFile(
-  client: pg.PoolClient,
-  dataDir: string,
-  source: Source,
-  onStats: (stats: CsvStats) => void,
-  signal?: AbortSignal,
-): Promise<CsvStats> {
-  const parser = new CsvToCopy({ file: source.file, columns: source.columns });
-  const columns = ['line', 'parse_error', 'raw', ...source.columns].join(', ');
-  const timer = setInterval(() => onStats(parser.stats), 500);
+/** Columns of each typed COPY stream, in the order the typing layer writes them. */
+const TYPED_COLUMNS: Record<Source['table'], string> = {
+  users: 'user_id, name, email, signup_date, line',
+  compounds: 'compound_id, compound_name, compound_structure, line',
+  experiments: 'experiment_id, user_id, compound_ids, run_time, line',
+};
+
+export interface LoadedFile extends CsvStats {
+  typedRows: number;
+}
+
+/** One COPY on its own connection, inside a transaction that `finish` commits. */
+interface Copy {
+  client: pg.PoolClient;
+  stream: ReturnType<typeof copyFrom>;
+  broken: boolean;
+}
+
+async function startCopy(pool: pg.Pool, setup: string[], copy: string): Promise<Copy> {
+  const client = await pool.connect();
+  const handle: Copy = { client, stream: null as unknown as ReturnType<typeof copyFrom>, broken: false };
   try {
     await client.query('BEGIN');
-    await client.query(`TRUNCATE staging.${source.table}`);
-    const copy = client.query(copyFrom(`COPY staging.${source.table} (${columns}) FROM STDIN (FREEZE)`));
-    await pipeline(createReadStream(path.join(dataDir, source.file), { highWaterMark: 1 << 20 }), parser, copy, { signal });
-    await client.query('COMMIT');
-    await client.query(`ANALYZE staging.${source.table}`);
+    for (const statement of setup) await client.query(statement);
+    handle.stream = client.query(copyFrom(copy));
+    handle.stream.on('error', () => (handle.broken = true));
+    return handle;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
-    throw readError(source.file, error);
-  } finally {
-    clearInterval(timer);
+    client.release(true);
+    throw error;
   }
-  onStats(parser.stats);
-  return parser.stats;
 }
 
-function readError(file: string, error: unknown): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EACCES') return new InputError(file, 'the file is not readable (permission denied)');
-  if (code === 'EISDIR') return new InputError(file, 'is not a regular file');
-  if (code === 'ENOENT') return new InputError(file, 'the file is missing from the data directory');
-  return error;
+const write = (copy: Copy, data: Uint8Array) =>
+  data.length === 0 || copy.stream.write(data) ? Promise.resolve() : once(copy.stream, 'drain').then(() => {});
+
+async function finishCopy(copy: Copy): Promise<void> {
+  copy.stream.end();
+  await finished(copy.stream);
+  await copy.client.query('COMMIT');
+}
+
+async function abandonCopy(copy: Copy): Promise<void> {
+  copy.stream.destroy();
+  await copy.client.query('ROLLBACK').catch(() => (copy.broken = true));
+  copy.client.release(true); // a connection whose COPY was cut off is not reused
 }
 
 /**
- * Loads the three files in parallel, each on its own connection. The first failure stops the
- * other loads and is the one thrown (the others then only say "The operation was aborted").
+ * Loads the three files: a worker thread (parse-worker.ts) splits and types them one after the
+ * other; for each file, the rows the typing layer proved valid are COPYed (FREEZE) into a fresh
+ * `staging.<table>_typed`, which becomes this run's `core.<table>` partition (so they are written
+ * once), and every other row, as text with its raw line, into `staging.<table>` for the SQL to
+ * judge. Both COPYs of a file commit together when the file is done.
  */
 export async function loadFiles(
   pool: pg.Pool,
   dataDir: string,
+  runId: number,
   onStats: (file: string, stats: CsvStats) => void,
   signal?: AbortSignal,
-): Promise<Record<string, CsvStats>> {
-  const abort = new AbortController();
-  const either = signal ? AbortSignal.any([abort.signal, signal]) : abort.signal;
-  const loaded: Record<string, CsvStats> = {};
-  let firstFailure: unknown;
-  await Promise.all(
-    SOURCES.map(async (source) => {
-      const client = await pool.connect();
-      let failed = false;
-      try {
-        loaded[source.file] = await loadFile(client, dataDir, source, (stats) => onStats(source.file, stats), either);
-      } catch (error) {
-        failed = true;
-        firstFailure ??= error;
-        abort.abort();
-      } finally {
-        client.release(failed); // a connection whose COPY was cut off is not reused
+  typed = process.env.ETL_TYPED_FAST_PATH !== '0',
+): Promise<Record<string, LoadedFile>> {
+  const input: WorkerInput = { dataDir, sources: SOURCES, typed };
+  const worker = startWorker(input);
+  const queue: FromWorker[] = [];
+  let wake: (() => void) | null = null;
+  let crashed: unknown = null;
+  worker.on('message', (message: FromWorker) => {
+    queue.push(message);
+    wake?.();
+  });
+  worker.on('error', (error) => {
+    crashed = error;
+    wake?.();
+  });
+  worker.on('exit', (code) => {
+    crashed ??= new Error(`the parser stopped unexpectedly (exit code ${code})`);
+    wake?.();
+  });
+  const aborted = () => wake?.();
+  signal?.addEventListener('abort', aborted);
+  const next = async (): Promise<FromWorker> => {
+    for (;;) {
+      signal?.throwIfAborted();
+      const message = queue.shift();
+      if (message) return message;
+      if (crashed) throw crashed;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
+  };
+
+  const loaded: Record<string, LoadedFile> = {};
+  let text: Copy | null = null;
+  let typedCopy: Copy | null = null;
+  let source: Source | undefined;
+  let lastReport = 0;
+  try {
+    for (;;) {
+      const message = await next();
+      if (message.type === 'begin') {
+        source = SOURCES.find((s) => s.file === message.file)!;
+        const columns = ['line', 'parse_error', 'raw', ...source.columns].join(', ');
+        const table = `staging.${source.table}`;
+        text = await startCopy(pool, [`TRUNCATE ${table}`], `COPY ${table} (${columns}) FROM STDIN (FREEZE)`);
+        typedCopy = await startCopy(
+          pool,
+          [
+            `DROP TABLE IF EXISTS ${table}_typed`,
+            `CREATE TABLE ${table}_typed (LIKE core.${source.table}, CHECK (run_id = ${Number(runId)}))`,
+            `ALTER TABLE ${table}_typed ALTER COLUMN run_id SET DEFAULT ${Number(runId)}`,
+          ],
+          `COPY ${table}_typed (${TYPED_COLUMNS[source.table]}) FROM STDIN (FREEZE)`,
+        );
+      } else if (message.type === 'chunk') {
+        await Promise.all([write(typedCopy!, message.typed), write(text!, message.text)]);
+        worker.postMessage({ type: 'ack' } satisfies ToWorker);
+        if (Date.now() - lastReport > 500) {
+          lastReport = Date.now();
+          onStats(message.file, message);
+        }
+      } else if (message.type === 'end') {
+        await Promise.all([finishCopy(typedCopy!), finishCopy(text!)]);
+        typedCopy!.client.release();
+        text!.client.release();
+        typedCopy = text = null;
+        await pool.query(`ANALYZE staging.${source!.table}`);
+        loaded[message.file] = { bytesRead: message.bytesRead, rowsRead: message.rowsRead, typedRows: message.typedRows };
+        onStats(message.file, message);
+      } else if (message.type === 'failed') {
+        throw message.input ? new InputError(message.input.file, message.input.problem, message.input.line) : new Error(message.message);
+      } else {
+        return loaded;
       }
-    }),
-  );
-  if (firstFailure !== undefined) throw firstFailure;
-  return loaded;
+    }
+  } finally {
+    signal?.removeEventListener('abort', aborted);
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+    for (const copy of [typedCopy, text]) if (copy) await abandonCopy(copy);
+  }
+}
+
+/** The worker runs the compiled .js; under tsx (tests, `npm run etl`) it registers tsx first. */
+function startWorker(input: WorkerInput): Worker {
+  const ts = import.meta.url.endsWith('.ts');
+  const url = new URL(ts ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
+  if (!ts) return new Worker(url, { workerData: input });
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: input });
 }

@@ -1,0 +1,104 @@
+/**
+ * Worker thread: reads the three files one after the other (users and compounds first, so the
+ * experiments' fast path knows which users and compounds were accepted), runs the splitter and the
+ * typing layer, and posts COPY data to the main thread, which writes it to PostgreSQL. Parsing
+ * here keeps the main thread's event loop free for HTTP requests while a run loads.
+ *
+ * Flow control: at most MAX_IN_FLIGHT chunks are posted and not yet acknowledged, so memory stays
+ * bounded by a few chunks however fast the file is read.
+ */
+import { once } from 'node:events';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { InputError } from '../errors.js';
+import { CsvToCopy } from './csv-to-copy.js';
+import { CompoundTyper, ExperimentTyper, IdSet, UserTyper, type RowTyper } from './typed-rows.js';
+import type { Source } from './sources.js';
+import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
+
+const CHUNK = 1 << 20;
+const MAX_IN_FLIGHT = 2;
+
+const input = workerData as WorkerInput;
+const port = parentPort!;
+let inFlight = 0;
+let wake: (() => void) | null = null;
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'ack') {
+    inFlight--;
+    wake?.();
+  }
+});
+
+const post = (message: FromWorker) => port.postMessage(message);
+
+async function credit(): Promise<void> {
+  while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
+  inFlight++;
+}
+
+function typerFor(source: Source, known: { users: IdSet; compounds: IdSet }): RowTyper | undefined {
+  if (!input.typed) return undefined;
+  if (source.table === 'users') return new UserTyper(known.users);
+  if (source.table === 'compounds') return new CompoundTyper(known.compounds);
+  return new ExperimentTyper(known);
+}
+
+async function parseFile(source: Source, typer: RowTyper | undefined): Promise<void> {
+  const parser = new CsvToCopy({ file: source.file, columns: source.columns, ...(typer ? { typer } : {}) });
+  const text: Buffer[] = [];
+  parser.on('data', (chunk: Buffer) => text.push(chunk));
+  const ended = once(parser, 'end');
+  ended.catch(() => {});
+  const send = async () => {
+    await credit();
+    const typed = typer?.takeOutput() ?? Buffer.alloc(0);
+    const textOut = text.length === 1 ? text[0]! : Buffer.concat(text);
+    text.length = 0;
+    post({ type: 'chunk', file: source.file, typed, text: textOut, ...parser.stats });
+  };
+
+  post({ type: 'begin', file: source.file });
+  const handle = await open(path.join(input.dataDir, source.file), 'r').catch((error: unknown) => {
+    throw readError(source.file, error);
+  });
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await handle.read(buf, 0, CHUNK, null).catch((error: unknown) => {
+        throw readError(source.file, error);
+      });
+      if (bytesRead === 0) break;
+      await new Promise<void>((resolve, reject) => parser.write(buf.subarray(0, bytesRead), (e) => (e ? reject(e) : resolve())));
+      await new Promise((resolve) => setImmediate(resolve));
+      await send();
+    }
+    parser.end();
+    await ended;
+    await send();
+  } finally {
+    await handle.close();
+  }
+  post({ type: 'end', file: source.file, ...parser.stats, typedRows: typer?.typedRows ?? 0 });
+}
+
+function readError(file: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES') return new InputError(file, 'the file is not readable (permission denied)');
+  if (code === 'EISDIR') return new InputError(file, 'is not a regular file');
+  if (code === 'ENOENT') return new InputError(file, 'the file is missing from the data directory');
+  return error;
+}
+
+try {
+  const known = { users: new IdSet(), compounds: new IdSet() };
+  for (const source of input.sources) await parseFile(source, typerFor(source, known));
+  post({ type: 'done' });
+} catch (error) {
+  if (error instanceof InputError) {
+    post({ type: 'failed', input: { file: error.file, problem: error.problem, ...(error.line === undefined ? {} : { line: error.line }) }, message: error.message });
+  } else {
+    post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+  }
+}
