@@ -34,6 +34,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT array_agg(c ORDER BY o) FROM (SELECT c, min(o) AS o FROM unnest(a) WITH ORDINALITY u(c, o) GROUP BY c) d
 $$;
 
+-- Concatenates arrays, e.g. all the compound lists of a user's experiments into one array. Built
+-- on array_cat (C), so no per-row interpreter call; fed input sorted by the group key, each group's
+-- array is built and dropped in turn instead of a million of them growing at once in a hash table.
+CREATE AGGREGATE etl.array_cat_agg(anycompatiblearray) (sfunc = array_cat, stype = anycompatiblearray);
+
 COMMENT ON COLUMN core.experiments.compound_ids IS
   'The compounds listed by the experiment, each once, in the order first listed (since sql/000008).';
 
@@ -72,3 +77,16 @@ BEGIN
     END LOOP;
   END LOOP;
 END $$;
+
+-- Each user's GET /data entry, rendered as JSON once when the run computes its features, so
+-- reading all users streams stored text instead of rendering ~1M rows per request. Partitions of
+-- runs published before this column existed render on read, exactly as before.
+ALTER TABLE mart.user_features ADD COLUMN json text;
+
+CREATE VIEW features.user_features_json AS
+SELECT m.user_id,
+       coalesce(m.json, (SELECT row_to_json(f)::text
+                         FROM (SELECT m.user_id, m.name, m.email, m.total_experiments, m.average_run_time, m.top_compound_id,
+                                      m.top_compound_name, m.top_compound_ids, m.top_compound_experiments) f)) AS json
+FROM mart.user_features m
+WHERE m.run_id = (SELECT run_id FROM etl.published);

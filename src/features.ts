@@ -17,8 +17,9 @@ export interface FeaturesPage {
 /**
  * `GET /data` as JSON text chunks, ordered by user_id: the published run, the average and the
  * users. Everything is read in one REPEATABLE READ snapshot, so the parts always come from the same
- * run even while another run publishes. PostgreSQL renders each user as JSON and the rows come
- * through a cursor (Kysely's `.stream()`), so Node's memory stays flat however many users there are.
+ * run even while another run publishes. Each user's JSON was rendered by PostgreSQL when the run
+ * computed its features (mart.user_features.json); the rows come through a cursor (Kysely's
+ * `.stream()`), so Node's memory stays flat however many users there are.
  *
  * `db` must have a cursor (see `kyselyOn`). The generator holds one connection from its first
  * `next()` until it finishes, throws, or is ended with `return()`: its owner must do one of those.
@@ -31,10 +32,7 @@ export async function* featuresJson(db: Kysely<Database>, page: FeaturesPage = {
     const [run] = average ? await listRuns(trx, { runId: average.run_id, limit: 1 }) : [];
     yield `{"run":${JSON.stringify(run ?? null)},"average_experiments_per_user":${JSON.stringify(average?.average_experiments_per_user ?? null)},"users":[`;
 
-    let query = trx
-      .selectFrom('features.user_features as f')
-      .select(['f.user_id', sql<string>`row_to_json(f)::text`.as('json')])
-      .orderBy('f.user_id');
+    let query = trx.selectFrom('features.user_features_json as f').select(['f.user_id', 'f.json']).orderBy('f.user_id');
     if (page.after !== undefined) query = query.where('f.user_id', '>', page.after);
     if (page.limit !== undefined) query = query.limit(page.limit);
     let chunk = '';

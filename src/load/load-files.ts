@@ -91,7 +91,9 @@ export async function loadFiles(
   typed = process.env.ETL_TYPED_FAST_PATH !== '0',
 ): Promise<Record<string, LoadedFile>> {
   const input: WorkerInput = { dataDir, sources: SOURCES, typed };
-  const worker = startWorker(input);
+  const worker = idleWorkers.pop() ?? startWorker();
+  worker.removeAllListeners();
+  worker.ref();
   const queue: FromWorker[] = [];
   let wake: (() => void) | null = null;
   let crashed: unknown = null;
@@ -120,7 +122,10 @@ export async function loadFiles(
     }
   };
 
+  worker.postMessage({ type: 'start', input } satisfies ToWorker);
+
   const loaded: Record<string, LoadedFile> = {};
+  let reusable = false;
   let text: Copy | null = null;
   let typedCopy: Copy | null = null;
   let source: Source | undefined;
@@ -160,23 +165,37 @@ export async function loadFiles(
       } else if (message.type === 'failed') {
         throw message.input ? new InputError(message.input.file, message.input.problem, message.input.line) : new Error(message.message);
       } else {
+        reusable = true;
         return loaded;
       }
     }
   } finally {
     signal?.removeEventListener('abort', aborted);
-    worker.removeAllListeners('exit');
-    await worker.terminate();
+    worker.removeAllListeners();
+    if (reusable) {
+      worker.unref();
+      worker.on('error', () => {});
+      worker.on('exit', () => idleWorkers.splice(idleWorkers.indexOf(worker) >>> 0, 1));
+      idleWorkers.push(worker);
+    } else {
+      await worker.terminate();
+    }
     for (const copy of [typedCopy, text]) if (copy) await abandonCopy(copy);
   }
 }
 
+/**
+ * Parse workers between runs (a worker's start-up and memory are paid once, not per run); one
+ * per run in progress at most, unreferenced so they never keep the process alive.
+ */
+const idleWorkers: Worker[] = [];
+
 /** The worker runs the compiled .js; under tsx (tests, `npm run etl`) it registers tsx first. */
-function startWorker(input: WorkerInput): Worker {
+function startWorker(): Worker {
   const ts = import.meta.url.endsWith('.ts');
   const url = new URL(ts ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
-  if (!ts) return new Worker(url, { workerData: input });
+  if (!ts) return new Worker(url);
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: input });
+  return new Worker(boot, { eval: true });
 }

@@ -5,12 +5,13 @@
  * here keeps the main thread's event loop free for HTTP requests while a run loads.
  *
  * Flow control: at most MAX_IN_FLIGHT chunks are posted and not yet acknowledged, so memory stays
- * bounded by a few chunks however fast the file is read.
+ * bounded by a few chunks however fast the file is read. The worker is reused from run to run (one
+ * `start` message per run); a run that fails terminates it.
  */
 import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import { CsvToCopy } from './csv-to-copy.js';
 import { CompoundTyper, ExperimentTyper, IdSet, UserTyper, type RowTyper } from './typed-rows.js';
@@ -20,7 +21,6 @@ import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 const CHUNK = 1 << 20;
 const MAX_IN_FLIGHT = 2;
 
-const input = workerData as WorkerInput;
 const port = parentPort!;
 let inFlight = 0;
 let wake: (() => void) | null = null;
@@ -28,6 +28,9 @@ port.on('message', (message: ToWorker) => {
   if (message.type === 'ack') {
     inFlight--;
     wake?.();
+  } else if (message.type === 'start') {
+    inFlight = 0;
+    void run(message.input);
   }
 });
 
@@ -38,14 +41,14 @@ async function credit(): Promise<void> {
   inFlight++;
 }
 
-function typerFor(source: Source, known: { users: IdSet; compounds: IdSet }): RowTyper | undefined {
+function typerFor(input: WorkerInput, source: Source, known: { users: IdSet; compounds: IdSet }): RowTyper | undefined {
   if (!input.typed) return undefined;
   if (source.table === 'users') return new UserTyper(known.users);
   if (source.table === 'compounds') return new CompoundTyper(known.compounds);
   return new ExperimentTyper(known);
 }
 
-async function parseFile(source: Source, typer: RowTyper | undefined): Promise<void> {
+async function parseFile(input: WorkerInput, source: Source, typer: RowTyper | undefined): Promise<void> {
   const parser = new CsvToCopy({ file: source.file, columns: source.columns, ...(typer ? { typer } : {}) });
   const text: Buffer[] = [];
   parser.on('data', (chunk: Buffer) => text.push(chunk));
@@ -91,14 +94,17 @@ function readError(file: string, error: unknown): unknown {
   return error;
 }
 
-try {
-  const known = { users: new IdSet(), compounds: new IdSet() };
-  for (const source of input.sources) await parseFile(source, typerFor(source, known));
-  post({ type: 'done' });
-} catch (error) {
-  if (error instanceof InputError) {
-    post({ type: 'failed', input: { file: error.file, problem: error.problem, ...(error.line === undefined ? {} : { line: error.line }) }, message: error.message });
-  } else {
-    post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+async function run(input: WorkerInput): Promise<void> {
+  try {
+    const known = { users: new IdSet(), compounds: new IdSet() };
+    for (const source of input.sources) await parseFile(input, source, typerFor(input, source, known));
+    post({ type: 'done' });
+  } catch (error) {
+    if (error instanceof InputError) {
+      const line = error.line === undefined ? {} : { line: error.line };
+      post({ type: 'failed', input: { file: error.file, problem: error.problem, ...line }, message: error.message });
+    } else {
+      post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+    }
   }
 }

@@ -8,7 +8,7 @@ export interface WorkerInput {
   typed: boolean;
 }
 
-export type ToWorker = { type: 'ack' };
+export type ToWorker = { type: 'ack' } | { type: 'start'; input: WorkerInput };
 
 export type FromWorker =
   | { type: 'begin'; file: string }
