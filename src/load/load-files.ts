@@ -190,12 +190,18 @@ export async function loadFiles(
  */
 const idleWorkers: Worker[] = [];
 
+/**
+ * A small young generation makes the worker collect often, so the chunk buffers it drops are
+ * freed within a few chunks instead of piling up to V8's external-memory limit (Node RSS).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
 /** The worker runs the compiled .js; under tsx (tests, `npm run etl`) it registers tsx first. */
 function startWorker(): Worker {
   const ts = import.meta.url.endsWith('.ts');
   const url = new URL(ts ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
-  if (!ts) return new Worker(url);
+  if (!ts) return new Worker(url, { resourceLimits: WORKER_LIMITS });
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { eval: true });
+  return new Worker(boot, { eval: true, resourceLimits: WORKER_LIMITS });
 }

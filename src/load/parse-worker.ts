@@ -18,7 +18,7 @@ import { CompoundTyper, ExperimentTyper, IdSet, UserTyper, type RowTyper } from 
 import type { Source } from './sources.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
-const CHUNK = 1 << 20;
+const CHUNK = 1 << 18;
 const MAX_IN_FLIGHT = 2;
 
 const port = parentPort!;
@@ -34,7 +34,11 @@ port.on('message', (message: ToWorker) => {
   }
 });
 
-const post = (message: FromWorker) => port.postMessage(message);
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+/** Buffers that own their memory (not a slice of Node's shared pool) move to the main thread instead of being copied. */
+const movable = (bufs: Buffer[]) =>
+  bufs.filter((b) => b.byteOffset === 0 && b.buffer.byteLength === b.length && b.length > Buffer.poolSize).map((b) => b.buffer as ArrayBuffer);
 
 async function credit(): Promise<void> {
   while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
@@ -57,9 +61,9 @@ async function parseFile(input: WorkerInput, source: Source, typer: RowTyper | u
   const send = async () => {
     await credit();
     const typed = typer?.takeOutput() ?? Buffer.alloc(0);
-    const textOut = text.length === 1 ? text[0]! : Buffer.concat(text);
+    const textOut = Buffer.concat(text);
     text.length = 0;
-    post({ type: 'chunk', file: source.file, typed, text: textOut, ...parser.stats });
+    post({ type: 'chunk', file: source.file, typed, text: textOut, ...parser.stats }, movable([typed, textOut]));
   };
 
   post({ type: 'begin', file: source.file });
@@ -67,8 +71,9 @@ async function parseFile(input: WorkerInput, source: Source, typer: RowTyper | u
     throw readError(source.file, error);
   });
   try {
+    // One read buffer for the whole file: the parser copies what it keeps of a chunk.
+    const buf = Buffer.allocUnsafe(CHUNK);
     for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK);
       const { bytesRead } = await handle.read(buf, 0, CHUNK, null).catch((error: unknown) => {
         throw readError(source.file, error);
       });

@@ -9,8 +9,10 @@
  * and hands anything else (odd but maybe valid, or invalid) to the SQL. Its checks:
  *
  * - ids: digits only, not all zeros, at most 16 digits after leading zeros, at most 2^53 - 1;
- * - the id is larger than every id seen on an earlier line of the file, so it cannot repeat an
- *   earlier row (the first accepted occurrence wins: a later repeat is always on the text path);
+ * - the id is new: no earlier line of the file had it (every parseable id is recorded, accepted or
+ *   not; when the record overflows its caps, only an id larger than all earlier ones counts as
+ *   new). So a typed row repeats no earlier row, and a later repeat of it is on the text path,
+ *   where the SQL rejects it as a repeat (the first accepted occurrence wins);
  * - users: `signup_date` a real YYYY-MM-DD date, `name`/`email` at most 1000 characters;
  * - compounds: `compound_name` at most 1000, `compound_structure` at most 100,000 characters;
  * - experiments: `experiment_run_time` matches the number grammar of etl.to_run_time and is not
@@ -72,14 +74,17 @@ export interface RowTyper {
 
 /**
  * Ids (up to 2^53 - 1) in a bitmap that grows up to 2^27 bits (16 MB), and larger ids in a Set of
- * at most 1M entries. An id that did not fit is simply not a member: rows using it then go the text
- * path and the SQL checks them, so the caps bound memory without changing any result.
+ * at most 100,000 entries. An id that did not fit is simply not a member (and `lossy` is set):
+ * rows using it then go the text path and the SQL checks them, so the caps bound memory without
+ * changing any result.
  */
 export class IdSet {
   private bits = new Uint8Array(1 << 14);
   private big = new Set<number>();
+  /** Some id could not be recorded: "not a member" no longer proves "never added". */
+  lossy = false;
   private static readonly MAX_BITS = 1 << 27;
-  private static readonly MAX_BIG = 1_000_000;
+  private static readonly MAX_BIG = 100_000;
 
   add(id: number): void {
     if (id < IdSet.MAX_BITS) {
@@ -94,6 +99,8 @@ export class IdSet {
       this.bits[byte]! |= 1 << (id & 7);
     } else if (this.big.size < IdSet.MAX_BIG) {
       this.big.add(id);
+    } else {
+      this.lossy = true;
     }
   }
 
@@ -222,7 +229,8 @@ class TypedWriter {
   }
 
   take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.length));
+    const out = Buffer.allocUnsafeSlow(this.length);
+    this.buf.copy(out, 0, 0, this.length);
     this.length = 0;
     if (this.buf.length > 1 << 22) this.buf = Buffer.allocUnsafe(1 << 16);
     return out;
@@ -264,8 +272,9 @@ class TypedWriter {
 abstract class BaseTyper implements RowTyper {
   typedRows = 0;
   protected out = new TypedWriter();
-  /** Largest id on any earlier line; a row is typed only when its id is larger (no repeat possible). */
+  /** Largest id on any earlier line, and every id seen (see freshId). */
   protected maxId = 0;
+  private readonly seen = new IdSet();
 
   abstract take(line: number, picks: readonly number[], fields: FieldSlices): boolean;
 
@@ -273,13 +282,18 @@ abstract class BaseTyper implements RowTyper {
     return this.out.take();
   }
 
-  /** Parses the row's id and updates maxId; returns the id when it cannot repeat an earlier one, else -1. */
+  /**
+   * Parses the row's id and records it; returns the id when no earlier line had it, else -1. In
+   * order files (the common case) that is one comparison; otherwise the record of seen ids answers,
+   * as long as it lost none.
+   */
   protected freshId(fields: FieldSlices): number {
     const id = parseId(fields.buf, fields.start, fields.end);
     if (id < 0) return -1;
-    if (id <= this.maxId) return -1;
-    this.maxId = id;
-    return id;
+    const fresh = id > this.maxId || (!this.seen.lossy && !this.seen.has(id));
+    if (id > this.maxId) this.maxId = id;
+    this.seen.add(id);
+    return fresh ? id : -1;
   }
 }
 
