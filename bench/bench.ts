@@ -2,7 +2,7 @@
  * Benchmark: the service's full ETL against the raw load ceiling, on the same generated files.
  *
  *   npm run bench -- [--experiments 1000000|10000000] [--users N] [--compounds K] [--seed S]
- *                    [--read-pause MS] [--json FILE] [--keep]
+ *                    [--read-pause MS] [--json FILE] [--keep] [--peers PATH]
  *
  * Defaults: 1,000,000 experiments, users = experiments / 10, 10,000 compounds, seed 1.
  *
@@ -16,9 +16,12 @@
  * 5. POST /data twice: the first run publishes something to read; the second is the measured one,
  *    with `GET /data/users/:id` (random ids) in a loop while it runs.
  * 6. GET /data for all users, streamed and counted, never parsed.
- * 7. Prints a markdown table; the last line of stdout is the same figures as JSON (also written to
+ * 7. With --peers PATH (e.g. /work/shared/peers/run-peers.sh): runs that script on the same files
+ *    and the same bench database (`PATH DATA_DIR PG_URL`, after the service is stopped) and puts
+ *    the peers' times in the table, with the ETL's speed-up over each.
+ * 8. Prints a markdown table; the last line of stdout is the same figures as JSON (also written to
  *    --json FILE when given).
- * 8. Stops the service and drops the database (unless --keep).
+ * 9. Stops the service and drops the database (unless --keep).
  *
  * Progress goes to stderr; the service's own output is saved next to the generated files.
  */
@@ -52,6 +55,8 @@ export interface BenchOptions {
   /** Keep the bench database at the end (for EXPLAIN and friends). */
   keep: boolean;
   json?: string;
+  /** A script run as `PATH DATA_DIR PG_URL` that prints `name  S s  peak RSS N MB ...` lines. */
+  peers?: string;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -456,7 +461,9 @@ export interface BenchResult {
   etl: {
     firstRunS: number;
     secondRunS: number;
+    /** ETL ÷ the sequential load ceiling (the issue's definition). */
     ratio: number;
+    ratioParallel: number;
     rowsPerS: number;
     idleRssMb: number;
     peakRssMb: number;
@@ -477,7 +484,35 @@ export interface BenchResult {
     peakRssSampledMb: number;
     error?: string;
   };
+  peers: PeerResult[];
   errors: string[];
+}
+
+export interface PeerResult {
+  name: string;
+  s: number;
+  peakRssMb: number;
+  line: string;
+}
+
+/** Runs the peers' script on the same files and database; one result per `name  S s  peak RSS N MB` line. */
+async function runPeers(script: string, dir: string, url: string): Promise<PeerResult[]> {
+  log(`peers: ${script} ${dir}`);
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('bash', [script, dir, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(`[peers] ${d.toString()}`));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}: ${out.trim().slice(-500)}`))));
+  });
+  const peers: PeerResult[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^(\S+)\s+([\d.]+) s\s+peak RSS\s+(\d+) MB/.exec(line);
+    if (m) peers.push({ name: m[1]!, s: Number(m[2]), peakRssMb: Number(m[3]), line: line.trim() });
+    else if (line.trim()) log(`peers: ${line.trim()}`);
+  }
+  return peers;
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
@@ -542,6 +577,18 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     if (getDataError) errors.push(`GET /data: ${getDataError}`);
     if (all) log(`GET /data: ${all.status}, ${(all.bytes / 1e6).toFixed(1)} MB in ${seconds(all.ms)}, ${all.userKeys} users`);
 
+    let peers: PeerResult[] = [];
+    if (o.peers) {
+      sampler.stop();
+      await service.stop();
+      service = null;
+      try {
+        peers = await runPeers(o.peers, dir, database.url);
+      } catch (error) {
+        errors.push(`peers: ${(error as Error).message}`);
+      }
+    }
+
     const totalBytes = Object.values(sizes).reduce((a, b) => a + b, 0);
     const peak = (m: ReturnType<MemorySampler['end']>) => Math.max(m.hwmMb ?? 0, m.sampledPeakMb);
     return {
@@ -550,7 +597,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       etl: {
         firstRunS: first.ms / 1000,
         secondRunS: second.ms / 1000,
-        ratio: second.ms / ceiling.parallelMs,
+        ratio: second.ms / ceiling.sequentialMs,
+        ratioParallel: second.ms / ceiling.parallelMs,
         rowsPerS: o.experiments / (second.ms / 1000),
         idleRssMb,
         peakRssMb: peak(secondMem),
@@ -581,6 +629,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         peakRssSampledMb: allMem.sampledPeakMb,
         ...(getDataError ? { error: getDataError } : {}),
       },
+      peers,
       errors,
     };
   } finally {
@@ -618,7 +667,12 @@ export function formatTable(r: BenchResult): string {
     ['load ceiling: psql \\copy, one after the other', s(r.ceiling.sequentialS)],
     ['ETL, first run (POST /data → 200)', s(r.etl.firstRunS)],
     ['ETL, second run (measured, with reads)', s(r.etl.secondRunS)],
-    ['**ETL ÷ load ceiling**', `**${r.etl.ratio.toFixed(2)}×**`],
+    ['**ETL ÷ load ceiling (one after the other)**', `**${r.etl.ratio.toFixed(2)}×**`],
+    ['ETL ÷ load ceiling (3 files in parallel)', `${r.etl.ratioParallel.toFixed(2)}×`],
+    ...r.peers.flatMap((p): [string, string][] => [
+      [`peer: ${p.name} (same files, same database)`, `${s(p.s)}, peak RSS ${p.peakRssMb} MB`],
+      [`**ETL speed-up over ${p.name}**`, `**${(p.s / r.etl.secondRunS).toFixed(2)}×**`],
+    ]),
     ['rows/s (experiments ÷ ETL time)', int(r.etl.rowsPerS)],
     [
       'Node peak RSS during the ETL',
@@ -677,6 +731,7 @@ async function main(argv: string[]): Promise<number> {
       'read-pause': { type: 'string' },
       json: { type: 'string' },
       keep: { type: 'boolean' },
+      peers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -684,9 +739,10 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) {
     console.log(
       'usage: npm run bench -- [--experiments 1000000] [--users N] [--compounds 10000] [--seed 1]\n' +
-        '                        [--read-pause MS] [--json FILE] [--keep]\n' +
+        '                        [--read-pause MS] [--json FILE] [--keep] [--peers PATH]\n' +
         '  users defaults to experiments / 10; --read-pause is the pause between reads during the\n' +
-        '  measured run (default 10 ms, 0 = back to back); --keep keeps the bench database.\n' +
+        '  measured run (default 10 ms, 0 = back to back); --keep keeps the bench database;\n' +
+        '  --peers PATH runs PATH DATA_DIR PG_URL (e.g. /work/shared/peers/run-peers.sh) and adds its rows.\n' +
         '  Database: DATABASE_URL\'s server if set, else postgres://postgres@127.0.0.1:5432.',
     );
     return 0;
@@ -700,6 +756,7 @@ async function main(argv: string[]): Promise<number> {
     readPauseMs: count('read-pause', values['read-pause'], 10),
     keep: values.keep ?? false,
     ...(values.json ? { json: values.json } : {}),
+    ...(values.peers ? { peers: path.resolve(values.peers) } : {}),
   };
   await mkdir(CACHE_ROOT, { recursive: true });
   const result = await runBench(options);

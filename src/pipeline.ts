@@ -125,7 +125,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
       options.onProgress?.(progress);
       void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
     };
-    loaded = await loadFiles(pool, inputs, onStats, options.signal);
+    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal);
     log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
   } finally {
     await inputs.close();

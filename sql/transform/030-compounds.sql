@@ -1,4 +1,5 @@
--- staging.compounds -> work.compounds + rejects. The first valid row of each compound_id wins.
+-- staging.compounds (rows the loader could not prove valid) -> work.compounds + rejects. As for
+-- users, work.compounds already holds the loaded rows. The first valid row of each compound_id wins.
 WITH checked AS (
   SELECT s.*, etl.to_id(s.compound_id) AS id,
          CASE
@@ -11,13 +12,16 @@ WITH checked AS (
              THEN format('compound_structure is longer than 100000 characters (%s)', length(s.compound_structure))
          END AS problem
   FROM staging.compounds s
+), typed_first AS (
+  SELECT c.line, w.line AS first_line FROM checked c JOIN work.compounds w ON w.compound_id = c.id WHERE c.problem IS NULL
 ), judged AS (
   SELECT c.*, coalesce(problem, CASE WHEN line <> first_line
            THEN format('compound_id %s repeats the compound on line %s', id, first_line) END) AS reason
-  FROM (SELECT *, min(line) FILTER (WHERE problem IS NULL) OVER (PARTITION BY id) AS first_line FROM checked) c
+  FROM (SELECT c.*, least(f.first_line, min(c.line) FILTER (WHERE c.problem IS NULL) OVER (PARTITION BY c.id)) AS first_line
+        FROM checked c LEFT JOIN typed_first f ON f.line = c.line) c
 ), rejected AS (
-  INSERT INTO etl.rejects (run_id, file, line, reason, raw)
-  SELECT $1, 'compounds.csv', line, reason, raw FROM judged WHERE reason IS NOT NULL
+  INSERT INTO etl.rejects (run_id, file, line, reason, raw, raw_bytes)
+  SELECT $1, 'compounds.csv', line, reason, etl.byte_prefix(raw, 1000), etl.raw_bytes(parse_error, raw) FROM judged WHERE reason IS NOT NULL
 )
 INSERT INTO work.compounds (run_id, compound_id, compound_name, compound_structure, line)
 SELECT $1, id, compound_name, compound_structure, line FROM judged WHERE reason IS NULL

@@ -1,3 +1,3 @@
--- Statistics for the features' joins and aggregates: without them the planner guesses thousands
--- of (user, compound) groups where there are millions.
+-- Statistics for the features' aggregate (the loader analyzed the typed rows; this adds the few
+-- the SQL accepted) and for the compound checks.
 ANALYZE work.experiments, work.experiment_compounds

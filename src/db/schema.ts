@@ -7,6 +7,7 @@ export interface Database {
   'etl.rejects': RejectsTable;
   'etl.published': { singleton: ColumnType<boolean, never, never>; run_id: number };
   'features.user_features': UserFeaturesView;
+  'features.user_features_json': { user_id: number; json: string };
   'features.average_experiments_per_user': AverageView;
 }
 

@@ -2,6 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
 import { printable } from '../log.js';
+import { FieldSlices, type RowTyper } from './typed-rows.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -30,6 +31,8 @@ export interface CsvToCopyOptions {
   /** Required columns, in the order the staging table expects them. */
   columns: readonly string[];
   maxRecordBytes?: number;
+  /** The typing layer (typed-rows.ts): rows it takes go to its typed stream instead of the text output. */
+  typer?: RowTyper;
 }
 
 /** Counters a caller can read while the stream runs (progress) and after it ends. */
@@ -66,9 +69,12 @@ export class CsvToCopy extends Transform {
   private out = new CopyWriter(0);
   private fieldStarts: number[] = [];
   private fieldEnds: number[] = [];
+  private readonly typer: RowTyper | undefined;
+  private readonly slices = new FieldSlices();
 
   constructor(options: CsvToCopyOptions) {
     super();
+    this.typer = options.typer;
     this.file = options.file;
     this.columns = options.columns;
     this.maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES;
@@ -252,7 +258,7 @@ export class CsvToCopy extends Transform {
     } else if (!this.picks) {
       this.readHeader(values.length, (i) => values[i]!.toString('utf8'), firstLine);
     } else {
-      this.row(buf, start, rawEnd, values.length, (i) => this.out.escaped(values[i]!, 0, values[i]!.length), firstLine);
+      this.row(buf, start, rawEnd, values.length, (i) => this.out.escaped(values[i]!, 0, values[i]!.length), firstLine, values);
     }
     return end + 1;
   }
@@ -285,10 +291,22 @@ export class CsvToCopy extends Transform {
     count: number,
     writeField: (i: number) => void,
     line = this.line,
+    values?: Buffer[],
   ): void {
     if (count !== this.headerWidth) {
       const problem = `has ${count} field${count === 1 ? '' : 's'} but the header has ${this.headerWidth}`;
       return this.rejected(line, problem, buf, start, rawEnd);
+    }
+    if (this.typer) {
+      const f = this.slices;
+      f.values = values ?? null;
+      f.plain = buf;
+      f.starts = this.fieldStarts;
+      f.ends = this.fieldEnds;
+      if (this.typer.take(line, this.picks!, f)) {
+        this.stats.rowsRead++;
+        return;
+      }
     }
     this.stats.rowsRead++;
     const out = this.out;

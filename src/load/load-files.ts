@@ -1,13 +1,15 @@
+import { once } from 'node:events';
 import { constants } from 'node:fs';
 import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { InputError } from '../errors.js';
-import { CsvToCopy, type CsvStats } from './csv-to-copy.js';
+import type { CsvStats } from './csv-to-copy.js';
 import { SOURCES, type Source } from './sources.js';
+import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /**
  * Never blocks (a FIFO or device opens at once and is then refused), never follows a symlink as its
@@ -89,44 +91,6 @@ function openError(file: string, error: unknown): unknown {
   return error;
 }
 
-/**
- * Streams one opened CSV file into its staging table: `TRUNCATE` + `COPY ... FROM STDIN (FREEZE)` in
- * one transaction, so the rows are written once and never revisited for visibility hints. Reads the
- * file up to the size it had when opened; if it changed meanwhile (written to, truncated), nothing
- * is committed and the run fails: a half-written last line is never loaded as a row.
- */
-export async function loadFile(
-  client: pg.PoolClient,
-  input: InputFile,
-  source: Source,
-  onStats: (stats: CsvStats) => void,
-  signal?: AbortSignal,
-): Promise<CsvStats> {
-  const parser = new CsvToCopy({ file: source.file, columns: source.columns });
-  const columns = ['line', 'parse_error', 'raw', ...source.columns].join(', ');
-  const timer = setInterval(() => onStats(parser.stats), 500);
-  try {
-    await client.query('BEGIN');
-    await client.query(`TRUNCATE staging.${source.table}`);
-    const copy = client.query(copyFrom(`COPY staging.${source.table} (${columns}) FROM STDIN (FREEZE)`));
-    const bytes =
-      input.size === 0
-        ? Readable.from([])
-        : input.handle.createReadStream({ start: 0, end: input.size - 1, autoClose: false, highWaterMark: 1 << 20 });
-    await pipeline(bytes, parser, copy, { signal });
-    await checkUnchanged(input, parser.stats.bytesRead);
-    await client.query('COMMIT');
-    await client.query(`ANALYZE staging.${source.table}`);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    clearInterval(timer);
-  }
-  onStats(parser.stats);
-  return parser.stats;
-}
-
 /** Fails when the file's size or modification time changed since it was opened (same descriptor). */
 async function checkUnchanged(input: InputFile, bytesRead: number): Promise<void> {
   const now = await input.handle.stat({ bigint: true });
@@ -142,35 +106,186 @@ async function checkUnchanged(input: InputFile, bytesRead: number): Promise<void
   );
 }
 
+/** Columns of each typed COPY stream, in the order the typing layer writes them. */
+const TYPED_COLUMNS: Record<Source['table'], string> = {
+  users: 'user_id, name, email, signup_date, line',
+  compounds: 'compound_id, compound_name, compound_structure, line',
+  experiments: 'experiment_id, user_id, compound_ids, run_time, line',
+};
+
+export interface LoadedFile extends CsvStats {
+  typedRows: number;
+}
+
+/** One COPY on its own connection, inside a transaction that `finish` commits. */
+interface Copy {
+  client: pg.PoolClient;
+  stream: ReturnType<typeof copyFrom>;
+  broken: boolean;
+}
+
+async function startCopy(pool: pg.Pool, setup: string[], copy: string): Promise<Copy> {
+  const client = await pool.connect();
+  const handle: Copy = { client, stream: null as unknown as ReturnType<typeof copyFrom>, broken: false };
+  try {
+    await client.query('BEGIN');
+    for (const statement of setup) await client.query(statement);
+    handle.stream = client.query(copyFrom(copy));
+    handle.stream.on('error', () => (handle.broken = true));
+    return handle;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release(true);
+    throw error;
+  }
+}
+
+const write = (copy: Copy, data: Uint8Array) =>
+  data.length === 0 || copy.stream.write(data) ? Promise.resolve() : once(copy.stream, 'drain').then(() => {});
+
+async function finishCopy(copy: Copy): Promise<void> {
+  copy.stream.end();
+  await finished(copy.stream);
+  await copy.client.query('COMMIT');
+}
+
+async function abandonCopy(copy: Copy): Promise<void> {
+  copy.stream.destroy();
+  await copy.client.query('ROLLBACK').catch(() => (copy.broken = true));
+  copy.client.release(true); // a connection whose COPY was cut off is not reused
+}
+
 /**
- * Loads the three files in parallel, each on its own connection. The first failure stops the
- * other loads and is the one thrown (the others then only say "The operation was aborted").
+ * Loads the three files: a worker thread (parse-worker.ts) splits and types them one after the
+ * other; for each file, the rows the typing layer proved valid are COPYed (FREEZE) into a fresh
+ * `staging.<table>_typed`, which becomes this run's `core.<table>` partition (so they are written
+ * once), and every other row, as text with its raw line, into `staging.<table>` for the SQL to
+ * judge. Both COPYs of a file commit together when the file is done.
  */
 export async function loadFiles(
   pool: pg.Pool,
   inputs: Inputs,
+  runId: number,
   onStats: (file: string, stats: CsvStats) => void,
   signal?: AbortSignal,
-): Promise<Record<string, CsvStats>> {
-  const abort = new AbortController();
-  const either = signal ? AbortSignal.any([abort.signal, signal]) : abort.signal;
-  const loaded: Record<string, CsvStats> = {};
-  let firstFailure: unknown;
-  await Promise.all(
-    SOURCES.map(async (source) => {
-      const client = await pool.connect();
-      let failed = false;
-      try {
-        loaded[source.file] = await loadFile(client, inputs.get(source.file), source, (stats) => onStats(source.file, stats), either);
-      } catch (error) {
-        failed = true;
-        firstFailure ??= error;
-        abort.abort();
-      } finally {
-        client.release(failed); // a connection whose COPY was cut off is not reused
+  typed = process.env.ETL_TYPED_FAST_PATH !== '0',
+): Promise<Record<string, LoadedFile>> {
+  // The worker reads through the descriptors opened here (threads share them), up to each file's
+  // size when it was opened; this side checks, before committing a file, that it did not change.
+  const files = SOURCES.map((s) => ({ fd: inputs.get(s.file).handle.fd, size: inputs.get(s.file).size }));
+  const input: WorkerInput = { files, sources: SOURCES, typed };
+  const worker = idleWorkers.pop() ?? startWorker();
+  worker.removeAllListeners();
+  worker.ref();
+  const queue: FromWorker[] = [];
+  let wake: (() => void) | null = null;
+  let crashed: unknown = null;
+  worker.on('message', (message: FromWorker) => {
+    queue.push(message);
+    wake?.();
+  });
+  worker.on('error', (error) => {
+    crashed = error;
+    wake?.();
+  });
+  worker.on('exit', (code) => {
+    crashed ??= new Error(`the parser stopped unexpectedly (exit code ${code})`);
+    wake?.();
+  });
+  const aborted = () => wake?.();
+  signal?.addEventListener('abort', aborted);
+  const next = async (): Promise<FromWorker> => {
+    for (;;) {
+      signal?.throwIfAborted();
+      const message = queue.shift();
+      if (message) return message;
+      if (crashed) throw crashed;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
+  };
+
+  worker.postMessage({ type: 'start', input } satisfies ToWorker);
+
+  const loaded: Record<string, LoadedFile> = {};
+  let reusable = false;
+  let text: Copy | null = null;
+  let typedCopy: Copy | null = null;
+  let source: Source | undefined;
+  let lastReport = 0;
+  try {
+    for (;;) {
+      const message = await next();
+      if (message.type === 'begin') {
+        source = SOURCES.find((s) => s.file === message.file)!;
+        const columns = ['line', 'parse_error', 'raw', ...source.columns].join(', ');
+        const table = `staging.${source.table}`;
+        text = await startCopy(pool, [`TRUNCATE ${table}`], `COPY ${table} (${columns}) FROM STDIN (FREEZE)`);
+        typedCopy = await startCopy(
+          pool,
+          [
+            `DROP TABLE IF EXISTS ${table}_typed`,
+            `CREATE TABLE ${table}_typed (LIKE core.${source.table}, CHECK (run_id = ${Number(runId)}))`,
+            `ALTER TABLE ${table}_typed ALTER COLUMN run_id SET DEFAULT ${Number(runId)}`,
+          ],
+          `COPY ${table}_typed (${TYPED_COLUMNS[source.table]}) FROM STDIN (FREEZE)`,
+        );
+      } else if (message.type === 'chunk') {
+        await Promise.all([write(typedCopy!, message.typed), write(text!, message.text)]);
+        worker.postMessage({ type: 'ack' } satisfies ToWorker);
+        if (Date.now() - lastReport > 500) {
+          lastReport = Date.now();
+          onStats(message.file, message);
+        }
+      } else if (message.type === 'end') {
+        await checkUnchanged(inputs.get(message.file), message.bytesRead);
+        await Promise.all([finishCopy(typedCopy!), finishCopy(text!)]);
+        typedCopy!.client.release();
+        text!.client.release();
+        typedCopy = text = null;
+        await pool.query(`ANALYZE staging.${source!.table}`);
+        loaded[message.file] = { bytesRead: message.bytesRead, rowsRead: message.rowsRead, typedRows: message.typedRows };
+        onStats(message.file, message);
+      } else if (message.type === 'failed') {
+        throw message.input ? new InputError(message.input.file, message.input.problem, message.input.line) : new Error(message.message);
+      } else {
+        reusable = true;
+        return loaded;
       }
-    }),
-  );
-  if (firstFailure !== undefined) throw firstFailure;
-  return loaded;
+    }
+  } finally {
+    signal?.removeEventListener('abort', aborted);
+    worker.removeAllListeners();
+    if (reusable) {
+      worker.unref();
+      worker.on('error', () => {});
+      worker.on('exit', () => idleWorkers.splice(idleWorkers.indexOf(worker) >>> 0, 1));
+      idleWorkers.push(worker);
+    } else {
+      await worker.terminate();
+    }
+    for (const copy of [typedCopy, text]) if (copy) await abandonCopy(copy);
+  }
+}
+
+/**
+ * Parse workers between runs (a worker's start-up and memory are paid once, not per run); one
+ * per run in progress at most, unreferenced so they never keep the process alive.
+ */
+const idleWorkers: Worker[] = [];
+
+/**
+ * A small young generation makes the worker collect often, so the chunk buffers it drops are
+ * freed within a few chunks instead of piling up to V8's external-memory limit (Node RSS).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
+/** The worker runs the compiled .js; under tsx (tests, `npm run etl`) it registers tsx first. */
+function startWorker(): Worker {
+  const ts = import.meta.url.endsWith('.ts');
+  const url = new URL(ts ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
+  if (!ts) return new Worker(url, { resourceLimits: WORKER_LIMITS });
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(boot, { eval: true, resourceLimits: WORKER_LIMITS });
 }
