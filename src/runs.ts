@@ -1,11 +1,13 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from './db/schema.js';
+import type { Database, RunSource } from './db/schema.js';
 import { EXPERIMENTS, SOURCES, USERS } from './load/sources.js';
 
 /** A run as the API and CLI show it. */
 export interface RunRecord {
   run_id: number;
   status: 'running' | 'succeeded' | 'failed';
+  /** Where the files came from: `data_dir` (DATA_DIR) or `upload` (the parts of a multipart POST /data). */
+  source: RunSource;
   step: string | null;
   started_at: Date;
   finished_at: Date | null;
@@ -19,10 +21,10 @@ export interface RunRecord {
  * Records a new run (status `running`) with a row per input file. Call only while holding the run
  * lock: runs still marked `running` then belong to a process that died, and are marked failed.
  */
-export async function createRun(db: Kysely<Database>): Promise<number> {
+export async function createRun(db: Kysely<Database>, source: RunSource = 'data_dir'): Promise<number> {
   return db.transaction().execute(async (trx) => {
     await failInterruptedRuns(trx);
-    const { run_id } = await trx.insertInto('etl.runs').defaultValues().returning('run_id').executeTakeFirstOrThrow();
+    const { run_id } = await trx.insertInto('etl.runs').values({ source }).returning('run_id').executeTakeFirstOrThrow();
     await trx
       .insertInto('etl.run_files')
       .values(SOURCES.map((s) => ({ run_id, file: s.file })))
@@ -160,6 +162,7 @@ export async function listRuns(
   return runs.map((r) => ({
     run_id: r.run_id,
     status: r.status,
+    source: r.source,
     step: r.step,
     started_at: r.started_at,
     finished_at: r.finished_at,

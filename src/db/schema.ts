@@ -21,7 +21,11 @@ export interface RunsTable {
   users: number | null;
   experiments: number | null;
   average_experiments_per_user: number | null;
+  /** Where the run's files came from (sql/000009-run-source.sql). */
+  source: ColumnType<RunSource, RunSource | undefined, never>;
 }
+
+export type RunSource = 'data_dir' | 'upload';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
