@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /** Everything the service reads from the environment, parsed once. */
@@ -19,6 +20,14 @@ export interface Config {
   keepRuns: number;
   /** Limits on the API's reads; see ReadLimits. */
   reads: ReadLimits;
+  /** The largest multipart body POST /data accepts (bytes); a larger one is answered 413. */
+  maxUploadBytes: number;
+  /** Where an upload's parts are written while its run needs them (a private directory per upload, removed after). */
+  uploadTmpDir: string;
+  /** When set, requests that change state need `Authorization: Bearer <apiToken>`. */
+  apiToken: string | undefined;
+  /** With apiToken set: reads need the token too (except /health). */
+  apiTokenReads: boolean;
 }
 
 /** What bounds the API's reads, so that no reader can hold the service's connections for long. */
@@ -32,6 +41,8 @@ export interface ReadLimits {
 }
 
 export const DEFAULT_READ_LIMITS: ReadLimits = { maxStreams: 4, streamIdleTimeoutMs: 30_000, statementTimeoutMs: 30_000 };
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
@@ -49,6 +60,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       streamIdleTimeoutMs: count(env, 'STREAM_IDLE_TIMEOUT_MS', DEFAULT_READ_LIMITS.streamIdleTimeoutMs, 100, 3_600_000),
       statementTimeoutMs: count(env, 'STATEMENT_TIMEOUT_MS', DEFAULT_READ_LIMITS.statementTimeoutMs, 100, 3_600_000),
     },
+    maxUploadBytes: count(env, 'MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER),
+    uploadTmpDir: path.resolve(env.UPLOAD_TMPDIR || os.tmpdir()),
+    apiToken: env.API_TOKEN || undefined,
+    apiTokenReads: env.API_TOKEN_READS === '1',
   };
 }
 

@@ -68,3 +68,18 @@ function lostDatabase(error: unknown): boolean {
   if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code)) return true;
   return /connection terminated|connection error|timeout exceeded when trying to connect/i.test((error as Error | null)?.message ?? '');
 }
+
+/**
+ * A multipart upload that cannot be used (a part missing, unknown, repeated or not a file, a body
+ * over MAX_UPLOAD_BYTES, malformed, or cut off): HTTP `status`. It is an InputError, so a run it
+ * ends is recorded as failed with this message, like any unusable input.
+ */
+export class UploadError extends InputError {
+  constructor(
+    readonly status: 400 | 413 | 422,
+    problem: string,
+  ) {
+    super('upload', problem);
+    this.name = 'UploadError';
+  }
+}

@@ -25,6 +25,21 @@ export interface EtlOptions {
   log?: Log;
   /** Told the run's current step and each file's counters as they change (the CLI's progress bar). */
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * The files arrive with the request (a multipart upload) instead of being read from `dataDir`.
+   * `receive` is called once the run holds the lock and is recorded (`source: 'upload'`), so a
+   * request that loses the race is answered 409 before anything of it is received.
+   */
+  upload?: { receive: (signal?: AbortSignal) => Promise<ReceivedFiles> };
+}
+
+/**
+ * A private directory holding the three files of one run. `receive` removes what it wrote when it
+ * fails; otherwise the run calls `remove` when it ends, whatever the outcome.
+ */
+export interface ReceivedFiles {
+  dir: string;
+  remove: () => Promise<void>;
 }
 
 export interface RunProgress {
@@ -80,12 +95,17 @@ async function lockHolderRunId({ db }: DbHandle): Promise<number | null> {
 /** One run, recorded from start to finish; call only while holding the run lock. */
 async function recordedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
   const log = options.log ?? stderrLog;
-  const runId = await createRun(database.db);
+  const runId = await createRun(database.db, options.upload ? 'upload' : 'data_dir');
   const cancel = () => void database.cancelQueries().catch(() => {});
   options.signal?.addEventListener('abort', cancel);
+  let received: ReceivedFiles | undefined;
   try {
     options.signal?.throwIfAborted();
-    await execute(database, runId, options, log);
+    if (options.upload) {
+      await setStep(database.db, runId, 'receiving the upload');
+      received = await options.upload.receive(options.signal);
+    }
+    await execute(database, runId, received ? { ...options, dataDir: received.dir } : options, log);
   } catch (error) {
     const failure = options.signal?.aborted
       ? new RunFailedError(runId, 'unavailable', 'the run was cancelled: the service is shutting down')
@@ -95,6 +115,7 @@ async function recordedRun(database: DbHandle, options: EtlOptions): Promise<Run
     throw failure;
   } finally {
     options.signal?.removeEventListener('abort', cancel);
+    await received?.remove().catch((error) => log(`run ${runId}: could not remove the received files: ${(error as Error).message}`));
     await pruneRejects(database.db, options.keepRuns ?? 20).catch((error) =>
       log(`run ${runId}: could not delete the rejects of older runs yet: ${(error as Error).message}`),
     );

@@ -1,7 +1,9 @@
+import os from 'node:os';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { HttpBindings } from '@hono/node-server';
 import { sql } from 'kysely';
+import { DEFAULT_MAX_UPLOAD_BYTES } from '../config.js';
 import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
 import { log } from '../log.js';
@@ -9,6 +11,7 @@ import { featuresJson, getUserFeatures } from '../features.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
+import { isUpload, openUpload, type UploadLimits } from './upload.js';
 
 const ID = /^[1-9][0-9]{0,15}$/;
 const JSON_TYPE = 'application/json';
@@ -19,8 +22,12 @@ type Env = { Bindings: Partial<HttpBindings> };
  * The HTTP API: thin routes over the pipeline and the read queries. JSON in every answer. Runs use
  * the handle's run pool; reads use `database.readers`, so no reader can take a run's connections.
  */
-export function createApp(database: DbHandle, options: EtlOptions): Hono<Env> {
+export function createApp(database: DbHandle, options: EtlOptions & Partial<UploadLimits>): Hono<Env> {
   const { readers } = database;
+  const uploads: UploadLimits = {
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    uploadTmpDir: options.uploadTmpDir ?? os.tmpdir(),
+  };
   const gate = new StreamGate(readers.limits.maxStreams, readers.limits.streamIdleTimeoutMs, options.signal);
   // Clients see DATA_DIR by name, not the server's absolute path (the log keeps the full path).
   // (A DATA_DIR of "/" is left alone: every slash in every message would be replaced.)
@@ -28,7 +35,9 @@ export function createApp(database: DbHandle, options: EtlOptions): Hono<Env> {
   const publicRun = (run: RunRecord): RunRecord => (run.error ? { ...run, error: hidePaths(run.error) } : run);
 
   const app = new Hono<Env>();
-  app.use(bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) }));
+  // Every body is capped at 16 KiB but an upload's, which is streamed (src/api/upload.ts).
+  const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) });
+  app.use((c, next) => (c.req.path === '/data' && isUpload(c) ? next() : limit(c, next)));
   // HEAD runs the GET route for its status and headers. A streamed body is cancelled, never left
   // unread, so it gives its connection back at once; a JSON body is only measured (Content-Length).
   app.use(async (c, next) => {
@@ -39,14 +48,20 @@ export function createApp(database: DbHandle, options: EtlOptions): Hono<Env> {
   });
 
   app.post('/data', async (c) => {
+    // With a multipart body: the files are that upload's parts, received once the run holds the lock.
+    const upload = isUpload(c) ? openUpload(c, uploads) : undefined;
+    // An upload refused before it is read is not a run; one that failed is, and the rest of its
+    // body is left unread: the connection is closed after the answer.
+    if (upload instanceof Error) return c.json({ error: upload.message }, upload.status, { Connection: 'close' });
+    const close: Record<string, string> = upload ? { Connection: 'close' } : {};
     try {
-      return c.json(publicRun(await runEtl(database, options)));
+      return c.json(publicRun(await runEtl(database, upload ? { ...options, upload } : options)));
     } catch (error) {
-      if (error instanceof RunInProgressError) return c.json({ error: error.message, run_id: error.runId }, 409);
+      if (error instanceof RunInProgressError) return c.json({ error: error.message, run_id: error.runId }, 409, close);
       if (error instanceof RunFailedError) {
         const body = { error: hidePaths(error.message), run_id: error.runId };
-        if (error.kind === 'unavailable') return c.json(body, 503, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
-        return c.json(body, error.kind === 'input' ? 422 : 500);
+        if (error.kind === 'unavailable') return c.json(body, 503, { 'Retry-After': String(RETRY_AFTER_SECONDS), ...close });
+        return c.json(body, upload?.failure?.status ?? (error.kind === 'input' ? 422 : 500), close);
       }
       throw error;
     }

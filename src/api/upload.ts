@@ -1,0 +1,191 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import type { Context } from 'hono';
+import { UploadError } from '../errors.js';
+import { COMPOUNDS, EXPERIMENTS, USERS } from '../load/sources.js';
+import type { ReceivedFiles } from '../pipeline.js';
+
+/**
+ * `POST /data` with `multipart/form-data`: the three files as parts named `users`,
+ * `user_experiments` and `compounds`. Streamed end to end: nothing is read before the run holds
+ * the lock (see EtlOptions.upload), then each part is written, with backpressure, to a file of a
+ * private directory (mode 700) that the normal pipeline opens like DATA_DIR, and that is removed
+ * whatever the outcome.
+ */
+
+/** Part name -> the file name the loader expects (`users` -> `users.csv`), in the order they are named to clients. */
+const PARTS = new Map<string, string>([USERS, EXPERIMENTS, COMPOUNDS].map((s) => [s.file.replace(/\.csv$/, ''), s.file]));
+const PART_NAMES = [...PARTS.keys()].join(', ');
+
+/** An upload that sends nothing for this long holds the run lock for nothing: it fails. */
+const IDLE_TIMEOUT_MS = 60_000;
+
+export interface UploadLimits {
+  maxUploadBytes: number;
+  /** Where the private directory of each upload is made. */
+  uploadTmpDir: string;
+}
+
+/** A request whose body is a multipart upload of the three files (rather than no body at all). */
+export function isUpload(c: Context): boolean {
+  return c.req.method === 'POST' && /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '');
+}
+
+export interface Upload {
+  receive: (signal?: AbortSignal) => Promise<ReceivedFiles>;
+  /** Why the upload failed, once it has: the answer's status comes from it. */
+  failure: UploadError | null;
+}
+
+/**
+ * Checks what can be checked without reading the body (a boundary, the declared length), and
+ * returns how to receive it; nothing is read until `receive` is called.
+ */
+export function openUpload(c: Context<{ Bindings: { incoming?: import('node:http').IncomingMessage } }>, limits: UploadLimits): Upload | UploadError {
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  if (declared > limits.maxUploadBytes) return tooLarge(limits);
+  const headers = { 'content-type': c.req.header('content-type') ?? '' };
+  try {
+    // Throws now on a missing boundary; the parser itself is made (and fed) only in receive.
+    busboy({ headers });
+  } catch (error) {
+    return new UploadError(400, `the body is not valid multipart/form-data (${(error as Error).message})`);
+  }
+  // Under @hono/node-server the Node request itself (flow control, disconnects); elsewhere (tests
+  // through app.request) the web body.
+  const body = (): Readable => c.env?.incoming ?? Readable.fromWeb((c.req.raw.body ?? new Blob([]).stream()) as never);
+  const upload: Upload = {
+    failure: null,
+    receive: async (signal) => {
+      const dir = await mkdtemp(path.join(limits.uploadTmpDir, 'lab-etl-upload-')); // mode 700
+      const remove = () => rm(dir, { recursive: true, force: true });
+      try {
+        await receiveParts(body(), headers, dir, limits, signal);
+        return { dir, remove };
+      } catch (error) {
+        if (error instanceof UploadError) upload.failure = error;
+        await remove();
+        throw error;
+      }
+    },
+  };
+  return upload;
+}
+
+const tooLarge = (limits: UploadLimits) =>
+  new UploadError(413, `the body is larger than MAX_UPLOAD_BYTES (${limits.maxUploadBytes} bytes)`);
+
+/**
+ * Feeds the body to the multipart parser and each file part to its file, pausing the body while
+ * the parser or a file is behind. Resolves once all three files are complete on disk; rejects with
+ * an UploadError on the first problem, after every file stream it opened has ended.
+ */
+function receiveParts(body: Readable, headers: Record<string, string>, dir: string, limits: UploadLimits, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const parser = busboy({ headers, limits: { fieldSize: 1024, headerPairs: 20 } });
+    const files: Promise<void>[] = [];
+    const streams: Readable[] = [];
+    const seen = new Set<string>();
+    let received = 0;
+    let ended = false;
+    let settled = false;
+    let idle: NodeJS.Timeout | undefined;
+
+    const cleanup = () => {
+      clearTimeout(idle);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('close', onClose);
+      body.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      // The rest of the body is not read: the answer closes the connection (Connection: close).
+      body.pause();
+      parser.destroy();
+      for (const stream of streams) stream.destroy(error);
+      void Promise.allSettled(files).then(() => reject(error));
+    };
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () => fail(new UploadError(400, `the client sent nothing for ${IDLE_TIMEOUT_MS / 1000} s after ${received} bytes; the upload was abandoned`)),
+        IDLE_TIMEOUT_MS,
+      );
+      idle.unref();
+    };
+
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limits.maxUploadBytes) return fail(tooLarge(limits));
+      touch();
+      if (!parser.write(chunk)) {
+        body.pause();
+        parser.once('drain', () => settled || body.resume());
+      }
+    };
+    const onEnd = () => {
+      ended = true;
+      parser.end();
+    };
+    const onClose = () => {
+      if (!ended) fail(new UploadError(400, `the client disconnected after ${received} bytes, before the upload was complete`));
+    };
+    const onError = () => onClose();
+    const onAbort = () => {
+      fail(new Error('the service is shutting down'));
+      body.destroy();
+    };
+
+    parser.on('file', (name, stream) => {
+      // Destroying the parser errors every part stream it made, even one never piped anywhere.
+      stream.on('error', () => {});
+      if (settled) return stream.resume();
+      const file = PARTS.get(name);
+      if (!file) return fail(new UploadError(400, `unknown part "${name.slice(0, 40)}": send exactly the file parts ${PART_NAMES}`));
+      if (seen.has(name)) return fail(new UploadError(400, `the part ${name} is sent more than once`));
+      seen.add(name);
+      streams.push(stream);
+      const written = pipeline(stream, createWriteStream(path.join(dir, file), { flags: 'wx', mode: 0o600 }));
+      files.push(written);
+      // The server's path stays out of the message: the code says enough (ENOSPC, EACCES).
+      written.catch((error: NodeJS.ErrnoException) => fail(error instanceof UploadError ? error : new Error(`could not store the part ${name} (${error.code ?? error.message})`)));
+    });
+    parser.on('field', (name) => {
+      if (PARTS.has(name)) fail(new UploadError(400, `the part ${name} is not a file: send it as a file (with a filename), e.g. curl -F ${name}=@${PARTS.get(name)}`));
+      else fail(new UploadError(400, `unknown part "${name.slice(0, 40)}": send exactly the file parts ${PART_NAMES}`));
+    });
+    parser.on('error', (error: Error) => fail(new UploadError(400, `the body is not valid multipart/form-data (${error.message})`)));
+    parser.on('close', () => {
+      void Promise.all(files).then(
+        () => {
+          if (settled) return;
+          const missing = [...PARTS.keys()].filter((name) => !seen.has(name));
+          if (missing.length > 0) {
+            return fail(new UploadError(422, `the part${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: send exactly the file parts ${PART_NAMES}`));
+          }
+          settled = true;
+          cleanup();
+          resolve();
+        },
+        () => {},
+      );
+    });
+
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort);
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('close', onClose);
+    body.on('error', onError);
+    touch();
+    body.resume();
+  });
+}
