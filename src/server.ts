@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
+import { isLoopback } from './api/auth.js';
 import { readConfig } from './config.js';
 import { log } from './log.js';
 import { openDb } from './db/handle.js';
@@ -15,6 +16,9 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
   // The address really bound (HOST), not a name that may not match it.
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+  if (!config.apiToken && !isLoopback(config.host)) {
+    log(`warning: HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`);
+  }
   // A newcomer's next three commands, with the port actually taken.
   const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;
   process.stderr.write(

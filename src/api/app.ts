@@ -11,6 +11,7 @@ import { featuresJson, getUserFeatures } from '../features.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
+import { requireToken, type TokenOptions } from './auth.js';
 import { isUpload, openUpload, type UploadLimits } from './upload.js';
 
 const ID = /^[1-9][0-9]{0,15}$/;
@@ -22,7 +23,7 @@ type Env = { Bindings: Partial<HttpBindings> };
  * The HTTP API: thin routes over the pipeline and the read queries. JSON in every answer. Runs use
  * the handle's run pool; reads use `database.readers`, so no reader can take a run's connections.
  */
-export function createApp(database: DbHandle, options: EtlOptions & Partial<UploadLimits>): Hono<Env> {
+export function createApp(database: DbHandle, options: EtlOptions & TokenOptions & Partial<UploadLimits>): Hono<Env> {
   const { readers } = database;
   const uploads: UploadLimits = {
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
@@ -35,6 +36,7 @@ export function createApp(database: DbHandle, options: EtlOptions & Partial<Uplo
   const publicRun = (run: RunRecord): RunRecord => (run.error ? { ...run, error: hidePaths(run.error) } : run);
 
   const app = new Hono<Env>();
+  app.use(requireToken(options));
   // Every body is capped at 16 KiB but an upload's, which is streamed (src/api/upload.ts).
   const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) });
   app.use((c, next) => (c.req.path === '/data' && isUpload(c) ? next() : limit(c, next)));
