@@ -107,8 +107,9 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
       if (settled) return;
       settled = true;
       cleanup();
-      // The rest of the body is not read: the answer closes the connection (Connection: close).
-      body.pause();
+      // The rest of the body is not kept: it is discarded until the answer closes the connection
+      // (Connection: close), so the client reads the answer rather than a reset.
+      body.resume();
       parser.destroy();
       for (const stream of streams) stream.destroy(error);
       void Promise.allSettled(files).then(() => reject(error));
