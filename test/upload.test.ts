@@ -6,15 +6,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { createApp } from '../src/api/app.js';
 import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, dataDir as writeDataDir, options, removeDir, testDatabase } from './helpers.js';
+import { CHALLENGE_DIR, ROOT, dataDir as writeDataDir, options, removeDir, testDatabase } from './helpers.js';
 import { startService, stopService, type Service } from './service.js';
 import { assertCleanError, waitFor } from './faults/support.js';
 
+const exec = promisify(execFile);
 const PARTS = ['users', 'user_experiments', 'compounds'] as const;
 const MAX_UPLOAD_BYTES = 64 * 1024;
 const BOUNDARY = 'lab-etl-test-boundary';
@@ -307,6 +310,14 @@ test('API_TOKEN: POST needs the bearer token (missing or wrong: 401 JSON), reads
     assert.equal((await fetch(`${secured.base}/data`)).status, 200, 'reads are open');
     assert.equal((await fetch(`${secured.base}/runs`)).status, 200);
     assert.doesNotMatch(secured.output(), /warning: HOST/);
+
+    // bin/trigger.sh uploads a directory's three files, with API_TOKEN from its environment.
+    const trigger = (env: Record<string, string>) => exec('bin/trigger.sh', [secured.base, CHALLENGE_DIR], { cwd: ROOT, env: { ...process.env, ...env } });
+    const summary = JSON.parse((await trigger({ API_TOKEN: token })).stdout);
+    assert.deepEqual([summary.status, summary.source, summary.files['users.csv'].bytes], ['succeeded', 'upload', 432]);
+    const refusedTrigger = await trigger({ API_TOKEN: '' }).then(() => null, (error: { code: number; stderr: string }) => error);
+    assert.equal(refusedTrigger?.code, 1);
+    assert.match(refusedTrigger!.stderr, /trigger: HTTP 401/);
   } finally {
     assert.equal((await stopService(secured)).code, 0);
   }
