@@ -46,17 +46,19 @@ export interface Service {
 }
 
 /**
- * Starts `src/server.ts` as its own process (as `npm start` would, through tsx) on a free port and
+ * Starts `src/server.ts` as its own process (through tsx, or compiled) on a free port and
  * waits until /health answers 200. `DATABASE_URL` is cleared unless `env` sets it. `track` gets the
  * process as soon as it exists, so a caller can clean it up even when start-up fails.
  */
 export async function startService(
   env: Record<string, string>,
-  { timeoutMs = 90_000, track }: { timeoutMs?: number; track?: (child: ChildProcess) => void } = {},
+  { timeoutMs = 90_000, track, compiled = false }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean } = {},
 ): Promise<Service> {
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  // compiled: `node dist/server.js`, as `npm start` and the bench run it (build it first), for
+  // measurements that tsx's own memory would blur.
+  const child = spawn(process.execPath, compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -140,10 +140,8 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
       if (!ended) fail(new UploadError(400, `the client disconnected after ${received} bytes, before the upload was complete`));
     };
     const onError = () => onClose();
-    const onAbort = () => {
-      fail(new Error('the service is shutting down'));
-      body.destroy();
-    };
+    // The run is then recorded as cancelled and the client answered 503 before the service exits.
+    const onAbort = () => fail(new Error('the service is shutting down'));
 
     parser.on('file', (name, stream) => {
       // Destroying the parser errors every part stream it made, even one never piped anywhere.

@@ -72,8 +72,8 @@ export const stopPostmaster = (pgdata: string) => stopCluster(pgdata, { killAfte
  * Starts `src/server.ts` as its own process (see test/service.ts) and registers it, so cleanup()
  * stops it even when start-up or the test fails.
  */
-export function startService(env: Record<string, string>, { timeoutMs = 90_000 } = {}): Promise<Service> {
-  return startServiceProcess(env, { timeoutMs, track: (child) => children.add(child) });
+export function startService(env: Record<string, string>, { timeoutMs = 90_000, compiled = false } = {}): Promise<Service> {
+  return startServiceProcess(env, { timeoutMs, compiled, track: (child) => children.add(child) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,6 +192,7 @@ export async function serviceOnSets<K extends string>(
   specs: Record<K, Omit<GenerateOptions, 'out'>>,
   first: NoInfer<K>,
   env: Record<string, string> = {},
+  { compiled = false } = {},
 ): Promise<{ service: Service; url: string; dataDir: string; sets: DataSets<K> }> {
   const root = await tempDir(name);
   const sets = await makeSets(specs);
@@ -199,7 +200,7 @@ export async function serviceOnSets<K extends string>(
   onCleanup(() => database.close());
   const dataDir = path.join(root, 'data');
   await useSet(dataDir, sets[first].dir);
-  const service = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir, ...env });
+  const service = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir, ...env }, { compiled });
   onCleanup(async () => {
     await stopService(service);
   });
