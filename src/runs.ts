@@ -187,17 +187,14 @@ export interface RejectsPage {
   offset: number;
 }
 
-/**
- * Reject rows per round trip while streaming: each carries its raw line, up to 1 MiB. Four keeps
- * five parallel pages of such lines at about 200 MB of Node memory (16: about 450 MB).
- */
-const REJECTS_BATCH = 4;
+/** Reject rows per round trip while streaming; each carries at most 1000 bytes of its raw line. */
+const REJECTS_BATCH = 500;
 /** A response chunk is sent once it holds this many characters. */
 const CHUNK_CHARS = 64 * 1024;
 
 /**
  * `GET /runs/:id/rejects` as JSON text chunks, streamed through a cursor (Kysely's `.stream()`),
- * so a page of large raw lines never sits in memory whole. `db` must have a cursor.
+ * so a page never sits in memory whole. `db` must have a cursor.
  */
 export async function* rejectsJson(db: Kysely<Database>, runId: number, page: RejectsPage): AsyncGenerator<string> {
   yield `{"run_id":${runId},"limit":${page.limit},"offset":${page.offset},"rejected":[`;
@@ -205,7 +202,6 @@ export async function* rejectsJson(db: Kysely<Database>, runId: number, page: Re
   let count = 0;
   for await (const row of rejectsQuery(db, runId, page).stream(REJECTS_BATCH)) {
     chunk += `${count++ === 0 ? '' : ','}${JSON.stringify(row)}`;
-    // Small rows go out together; a large one alone, so at most one sits in a chunk.
     if (chunk.length >= CHUNK_CHARS) {
       yield chunk;
       chunk = '';
@@ -217,7 +213,7 @@ export async function* rejectsJson(db: Kysely<Database>, runId: number, page: Re
 function rejectsQuery(db: Kysely<Database>, runId: number, { limit, offset }: RejectsPage) {
   return db
     .selectFrom('etl.rejects')
-    .select(['file', 'line', 'reason', 'raw'])
+    .select(['file', 'line', 'reason', 'raw', 'raw_bytes'])
     .where('run_id', '=', runId)
     .orderBy('file')
     .orderBy('line')

@@ -38,7 +38,7 @@ async function post(dir: string, extra: Parameters<typeof options>[1] = {}) {
 
 async function rejects(app: ReturnType<typeof createApp>, runId: number, query = '') {
   const response = await app.request(`/runs/${runId}/rejects${query}`);
-  return ((await response.json()) as { rejected: { file: string; line: number; reason: string; raw: string }[] }).rejected;
+  return ((await response.json()) as { rejected: { file: string; line: number; reason: string; raw: string; raw_bytes: number | null }[] }).rejected;
 }
 
 test('DATA_DIR missing', async () => {
@@ -234,7 +234,7 @@ test('every rejected row is recorded and the pages reach all of them', async () 
   assert.deepEqual(lines, Array.from({ length: total }, (_, i) => i + 2), 'every line once, in order');
   const last = await rejects(app, body.run_id, `?limit=10000&offset=${total - 5}`);
   assert.deepEqual(last.map((r) => r.line), [total - 3, total - 2, total - 1, total, total + 1]);
-  assert.deepEqual(last[0], { file: 'user_experiments.csv', line: total - 3, reason: 'user_id 999 is not an accepted user', raw: `${total - 4},\t999,\t1,\t5` });
+  assert.deepEqual(last[0], { file: 'user_experiments.csv', line: total - 3, reason: 'user_id 999 is not an accepted user', raw: `${total - 4},\t999,\t1,\t5`, raw_bytes: `${total - 4},\t999,\t1,\t5`.length });
   assert.equal((await app.request(`/runs/${body.run_id}/rejects?limit=10001`)).status, 400, 'pages are bounded');
   await removeDir(dir);
 });

@@ -43,7 +43,10 @@ export interface RejectsTable {
   file: string;
   line: number;
   reason: string;
+  /** The rejected line, or its first 1000 bytes (cut on a character boundary). */
   raw: string;
+  /** The whole line's length in bytes; null where the loader could keep only a preview. */
+  raw_bytes: number | null;
 }
 
 export interface UserFeaturesView {

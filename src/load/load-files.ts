@@ -122,6 +122,8 @@ interface Copy {
   client: pg.PoolClient;
   stream: ReturnType<typeof copyFrom>;
   broken: boolean;
+  /** Why the COPY failed (the server refused it, or the connection was lost), once it has. */
+  failure?: unknown;
 }
 
 async function startCopy(pool: pg.Pool, setup: string[], copy: string): Promise<Copy> {
@@ -131,7 +133,10 @@ async function startCopy(pool: pg.Pool, setup: string[], copy: string): Promise<
     await client.query('BEGIN');
     for (const statement of setup) await client.query(statement);
     handle.stream = client.query(copyFrom(copy));
-    handle.stream.on('error', () => (handle.broken = true));
+    handle.stream.on('error', (error) => {
+      handle.broken = true;
+      handle.failure ??= error;
+    });
     return handle;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
@@ -140,8 +145,16 @@ async function startCopy(pool: pg.Pool, setup: string[], copy: string): Promise<
   }
 }
 
-const write = (copy: Copy, data: Uint8Array) =>
-  data.length === 0 || copy.stream.write(data) ? Promise.resolve() : once(copy.stream, 'drain').then(() => {});
+/**
+ * Writes to a COPY, waiting for it to drain. Once the COPY has failed, fails with that reason: the
+ * stream cannot take more (pg-copy-streams drops its connection then, and a write would throw a
+ * TypeError that hides a lost database behind an "internal error").
+ */
+async function write(copy: Copy, data: Uint8Array): Promise<void> {
+  if (copy.failure !== undefined) throw copy.failure;
+  if (data.length === 0 || copy.stream.write(data)) return;
+  await once(copy.stream, 'drain');
+}
 
 async function finishCopy(copy: Copy): Promise<void> {
   copy.stream.end();
