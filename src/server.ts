@@ -2,6 +2,7 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { isLoopback } from './api/auth.js';
+import { removeLeftUploads } from './api/upload.js';
 import { readConfig } from './config.js';
 import { log } from './log.js';
 import { openDb } from './db/handle.js';
@@ -10,6 +11,8 @@ import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
 const config = readConfig();
 const database = await openDb(config);
 await recoverInterruptedRuns(database);
+const leftUploads = await removeLeftUploads(config.uploadTmpDir);
+if (leftUploads > 0) log(`removed ${leftUploads} upload director${leftUploads > 1 ? 'ies' : 'y'} left by a stopped process`);
 const shutdown = new AbortController();
 const app = createApp(database, { ...config, signal: shutdown.signal });
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {

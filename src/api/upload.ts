@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import v8 from 'node:v8';
@@ -83,7 +83,7 @@ export function openUpload(c: Context<{ Bindings: { incoming?: import('node:http
     failure: null,
     receive: async (signal) => {
       // Mode 700. The message names the setting, not the server's path.
-      const dir = await mkdtemp(path.join(limits.uploadTmpDir, 'lab-etl-upload-')).catch((error: NodeJS.ErrnoException) => {
+      const dir = await mkdtemp(path.join(limits.uploadTmpDir, `${PREFIX}${process.pid}-`)).catch((error: NodeJS.ErrnoException) => {
         throw new Error(`could not make a directory for the upload in UPLOAD_TMPDIR (${error.code ?? error.message})`);
       });
       const remove = () => rm(dir, { recursive: true, force: true });
@@ -98,6 +98,35 @@ export function openUpload(c: Context<{ Bindings: { incoming?: import('node:http
     },
   };
   return upload;
+}
+
+/** Upload directories are named `lab-etl-upload-<pid>-<random>`, after the process receiving them. */
+const PREFIX = 'lab-etl-upload-';
+
+/**
+ * Removes the upload directories a killed process left in `dir` (`kill -9` mid-upload): those of
+ * processes that no longer exist, and those named after this process's own pid, which it has not
+ * used yet (a container's service is pid 1 every time). Those of live processes stay: they may be
+ * another service's, receiving now. Call at start-up, before listening.
+ */
+export async function removeLeftUploads(dir: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [])) {
+    const pid = Number(/^lab-etl-upload-(\d+)-/.exec(name)?.[1]);
+    if (!pid || (pid !== process.pid && alive(pid))) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 const tooLarge = (limits: UploadLimits) =>

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ROOT, assertConsistent, call, cleanup, serviceOnSets, stopService, tempDir, waitFor, waitForRun, withClient } from './support.js';
+import { ROOT, assertConsistent, call, cleanup, serviceOnSets, startService, stopService, tempDir, waitFor, waitForRun, withClient } from './support.js';
 
 after(cleanup);
 
@@ -128,4 +128,38 @@ test('SIGTERM during an upload: the run is cancelled, the client answered 503, n
   assert.deepEqual(run, { status: 'failed', source: 'upload', error: 'the run was cancelled: the service is shutting down' });
   const published = await withClient(url, async (client) => (await client.query('SELECT run_id FROM etl.published')).rows[0]);
   assert.equal(Number(published.run_id), first.body.run_id, 'nothing published');
+});
+
+test('kill -9 during an upload: the next start removes the directory it left, and keeps a live process\'s', { timeout: 120_000 }, async () => {
+  const spool = await tempDir('upload-kill9');
+  const { service, url, dataDir } = await serviceOnSets('upload-kill9', { small: { users: 50, experiments: 200, compounds: 5, seed: 1 } }, 'small', {
+    UPLOAD_TMPDIR: spool,
+  });
+  const socket = connect(service.port, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write('POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
+  socket.write('--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n');
+  await waitForRun(service.base, 0, 'the upload to be received', (run) => run.step === 'receiving the upload');
+  const [left] = await waitFor('the upload directory', async () => {
+    const names = await readdir(spool);
+    return names.length === 1 ? names : null;
+  });
+  assert.match(left!, new RegExp(`^lab-etl-upload-${service.pid}-`));
+  // Another live process's upload (this test runner's pid stands for it) must survive the restart.
+  const live = `lab-etl-upload-${process.pid}-test`;
+  await mkdir(`${spool}/${live}`);
+  await stopService(service, 'SIGKILL');
+  socket.destroy();
+  assert.deepEqual((await readdir(spool)).sort(), [left, live].sort(), 'kill -9 left its directory');
+
+  const again = await startService({ DATABASE_URL: url, DATA_DIR: dataDir, UPLOAD_TMPDIR: spool });
+  try {
+    assert.deepEqual(await readdir(spool), [live]);
+    assert.match(again.output(), /removed 1 upload directory left by a stopped process/);
+    const run = (await call(again.base, 'GET', '/runs')).body.runs[0];
+    assert.deepEqual([run.status, run.source], ['failed', 'upload'], 'the interrupted upload run is marked failed');
+  } finally {
+    await stopService(again);
+  }
 });
