@@ -25,9 +25,9 @@ const show = (text: string) => {
   shown = text;
 };
 // Log lines go above the bar on a terminal.
-const cliLog: Log = (message) => {
+const cliLog: Log = (message, fields, level) => {
   if (tty && shown) process.stderr.write('\r\x1b[2K');
-  log(message);
+  log(message, fields, level);
   if (tty && shown) process.stderr.write(shown);
 };
 
