@@ -49,7 +49,7 @@ export class StreamGate {
    * never reads it (HEAD, see app.ts, cancels it); takes nothing for `idleTimeoutMs`; the service
    * shuts down; or producing a chunk fails.
    */
-  async respond(c: Context<{ Bindings: Partial<HttpBindings> }>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
+  async respond<E extends { Bindings: Partial<HttpBindings> }>(c: Context<E>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
     if (this.#active.size >= this.max) return busy(c, `all ${this.max} streaming slots are in use`);
     let stop = () => {};
     let stopped = false; // the service began shutting down before the response existed
