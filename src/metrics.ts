@@ -50,7 +50,12 @@ export class Metrics {
     name: 'etl_last_run_duration_seconds',
     help: 'Duration of the last run this process finished (from its run record).',
     registers: [this.registry],
+    // A failed run's record may still be on its way (see trackRun); a scrape waits for it.
+    collect: () => this.#pending,
   });
+
+  #pending: Promise<void> = Promise.resolve();
+  #lastRun: number | undefined;
 
   readonly lastRunStepDuration = new Gauge({
     name: 'etl_last_run_step_duration_seconds',
@@ -136,8 +141,18 @@ export class Metrics {
       const failure = failureOf(error);
       if (failure) {
         endStep();
-        const run = await record(failure.runId).catch(() => null);
-        this.#finished(run, `failed_${failure.kind}`, failure.runId);
+        const outcome = `failed_${failure.kind}` as const;
+        this.#finished(null, outcome, failure.runId);
+        // The failed run's record (duration, counts) is read in the background: the caller's answer
+        // must not wait on the database, which may be the very thing that failed, or be closing on
+        // shutdown. A scrape waits for it (see #pending).
+        this.#pending = record(failure.runId).then(
+          (run) => {
+            // Unless a newer run finished meanwhile.
+            if (run && this.#lastRun === failure.runId) this.#finished(run, outcome, failure.runId, false);
+          },
+          () => {},
+        );
       }
       throw error;
     } finally {
@@ -145,8 +160,9 @@ export class Metrics {
     }
   }
 
-  #finished(run: RunRecord | null, outcome: RunOutcome, runId = run?.run_id): void {
-    this.runs.inc({ outcome });
+  #finished(run: RunRecord | null, outcome: RunOutcome, runId = run?.run_id, count = true): void {
+    if (count) this.runs.inc({ outcome });
+    this.#lastRun = runId;
     if (runId !== undefined) this.lastRunId.set(runId);
     this.lastRunSucceeded.set(outcome === 'succeeded' ? 1 : 0);
     for (const gauge of Object.values(this.lastRunRows)) gauge.reset();

@@ -90,7 +90,7 @@ async function recordedRun(database: DbHandle, options: EtlOptions): Promise<Run
     const failure = options.signal?.aborted
       ? new RunFailedError(runId, 'unavailable', 'the run was cancelled: the service is shutting down')
       : toRunFailure(runId, error);
-    log(`run ${runId} failed: ${failure.message}`, { run_id: runId, outcome: failure.kind }, 'error');
+    log(`run ${runId} failed: ${failure.message}`, { run_id: runId, outcome: `failed_${failure.kind}` }, 'error');
     await recordFailure(database.db, runId, failure.message, () => !database.pool.ending);
     throw failure;
   } finally {
