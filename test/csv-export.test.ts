@@ -21,6 +21,7 @@ const USERS = [
   '4,Plain,plain@example.org,2023-01-04',
   '5," spaced ",s@example.org,2023-01-05',
   '6,Zoë 🧪,z@example.org,2023-01-06',
+  '7,"lone\nLF and lone\rCR",lf@example.org,2023-01-07',
 ].join('\r\n');
 const COMPOUNDS = ['compound_id,compound_name,compound_structure', '1,Aspirin,C9H8O4', '2,"Caffeine, anhydrous",C8H10N4O2', '3,Ibuprofen,C13H18O2'].join('\r\n');
 const EXPERIMENTS = [
@@ -65,7 +66,7 @@ function typed(record: Record<string, string>): UserFeatures {
 
 test('GET /data.csv reads back with csv-parse to exactly the users of GET /data', async () => {
   const expected = await json('/data');
-  assert.equal(expected.users.length, 6);
+  assert.equal(expected.users.length, 7);
   const response = await app.request('/data.csv');
   assert.equal(response.status, 200);
   assert.equal(response.headers.get('content-type'), 'text/csv; charset=utf-8; header=present');
@@ -86,6 +87,7 @@ test('GET /data.csv reads back with csv-parse to exactly the users of GET /data'
   assert.ok(text.includes('\r\n4,Plain,plain@example.org,0,,,,,\r\n'), 'nulls and an empty list are empty fields');
   assert.ok(text.includes('\r\n5, spaced ,'));
   assert.ok(text.includes('\r\n6,Zoë 🧪,z@example.org,1,0,1,Aspirin,1;3,1\r\n'), 'a tie is a ;-separated list');
+  assert.ok(text.includes('\r\n7,"lone\nLF and lone\rCR",'), 'a lone LF or CR is quoted too');
 });
 
 test('Accept: text/csv on GET /data answers the same CSV; JSON stays the default', async () => {
@@ -101,7 +103,7 @@ test('Accept: text/csv on GET /data answers the same CSV; JSON stays the default
 });
 
 test('?limit=&after= page the CSV like the JSON, each page with its header row', async () => {
-  for (const query of ['limit=2&after=1', 'after=4', 'limit=1', 'limit=5&after=6']) {
+  for (const query of ['limit=2&after=1', 'after=4', 'limit=1', 'limit=5&after=7']) {
     const expected = await json(`/data?${query}`);
     const response = await app.request(`/data.csv?${query}`);
     const text = await response.text();
@@ -125,7 +127,7 @@ test('CSV answers go through the stream limit: 503 with Retry-After when no slot
 
 test('the CSV is produced a batch of users at a time, never whole', async () => {
   const many = await dataDir({
-    users: ['user_id,name,email,signup_date', ...Array.from({ length: 4500 }, (_, i) => `${i + 1},User ${i + 1},u${i + 1}@example.org,2023-01-01`)].join('\n'),
+    users: ['user_id,name,email,signup_date', ...Array.from({ length: 12_000 }, (_, i) => `${i + 1},User ${i + 1},u${i + 1}@example.org,2023-01-01`)].join('\n'),
     experiments: 'experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,1,10',
   });
   try {
@@ -133,8 +135,8 @@ test('the CSV is produced a batch of users at a time, never whole', async () => 
     const chunks: string[] = [];
     for await (const chunk of featuresCsv(database.readers.streams)) chunks.push(chunk);
     const rowsPerChunk = chunks.map((chunk) => chunk.split('\r\n').length - 1);
-    assert.deepEqual(rowsPerChunk, [1, 2000, 2000, 500], 'the header, then one chunk per batch of 2000 users');
-    assert.equal((parse(chunks.join(''), { columns: true }) as unknown[]).length, 4500);
+    assert.deepEqual(rowsPerChunk, [1, 5000, 5000, 2000], 'the header, then one chunk per page of 5000 users');
+    assert.equal((parse(chunks.join(''), { columns: true }) as unknown[]).length, 12_000);
   } finally {
     await removeDir(many);
   }
