@@ -28,7 +28,8 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
     ['bin/query.sh', 'the same features, with psql'],
   ];
   if (logConfig.format === 'pretty') {
-    process.stderr.write(`\n  try:\n${commands.map(([command, what]) => `    ${command.padEnd(38)} # ${what}\n`).join('')}\n`);
+    const width = Math.max(...commands.map(([command]) => command.length));
+    process.stderr.write(`\n  try:\n${commands.map(([command, what]) => `    ${command.padEnd(width)}  # ${what}\n`).join('')}\n`);
   } else {
     log('try these commands', { try: commands.map(([command]) => command) });
   }

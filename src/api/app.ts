@@ -265,7 +265,7 @@ export function createApp(database: DbHandle, options: EtlOptions): OpenAPIHono<
       route,
       status,
       duration_ms: Math.round(seconds * 1e4) / 10,
-    });
+    }, status >= 500 ? 'warn' : 'info');
   });
   app.use(bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) }));
   // HEAD runs the GET route for its status and headers. A streamed body is cancelled, never left

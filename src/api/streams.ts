@@ -105,7 +105,7 @@ export class StreamGate {
         } finally {
           active.delete(slot);
           await chunks.return(undefined).catch(() => {});
-          if (cut) log(`${c.req.method} ${c.req.path}: stream ended early: ${cut}`);
+          if (cut) log(`${c.req.method} ${c.req.path}: stream ended early: ${cut}`, { request_id: c.get('requestId') }, 'warn');
         }
       },
     );
