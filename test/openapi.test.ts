@@ -85,7 +85,8 @@ test('parameters are checked by the same schemas: 400 with a message naming the 
     ['/runs/1/rejects?offset=1.5', /^offset must be/],
     ['/data/users/abc', /^"abc" is not a valid id \(a positive integer\)$/],
     ['/runs/0', /^"0" is not a valid id/],
-    [`/data/users/${'9'.repeat(100)}`, /^"9{40}" is not a valid id/],
+    [`/data/users/${'9'.repeat(100)}`, /^"9{39}…" is not a valid id/],
+    ['/runs/%0A%1B%5B31m', /^"\\n\\x1b\[31m" is not a valid id/],
   ];
   for (const [url, message] of cases) {
     const response = await app.request(url);

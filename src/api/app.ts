@@ -8,13 +8,13 @@ import type { HttpBindings } from '@hono/node-server';
 import { sql } from 'kysely';
 import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
-import { log } from '../log.js';
+import { log, printable } from '../log.js';
 import { featuresCsv, featuresJson, getUserFeatures, type FeaturesPage } from '../features.js';
 import { Metrics } from '../metrics.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
 import { DOCS_ASSETS, docsAsset, docsPage, type DocsAsset } from './docs.js';
-import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, UserFeatures, idParam, intQuery } from './schemas.js';
+import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 
 const JSON_TYPE = 'application/json';
@@ -200,7 +200,7 @@ const routes = {
     request: {
       params: z.object({
         file: z
-          .enum(Object.keys(DOCS_ASSETS) as [DocsAsset, ...DocsAsset[]], { error: (issue) => `no docs asset ${JSON.stringify(String(issue.input).slice(0, 40))}` })
+          .enum(Object.keys(DOCS_ASSETS) as [DocsAsset, ...DocsAsset[]], { error: (issue) => `no docs asset ${quoted(issue.input)}` })
           .openapi({ param: { name: 'file', in: 'path' }, example: 'swagger-ui.css' }),
       }),
     },
@@ -257,7 +257,7 @@ export function createApp(database: DbHandle, options: EtlOptions): OpenAPIHono<
     const route = ['*', '/*', ''].includes(matched) ? 'unmatched' : matched;
     const status = c.res.status;
     metrics.httpDuration.observe({ method: c.req.method, route, status: String(status) }, seconds);
-    const path = c.req.path.slice(0, 256);
+    const path = printable(c.req.path, 256);
     log(`${c.req.method} ${path} ${status}`, {
       request_id: c.get('requestId'),
       method: c.req.method,
@@ -378,10 +378,10 @@ export function createApp(database: DbHandle, options: EtlOptions): OpenAPIHono<
   }
   for (const [path, methods] of allowed) {
     const allow = [...methods].sort().join(', ');
-    app.all(path, (c) => c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allow}` }, 405, { Allow: allow }));
+    app.all(path, (c) => c.json({ error: `${c.req.method} is not allowed on ${printable(c.req.path, 200)}; use ${allow}` }, 405, { Allow: allow }));
   }
 
-  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${printable(c.req.path, 200)}` }, 404));
   app.onError((error, c) => {
     log(`${c.req.method} ${c.req.path} failed: ${error.message}`, { request_id: c.get('requestId') }, 'error');
     const unavailable = unavailableReason(error);

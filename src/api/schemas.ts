@@ -1,10 +1,11 @@
 import { z } from '@hono/zod-openapi';
+import { printable } from '../log.js';
 
 // The API's bodies and parameters as zod schemas: the same objects validate requests and describe
 // them in GET /openapi.json, so the document cannot drift from what the routes accept.
 
-/** A value from a request, quoted for an error message: escaped and at most 40 characters. */
-export const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 40));
+/** A value from a request, quoted for an error message: escaped and bounded by printable(). */
+export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
