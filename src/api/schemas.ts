@@ -155,7 +155,12 @@ export const RejectsPage = z
         file: z.string(),
         line: z.number().int().openapi({ description: 'Physical line, 1-based, counting the header and blank lines.' }),
         reason: z.string(),
-        raw: z.string().openapi({ description: 'The line as read.' }),
+        raw: z.string().openapi({ description: 'The line as read, or its first 1000 bytes.' }),
+        raw_bytes: z
+          .number()
+          .int()
+          .nullable()
+          .openapi({ description: "The whole line's length in bytes; null where the loader could keep only a preview." }),
       }),
     ),
   })
@@ -164,7 +169,7 @@ export const RejectsPage = z
       run_id: 3,
       limit: 1000,
       offset: 0,
-      rejected: [{ file: 'users.csv', line: 4, reason: 'user_id x is not a positive integer', raw: 'x,\tB,\tb,\t2023-01-01' }],
+      rejected: [{ file: 'users.csv', line: 4, reason: 'user_id x is not a positive integer', raw: 'x,\tB,\tb,\t2023-01-01', raw_bytes: 19 }],
     },
   });
 
