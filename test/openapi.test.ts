@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { createApp } from '../src/api/app.js';
 import type { DbHandle } from '../src/db/handle.js';
-import { SAMPLE_DIR, options, testDatabase } from './helpers.js';
+import { FeaturesAnswer, Health, RejectsPage, Run, UserFeatures } from '../src/api/schemas.js';
+import { dataDir, options, removeDir, SAMPLE_DIR, testDatabase } from './helpers.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;
@@ -134,4 +135,33 @@ test("every answer carries a request id: the client's when short and plain, else
   const missing = await app.request('/nope');
   assert.equal(missing.status, 404);
   assert.match(missing.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+});
+
+test('real answers match their documented schemas exactly: no missing and no undocumented fields', async () => {
+  const dir = await dataDir({
+    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'Ann', 'ann@example.com', '2023-01-01'], ['x', 'Bad', 'b@example.com', '2023-01-01']],
+  });
+  try {
+    const posted = await createApp(database, options(dir, { maxRejectRatio: 1 })).request('/data', { method: 'POST' });
+    assert.equal(posted.status, 200);
+    const run = (await posted.json()) as any;
+    const get = async (url: string) => (await (await app.request(url)).json()) as any;
+    // parse() throws on a missing or mistyped field and drops undocumented ones: equal means exact.
+    const cases: [string, { parse(value: unknown): unknown }][] = [
+      ['/data', FeaturesAnswer],
+      ['/data?limit=1', FeaturesAnswer],
+      ['/data/users/1', UserFeatures],
+      [`/runs/${run.run_id}`, Run],
+      [`/runs/${run.run_id}/rejects`, RejectsPage],
+      ['/health', Health],
+    ];
+    for (const [url, schema] of cases) {
+      const body = await get(url);
+      assert.deepEqual(schema.parse(body), body, url);
+    }
+    assert.deepEqual(Run.parse(run), run, 'POST /data');
+    assert.equal((await get(`/runs/${run.run_id}/rejects`)).rejected.length, 1, 'a reject row was checked too');
+  } finally {
+    await removeDir(dir);
+  }
 });
