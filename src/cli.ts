@@ -9,8 +9,8 @@ import { RunFailedError, runEtl, type RunProgress } from './pipeline.js';
 import type { RunRecord } from './runs.js';
 
 /**
- * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a line
- * every few seconds otherwise); the run record goes to stdout as JSON.
+ * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a log
+ * line every few seconds otherwise); the run record goes to stdout as JSON.
  */
 const config = readConfig();
 const database = await openDb(config);
@@ -21,13 +21,14 @@ const totalBytes = sizes.reduce((a, b) => a + b, 0);
 let shown = '';
 const show = (text: string) => {
   if (tty) process.stderr.write(`\r\x1b[2K${text}`);
-  else if (text !== shown) process.stderr.write(`${text}\n`);
+  // Not a terminal: progress is a log event like the others (a JSON line unless LOG_FORMAT=pretty).
+  else if (text !== shown) log(text);
   shown = text;
 };
 // Log lines go above the bar on a terminal.
-const cliLog: Log = (message) => {
+const cliLog: Log = (message, fields, level) => {
   if (tty && shown) process.stderr.write('\r\x1b[2K');
-  log(message);
+  log(message, fields, level);
   if (tty && shown) process.stderr.write(shown);
 };
 

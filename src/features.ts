@@ -1,6 +1,6 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UserFeaturesView } from './db/schema.js';
-import { listRuns } from './runs.js';
+import { listRuns, type RunRecord } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;
 
@@ -14,29 +14,46 @@ export interface FeaturesPage {
   limit?: number;
 }
 
+/** What a rendering of the features is told before the first user: which run, and its average. */
+export interface FeaturesSnapshot {
+  run: RunRecord | null;
+  average_experiments_per_user: number | null;
+}
+
 /**
- * `GET /data` as JSON text chunks, ordered by user_id: the published run, the average and the
- * users. Everything is read in one REPEATABLE READ snapshot, so the parts always come from the same
- * run even while another run publishes. Each user's JSON was rendered by PostgreSQL when the run
- * computed its features (mart.user_features.json); it is read in keyset pages of BATCH users, so
- * Node's memory stays flat however many users there are.
- *
- * The generator holds one connection from its first
- * `next()` until it finishes, throws, or is ended with `return()`: its owner must do one of those.
+ * One rendering of the published features: `page` is the SQL of one keyset page (at most `want`
+ * users after `last`, joined into one string by PostgreSQL), `head` opens the answer, `between`
+ * separates two pages, `tail` closes it. Both renderings (JSON, CSV) share the snapshot, the lock,
+ * the paging and its plan settings; only what each user is rendered as differs.
  */
-export async function* featuresJson(db: Kysely<Database>, page: FeaturesPage = {}): AsyncGenerator<string> {
+interface Rendering {
+  page(last: number, want: number): RawBuilder<{ n: number; last: number | null; chunk: string | null }>;
+  head(snapshot: FeaturesSnapshot): string;
+  between: string;
+  tail(count: number, last: number): string;
+}
+
+/**
+ * The published features as text chunks in `rendering`, ordered by user_id: the run, the average
+ * and the users. Everything is read in one REPEATABLE READ snapshot, so the parts always come from
+ * the same run even while another run publishes. Users are read in keyset pages of BATCH, each
+ * rendered and joined by PostgreSQL, so Node's memory stays flat however many users there are.
+ *
+ * The generator holds one connection from its first `next()` until it finishes, throws, or is
+ * ended with `return()`: its owner must do one of those.
+ */
+async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, rendering: Rendering): AsyncGenerator<string> {
   const trx = await db.startTransaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute();
   try {
     await lockPublished(trx);
     const average = await trx.selectFrom('features.average_experiments_per_user').selectAll().executeTakeFirst();
     const [run] = average ? await listRuns(trx, { runId: average.run_id, limit: 1 }) : [];
-    yield `{"run":${JSON.stringify(run ?? null)},"average_experiments_per_user":${JSON.stringify(average?.average_experiments_per_user ?? null)},"users":[`;
+    yield rendering.head({ run: run ?? null, average_experiments_per_user: average?.average_experiments_per_user ?? null });
 
-    // Keyset pages of BATCH users, each joined into one string by PostgreSQL: the users' JSON is
-    // stored text, so this is a concatenation there, and Node handles one row per page instead of
-    // one per user (the per-row cursor path measured ~128k users/s at 1M users, bound by Node).
-    // Each page must be an index range scan; a plan that reads all remaining users per page (no
-    // statistics yet on a partition) would make the stream quadratic.
+    // Keyset pages of BATCH users, each joined into one string by PostgreSQL, so Node handles one
+    // row per page instead of one per user (the per-row cursor path measured ~128k users/s at 1M
+    // users, bound by Node). Each page must be an index range scan; a plan that reads all
+    // remaining users per page (no statistics yet on a partition) would make the stream quadratic.
     await sql`SET LOCAL enable_seqscan = off`.execute(trx);
     await sql`SET LOCAL enable_bitmapscan = off`.execute(trx);
     let count = 0;
@@ -44,23 +61,100 @@ export async function* featuresJson(db: Kysely<Database>, page: FeaturesPage = {
     for (;;) {
       const want = page.limit === undefined ? BATCH : Math.min(BATCH, page.limit - count);
       if (want <= 0) break;
-      const { rows } = await sql<{ n: number; last: number | null; chunk: string | null }>`
-        SELECT count(*)::int AS n, max(user_id) AS last, string_agg(json, ',' ORDER BY user_id) AS chunk
-        FROM (SELECT user_id, json FROM features.user_features_json WHERE user_id > ${last} ORDER BY user_id LIMIT ${want}) p`.execute(trx);
+      const { rows } = await rendering.page(last, want).execute(trx);
       const got = rows[0]!;
       if (got.n === 0) break;
-      yield count === 0 ? got.chunk! : `,${got.chunk!}`;
+      yield count === 0 ? got.chunk! : `${rendering.between}${got.chunk!}`;
       count += got.n;
       last = got.last!;
       if (got.n < want) break;
     }
-    yield page.limit === undefined ? ']}' : `],"next_after":${count === page.limit ? last : null}}`;
+    const tail = rendering.tail(count, last);
+    if (tail) yield tail;
     await trx.commit().execute();
   } finally {
     // Thrown, or ended early by a reader that went away: end the snapshot. Kysely discards the
     // connection if even that fails.
     if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
   }
+}
+
+/**
+ * `GET /data` as JSON text chunks: `{"run", "average_experiments_per_user", "users": [...]}` (see
+ * renderFeatures). Each user's JSON was rendered by PostgreSQL when the run computed its features
+ * (mart.user_features.json), so a page is a concatenation of stored text.
+ */
+export function featuresJson(db: Kysely<Database>, page: FeaturesPage = {}): AsyncGenerator<string> {
+  return renderFeatures(db, page, {
+    page: (last, want) => sql`
+      SELECT count(*)::int AS n, max(user_id) AS last, string_agg(json, ',' ORDER BY user_id) AS chunk
+      FROM (SELECT user_id, json FROM features.user_features_json WHERE user_id > ${last} ORDER BY user_id LIMIT ${want}) p`,
+    head: (s) => `{"run":${JSON.stringify(s.run)},"average_experiments_per_user":${JSON.stringify(s.average_experiments_per_user)},"users":[`,
+    between: ',',
+    tail: (count, last) => (page.limit === undefined ? ']}' : `],"next_after":${count === page.limit ? last : null}}`),
+  });
+}
+
+/** The CSV columns, in order: the fields of a user in `GET /data`. */
+export const CSV_COLUMNS = [
+  'user_id',
+  'name',
+  'email',
+  'total_experiments',
+  'average_run_time',
+  'top_compound_id',
+  'top_compound_name',
+  'top_compound_ids',
+  'top_compound_experiments',
+] as const satisfies readonly (keyof UserFeatures)[];
+
+/** A text column as an RFC 4180 field: quoted (quotes doubled) when it holds a quote, comma, CR or LF. */
+const csvText = (column: string) =>
+  sql<string>`CASE WHEN ${sql.ref(column)} ~ '[",\r\n]' THEN '"' || replace(${sql.ref(column)}, '"', '""') || '"' ELSE ${sql.ref(column)} END`;
+
+/**
+ * One user (a row `f` of features.user_features) as a CSV record, rendered by PostgreSQL from the
+ * same columns the stored JSON was rendered from, so numbers have the same text. `concat` makes a
+ * null an empty field. (csv-stringify on rows parsed in Node measured 14 s per million users on
+ * this machine, alone past STATEMENT_TIMEOUT_MS with the rest; this renders 1M users in seconds.)
+ */
+const CSV_RECORD = sql<string>`concat(${sql.join(
+  [
+    sql.ref('f.user_id'),
+    csvText('f.name'),
+    csvText('f.email'),
+    sql.ref('f.total_experiments'),
+    sql.ref('f.average_run_time'),
+    sql.ref('f.top_compound_id'),
+    csvText('f.top_compound_name'),
+    sql`array_to_string(f.top_compound_ids, ';')`,
+    sql.ref('f.top_compound_experiments'),
+  ],
+  sql`, ',', `,
+)})`;
+
+/**
+ * `GET /data` as RFC 4180 CSV text chunks (see renderFeatures): a header row, then one record per
+ * user with the same values as the JSON answer; `top_compound_ids` is a `;`-separated list and a
+ * null is an empty field. Records end in CRLF. The run and the average are not per-user values:
+ * `onSnapshot` is told them before the first chunk (the API sends them as response headers).
+ */
+export function featuresCsv(
+  db: Kysely<Database>,
+  page: FeaturesPage = {},
+  onSnapshot: (snapshot: FeaturesSnapshot) => void = () => {},
+): AsyncGenerator<string> {
+  return renderFeatures(db, page, {
+    page: (last, want) => sql`
+      SELECT count(*)::int AS n, max(user_id) AS last, string_agg(${CSV_RECORD}, ${'\r\n'} ORDER BY user_id) || ${'\r\n'} AS chunk
+      FROM (SELECT * FROM features.user_features WHERE user_id > ${last} ORDER BY user_id LIMIT ${want}) f`,
+    head: (snapshot) => {
+      onSnapshot(snapshot);
+      return `${CSV_COLUMNS.join(',')}\r\n`;
+    },
+    between: '',
+    tail: () => '',
+  });
 }
 
 /** One user's features from the published run, in a snapshot of its own (see lockPublished). */

@@ -1,13 +1,75 @@
-/** Operational messages. They go to stderr so that stdout stays for results (the CLI's JSON). */
-export type Log = (message: string) => void;
+import pino, { type Level, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
-/** Longest log line (in characters, after escaping), so no input can flood the log. */
+/**
+ * Operational events, one per line on stderr (stdout stays for results: the CLI's JSON).
+ *
+ * JSON lines (`level`, `time`, `msg` and the event's fields) unless stderr is a terminal or
+ * `LOG_FORMAT=pretty`, which print them for people through pino-pretty. `LOG_LEVEL` (trace, debug,
+ * info, warn, error, fatal, silent; default info) sets the least severe level written. Writes are
+ * synchronous, so nothing is lost when the process exits right after logging.
+ */
+/** Longest log message (in characters, after escaping), so no input can flood the log. */
 const MAX_LOG_CHARS = 2000;
 /** Longest error message (in characters, after escaping) a run records, returns or logs. */
 export const MAX_MESSAGE_CHARS = 500;
 
-export const log: Log = (message) => {
-  process.stderr.write(`${new Date().toISOString()} ${printable(message, MAX_LOG_CHARS)}\n`);
+export type LogFields = Record<string, unknown>;
+
+/** Logs `message` with `fields` (run_id, step, duration_ms, ...) at `level` (info by default). */
+export type Log = (message: string, fields?: LogFields, level?: LogLevel) => void;
+export type LogLevel = Extract<Level, 'debug' | 'info' | 'warn' | 'error'>;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export interface LogSettings {
+  level: (typeof LOG_LEVELS)[number];
+  format: 'json' | 'pretty';
+}
+
+/** Reads LOG_LEVEL and LOG_FORMAT; an unknown value is reported, not fatal (logging must not stop the service). */
+export function logSettings(env: NodeJS.ProcessEnv = process.env, tty = process.stderr.isTTY === true): LogSettings & { problems: string[] } {
+  const problems: string[] = [];
+  const levelText = (env.LOG_LEVEL || 'info').toLowerCase();
+  const level = (LOG_LEVELS as readonly string[]).includes(levelText) ? (levelText as LogSettings['level']) : 'info';
+  if (level !== levelText) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; using info`);
+  const formatText = (env.LOG_FORMAT || (tty ? 'pretty' : 'json')).toLowerCase();
+  const format = formatText === 'pretty' ? 'pretty' : 'json';
+  if (format !== formatText) problems.push(`LOG_FORMAT must be json or pretty; using json`);
+  return { level, format, problems };
+}
+
+/** A pino logger to stderr with the given settings. */
+export function createLogger({ level, format }: LogSettings, fd = 2): Logger {
+  if (format === 'pretty') {
+    return pino({ level }, pretty({ destination: fd, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', singleLine: true }));
+  }
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // "level":"info" rather than pino's number: what log shippers and people expect to read.
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.destination({ dest: fd, sync: true }),
+  );
+}
+
+const settings = logSettings();
+/** The level and format in force. */
+export const logConfig: LogSettings = { level: settings.level, format: settings.format };
+export const logger: Logger = createLogger(settings);
+for (const problem of settings.problems) logger.warn(problem);
+
+/**
+ * Every message goes through printable(): escaped and bounded, so no input text can forge a line,
+ * recolour a terminal or flood the log (field values are escaped by the JSON encoding).
+ */
+export const log: Log = (message, fields, level = 'info') => {
+  const text = printable(message, MAX_LOG_CHARS);
+  if (fields) logger[level](fields, text);
+  else logger[level](text);
 };
 
 // C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides: anything that

@@ -110,17 +110,19 @@ async function recordedRun(database: DbHandle, options: EtlOptions): Promise<Run
     const failure = options.signal?.aborted
       ? new RunFailedError(runId, 'unavailable', 'the run was cancelled: the service is shutting down')
       : toRunFailure(runId, error);
-    log(`run ${runId} failed: ${failure.message}`);
+    log(`run ${runId} failed: ${failure.message}`, { run_id: runId, outcome: `failed_${failure.kind}` }, 'error');
     await recordFailure(database.db, runId, failure.message, () => !database.pool.ending);
     throw failure;
   } finally {
     options.signal?.removeEventListener('abort', cancel);
     await received?.remove().catch((error) => log(`run ${runId}: could not remove the received files: ${(error as Error).message}`));
     await pruneRejects(database.db, options.keepRuns ?? 20).catch((error) =>
-      log(`run ${runId}: could not delete the rejects of older runs yet: ${(error as Error).message}`),
+      log(`run ${runId}: could not delete the rejects of older runs yet: ${(error as Error).message}`, { run_id: runId }, 'warn'),
     );
   }
-  return (await getRun(database.db, runId))!;
+  const run = (await getRun(database.db, runId))!;
+  log(`run ${runId} succeeded in ${run.duration_ms} ms`, { run_id: runId, duration_ms: run.duration_ms, files: run.files, features: run.features });
+  return run;
 }
 
 /** The data flow of a run: check the files, load them, transform and publish, retire older runs. */
@@ -147,7 +149,9 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
       void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
     };
     loaded = await loadFiles(pool, inputs, runId, onStats, options.signal);
-    log(`run ${runId}: loading took ${Math.round(performance.now() - loadStarted)} ms`);
+    const loadMs = Math.round(performance.now() - loadStarted);
+    const rows = Object.fromEntries(Object.entries(loaded).map(([file, stats]) => [file, stats.rowsRead]));
+    log(`run ${runId}: loading took ${loadMs} ms`, { run_id: runId, step: 'loading', duration_ms: loadMs, rows_read: rows });
   } finally {
     await inputs.close();
   }
@@ -161,10 +165,12 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
     maxRejectRatio: options.maxRejectRatio,
     signal: options.signal,
     onStep: step,
-    onStepDone: (name, ms) => log(`run ${runId}: ${name} took ${Math.round(ms)} ms`),
+    onStepDone: (name, ms) => log(`run ${runId}: ${name} took ${Math.round(ms)} ms`, { run_id: runId, step: name, duration_ms: Math.round(ms) }),
   });
 
-  await retireOldRuns(db).catch((error) => log(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`));
+  await retireOldRuns(db).catch((error) =>
+    log(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`, { run_id: runId }, 'warn'),
+  );
 }
 
 /** A data set without users or experiments would replace the published features with nothing. */

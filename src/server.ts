@@ -4,7 +4,7 @@ import { createApp } from './api/app.js';
 import { isLoopback } from './api/auth.js';
 import { removeLeftUploads } from './api/upload.js';
 import { readConfig } from './config.js';
-import { log } from './log.js';
+import { log, logConfig } from './log.js';
 import { openDb } from './db/handle.js';
 import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
 
@@ -18,17 +18,28 @@ const app = createApp(database, { ...config, signal: shutdown.signal });
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   // The address really bound (HOST), not a name that may not match it.
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`);
+  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`, {
+    address: info.address,
+    port: info.port,
+    database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
+  });
   if (!config.apiToken && !isLoopback(config.host)) {
-    log(`warning: HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`);
+    log(`HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`, { host: config.host }, 'warn');
   }
-  // A newcomer's next three commands, with the port actually taken.
+  // A newcomer's next commands, with the port actually taken.
   const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;
-  process.stderr.write(
-    `\n  try:\n    curl -X POST ${base}/data    # run the ETL on ${path.relative(process.cwd(), config.dataDir) || '.'}\n` +
-      `    curl ${base}/data            # the features of every user\n` +
-      `    bin/query.sh                           # the same, with psql\n\n`,
-  );
+  const commands: [command: string, what: string][] = [
+    [`curl -X POST ${base}/data`, `run the ETL on ${path.relative(process.cwd(), config.dataDir) || '.'}`],
+    [`curl ${base}/data`, 'the features of every user'],
+    [`curl ${base}/docs`, 'the API, interactive (open it in a browser)'],
+    ['bin/query.sh', 'the same features, with psql'],
+  ];
+  if (logConfig.format === 'pretty') {
+    const width = Math.max(...commands.map(([command]) => command.length));
+    process.stderr.write(`\n  try:\n${commands.map(([command, what]) => `    ${command.padEnd(width)}  # ${what}\n`).join('')}\n`);
+  } else {
+    log('try these commands', { try: commands.map(([command]) => command) });
+  }
 });
 
 let stopping = false;
@@ -36,7 +47,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: shutting down`);
+    log(`${signal}: shutting down`, { signal });
     // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
     // readers keep the previous results. Streamed answers in progress are cut off (the same signal),
     // which gives their connections back. Then the pools and the embedded server stop.

@@ -32,7 +32,9 @@ const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout'];
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...files], {
   stdio: 'inherit',
-  env: { ...process.env, TEST_DATABASE_URL: url },
+  // The tests' own in-process logs (a line per request) would bury the report: warnings and errors
+  // only, unless LOG_LEVEL says otherwise. Services the tests start log at info (test/service.ts).
+  env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url },
 });
 const [code] = (await once(child, 'exit')) as [number | null];
 await cleanup();

@@ -60,7 +60,7 @@ export async function startService(
   // measurements that tsx's own memory would blur.
   const child = spawn(process.execPath, compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', PORT: String(port), ...env },
+    env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track?.(child);

@@ -309,7 +309,7 @@ test('API_TOKEN: POST needs the bearer token (missing or wrong: 401 JSON), reads
     assert.equal(uploaded.status, 200);
     assert.equal((await fetch(`${secured.base}/data`)).status, 200, 'reads are open');
     assert.equal((await fetch(`${secured.base}/runs`)).status, 200);
-    assert.doesNotMatch(secured.output(), /warning: HOST/);
+    assert.doesNotMatch(secured.output(), /is reachable from other machines/);
 
     // bin/trigger.sh uploads a directory's three files, with API_TOKEN from its environment.
     const trigger = (env: Record<string, string>) => exec('bin/trigger.sh', [secured.base, CHALLENGE_DIR], { cwd: ROOT, env: { ...process.env, ...env } });
@@ -326,11 +326,11 @@ test('API_TOKEN: POST needs the bearer token (missing or wrong: 401 JSON), reads
 test('a non-loopback HOST without API_TOKEN logs one warning at start-up', async () => {
   const open = await startService({ DATABASE_URL: database.url, DATA_DIR: path.join(root, 'data'), HOST: '0.0.0.0' }, { timeoutMs: 30_000 });
   try {
-    assert.equal(open.output().match(/warning: HOST=0\.0\.0\.0 is reachable from other machines and API_TOKEN is not set/g)?.length, 1, open.output());
+    assert.equal(open.output().match(/HOST=0\.0\.0\.0 is reachable from other machines and API_TOKEN is not set/g)?.length, 1, open.output());
   } finally {
     assert.equal((await stopService(open)).code, 0);
   }
-  assert.doesNotMatch(service.output(), /warning: HOST/, 'none on 127.0.0.1');
+  assert.doesNotMatch(service.output(), /is reachable from other machines/, 'none on 127.0.0.1');
 });
 
 test('API_TOKEN_READS=1: reads need the token too, except /health', async () => {

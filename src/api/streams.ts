@@ -49,7 +49,7 @@ export class StreamGate {
    * never reads it (HEAD, see app.ts, cancels it); takes nothing for `idleTimeoutMs`; the service
    * shuts down; or producing a chunk fails.
    */
-  async respond(c: Context<{ Bindings: Partial<HttpBindings> }>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
+  async respond<E extends { Bindings: Partial<HttpBindings> }>(c: Context<E>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
     if (this.#active.size >= this.max) return busy(c, `all ${this.max} streaming slots are in use`);
     let stop = () => {};
     let stopped = false; // the service began shutting down before the response existed
@@ -105,7 +105,7 @@ export class StreamGate {
         } finally {
           active.delete(slot);
           await chunks.return(undefined).catch(() => {});
-          if (cut) log(`${c.req.method} ${c.req.path}: stream ended early: ${cut}`);
+          if (cut) log(`${c.req.method} ${c.req.path}: stream ended early: ${cut}`, { request_id: c.get('requestId') }, 'warn');
         }
       },
     );

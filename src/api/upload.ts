@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -64,9 +65,10 @@ export interface Upload {
 
 /**
  * Checks what can be checked without reading the body (a boundary, the declared length), and
- * returns how to receive it; nothing is read until `receive` is called.
+ * returns how to receive it; nothing is read until `receive` is called. Takes any app's context:
+ * only its Node bindings (the request itself) are read.
  */
-export function openUpload(c: Context<{ Bindings: { incoming?: import('node:http').IncomingMessage } }>, limits: UploadLimits): Upload | UploadError {
+export function openUpload(c: Context<any>, limits: UploadLimits): Upload | UploadError {
   const declared = Number(c.req.header('content-length') ?? NaN);
   if (declared > limits.maxUploadBytes) return tooLarge(limits);
   const headers = { 'content-type': c.req.header('content-type') ?? '' };
@@ -78,7 +80,8 @@ export function openUpload(c: Context<{ Bindings: { incoming?: import('node:http
   }
   // Under @hono/node-server the Node request itself (flow control, disconnects); elsewhere (tests
   // through app.request) the web body.
-  const body = (): Readable => c.env?.incoming ?? Readable.fromWeb((c.req.raw.body ?? new Blob([]).stream()) as never);
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const body = (): Readable => incoming ?? Readable.fromWeb((c.req.raw.body ?? new Blob([]).stream()) as never);
   const upload: Upload = {
     failure: null,
     receive: async (signal) => {

@@ -1,0 +1,180 @@
+import { z } from '@hono/zod-openapi';
+import { printable } from '../log.js';
+
+// The API's bodies and parameters as zod schemas: the same objects validate requests and describe
+// them in GET /openapi.json, so the document cannot drift from what the routes accept.
+
+/** A value from a request, quoted for an error message: escaped and bounded by printable(). */
+export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A path parameter holding an id: a positive integer up to 2^53 - 1, written without sign, point
+ * or exponent. Any failure has one message, naming what was given.
+ */
+export const idParam = (name: string, example: number) => {
+  const message = (issue: { input?: unknown }) => `${quoted(issue.input)} is not a valid id (a positive integer)`;
+  return z
+    .string({ error: message })
+    .regex(/^[1-9][0-9]{0,15}$/, { error: message })
+    .transform(Number)
+    .pipe(z.number().max(MAX_ID, { error: message }))
+    .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example });
+};
+
+/**
+ * An optional integer query parameter in [min, max], decimal digits only (`1e3`, `-1`, ` 5` and
+ * a repeated parameter are refused). `fallback` is what an absent parameter means.
+ */
+export const intQuery = (name: string, min: number, max: number, example: number, description: string, fallback?: number) => {
+  const message = (issue: { input?: unknown }) => `${name} must be an integer from ${min} to ${max}, got ${quoted(issue.input)}`;
+  const schema = z
+    .string({ error: message })
+    .regex(/^[0-9]{1,16}$/, { error: message })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: message }).max(max, { error: message }))
+    .optional();
+  return (fallback === undefined ? schema : schema.transform((value) => value ?? fallback)).openapi({
+    param: { name, in: 'query' },
+    type: 'integer',
+    minimum: min,
+    maximum: max,
+    example,
+    description,
+    ...(fallback === undefined ? {} : { default: fallback }),
+  });
+};
+
+export const ErrorBody = z
+  .object({ error: z.string().openapi({ description: 'What went wrong, for a person to read. Never a stack trace, SQL or a connection string.' }) })
+  .openapi('Error', { example: { error: 'no user 4242 in the published features' } });
+
+export const RunErrorBody = z
+  .object({
+    error: z.string(),
+    run_id: z.number().int().nullable().openapi({ description: 'The run that failed, or (409) the run in progress; null if it could not be told.' }),
+  })
+  .openapi('RunError', { example: { error: 'run 7 is in progress', run_id: 7 } });
+
+const FileCounts = z
+  .object({
+    bytes: z.number().int().openapi({ description: 'Bytes read from the file.' }),
+    rows_read: z.number().int().openapi({ description: 'Data rows read (blank lines and the header are not rows).' }),
+    rows_loaded: z.number().int().nullable().openapi({ description: 'Rows accepted; null until the transform has counted them.' }),
+    rows_rejected: z.number().int().nullable().openapi({ description: 'Rows rejected (see /runs/{id}/rejects); null until counted.' }),
+  })
+  .openapi('FileCounts');
+
+export const Run = z
+  .object({
+    run_id: z.number().int(),
+    status: z.enum(['running', 'succeeded', 'failed']),
+    source: z.enum(['data_dir', 'upload']).openapi({ description: 'Where the files came from: DATA_DIR, or the parts of a multipart POST /data.' }),
+    step: z.string().nullable().openapi({ description: 'The current step while running, else null.' }),
+    started_at: z.iso.datetime(),
+    finished_at: z.iso.datetime().nullable(),
+    duration_ms: z.number().int().nullable(),
+    error: z.string().nullable().openapi({ description: 'Why the run failed; null unless failed.' }),
+    files: z.record(z.string(), FileCounts).openapi({ description: 'Per input file: users.csv, compounds.csv, user_experiments.csv.' }),
+    features: z.object({
+      users: z.number().int().nullable(),
+      experiments: z.number().int().nullable(),
+      average_experiments_per_user: z.number().nullable(),
+    }),
+  })
+  .openapi('Run', {
+    example: {
+      run_id: 1,
+      status: 'succeeded',
+      source: 'data_dir',
+      step: null,
+      started_at: '2026-11-29T12:00:00.000Z',
+      finished_at: '2026-11-29T12:00:00.412Z',
+      duration_ms: 412,
+      error: null,
+      files: {
+        'users.csv': { bytes: 746, rows_read: 12, rows_loaded: 12, rows_rejected: 0 },
+        'compounds.csv': { bytes: 193, rows_read: 6, rows_loaded: 6, rows_rejected: 0 },
+        'user_experiments.csv': { bytes: 405, rows_read: 21, rows_loaded: 21, rows_rejected: 0 },
+      },
+      features: { users: 12, experiments: 21, average_experiments_per_user: 1.75 },
+    },
+  });
+
+const USER_EXAMPLE = {
+  user_id: 1,
+  name: 'Marie Curie',
+  email: 'marie.curie@example.org',
+  total_experiments: 3,
+  average_run_time: 13.5,
+  top_compound_id: 2,
+  top_compound_name: 'Caffeine',
+  top_compound_ids: [2],
+  top_compound_experiments: 3,
+};
+
+export const UserFeatures = z
+  .object({
+    user_id: z.number().int(),
+    name: z.string(),
+    email: z.string(),
+    total_experiments: z.number().int().openapi({ description: "The user's accepted experiments." }),
+    average_run_time: z.number().nullable().openapi({ description: 'Mean experiment_run_time of those experiments; null when none.' }),
+    top_compound_id: z.number().int().nullable().openapi({ description: 'The lowest of top_compound_ids; null when no experiments.' }),
+    top_compound_name: z.string().nullable(),
+    top_compound_ids: z.array(z.number().int()).openapi({ description: "Every compound in the most of the user's experiments (ties kept), ascending." }),
+    top_compound_experiments: z.number().int().nullable().openapi({ description: 'In how many experiments the top compounds appear.' }),
+  })
+  .openapi('UserFeatures', { example: USER_EXAMPLE });
+
+export const FeaturesAnswer = z
+  .object({
+    run: Run.nullable().openapi({ description: 'The published run; null before any run succeeded.' }),
+    average_experiments_per_user: z.number().nullable(),
+    users: z.array(UserFeatures),
+    next_after: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .openapi({ description: 'Only with `limit`: the `after` of the next page; null on the last page.' }),
+  })
+  .openapi('Features');
+
+export const CSV_EXAMPLE =
+  'user_id,name,email,total_experiments,average_run_time,top_compound_id,top_compound_name,top_compound_ids,top_compound_experiments\r\n' +
+  '1,Marie Curie,marie.curie@example.org,3,13.5,2,Caffeine,2,3\r\n' +
+  '12,"Doe, Jane",jane@example.org,0,,,,,\r\n';
+
+export const RejectsPage = z
+  .object({
+    run_id: z.number().int(),
+    limit: z.number().int(),
+    offset: z.number().int(),
+    rejected: z.array(
+      z.object({
+        file: z.string(),
+        line: z.number().int().openapi({ description: 'Physical line, 1-based, counting the header and blank lines.' }),
+        reason: z.string(),
+        raw: z.string().openapi({ description: 'The line as read, or its first 1000 bytes.' }),
+        raw_bytes: z
+          .number()
+          .int()
+          .nullable()
+          .openapi({ description: "The whole line's length in bytes; null where the loader could keep only a preview." }),
+      }),
+    ),
+  })
+  .openapi('Rejects', {
+    example: {
+      run_id: 3,
+      limit: 1000,
+      offset: 0,
+      rejected: [{ file: 'users.csv', line: 4, reason: 'user_id x is not a positive integer', raw: 'x,\tB,\tb,\t2023-01-01', raw_bytes: 19 }],
+    },
+  });
+
+export const Health = z
+  .object({ status: z.enum(['ok', 'unavailable']), error: z.string().optional() })
+  .openapi('Health', { example: { status: 'ok' } });
