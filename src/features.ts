@@ -4,7 +4,11 @@ import { listRuns, type RunRecord } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;
 
-/** Users per round trip while streaming; bounds the memory a response holds (~1.2 MB of JSON). */
+/**
+ * Users per round trip while streaming; bounds the memory a response holds (~1.2 MB of JSON).
+ * Measured at 1M users: 5000 -> ~480k users/s, peak RSS 177 MB; 2000 -> ~400k/s, 166 MB; 500 ->
+ * 280k/s, 148 MB (pages over 128 KB are V8 large objects, freed only by full collections).
+ */
 const BATCH = 5000;
 
 export interface FeaturesPage {

@@ -12,6 +12,7 @@
  */
 import { once } from 'node:events';
 import { read as readCallback } from 'node:fs';
+import os from 'node:os';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
@@ -32,6 +33,14 @@ const TYPED_COLUMNS: Record<Source['table'], string> = {
   compounds: 'compound_id, compound_name, compound_structure, line',
   experiments: 'experiment_id, user_id, compound_ids, run_time, line',
 };
+
+// Parsing yields the CPU to the main thread's HTTP reads: on Linux a nice value is per thread, and
+// os.setPriority() with no pid sets this thread's. Best effort.
+try {
+  os.setPriority(10);
+} catch {
+  // not permitted here: parse at normal priority
+}
 
 const port = parentPort!;
 /** Set while a file waits for the loader's go-ahead to commit (see loadFile). */
