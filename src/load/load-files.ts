@@ -1,14 +1,11 @@
-import { once } from 'node:events';
 import { constants } from 'node:fs';
 import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { finished } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { InputError } from '../errors.js';
 import type { CsvStats } from './csv-to-copy.js';
-import { SOURCES, type Source } from './sources.js';
+import { SOURCES } from './sources.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /**
@@ -106,74 +103,18 @@ async function checkUnchanged(input: InputFile, bytesRead: number): Promise<void
   );
 }
 
-/** Columns of each typed COPY stream, in the order the typing layer writes them. */
-const TYPED_COLUMNS: Record<Source['table'], string> = {
-  users: 'user_id, name, email, signup_date, line',
-  compounds: 'compound_id, compound_name, compound_structure, line',
-  experiments: 'experiment_id, user_id, compound_ids, run_time, line',
-};
-
 export interface LoadedFile extends CsvStats {
   typedRows: number;
 }
 
-/** One COPY on its own connection, inside a transaction that `finish` commits. */
-interface Copy {
-  client: pg.PoolClient;
-  stream: ReturnType<typeof copyFrom>;
-  broken: boolean;
-  /** Why the COPY failed (the server refused it, or the connection was lost), once it has. */
-  failure?: unknown;
-}
-
-async function startCopy(pool: pg.Pool, setup: string[], copy: string): Promise<Copy> {
-  const client = await pool.connect();
-  const handle: Copy = { client, stream: null as unknown as ReturnType<typeof copyFrom>, broken: false };
-  try {
-    await client.query('BEGIN');
-    for (const statement of setup) await client.query(statement);
-    handle.stream = client.query(copyFrom(copy));
-    handle.stream.on('error', (error) => {
-      handle.broken = true;
-      handle.failure ??= error;
-    });
-    return handle;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    client.release(true);
-    throw error;
-  }
-}
-
-/**
- * Writes to a COPY, waiting for it to drain. Once the COPY has failed, fails with that reason: the
- * stream cannot take more (pg-copy-streams drops its connection then, and a write would throw a
- * TypeError that hides a lost database behind an "internal error").
- */
-async function write(copy: Copy, data: Uint8Array): Promise<void> {
-  if (copy.failure !== undefined) throw copy.failure;
-  if (data.length === 0 || copy.stream.write(data)) return;
-  await once(copy.stream, 'drain');
-}
-
-async function finishCopy(copy: Copy): Promise<void> {
-  copy.stream.end();
-  await finished(copy.stream);
-  await copy.client.query('COMMIT');
-}
-
-async function abandonCopy(copy: Copy): Promise<void> {
-  copy.stream.destroy();
-  await copy.client.query('ROLLBACK').catch(() => (copy.broken = true));
-  copy.client.release(true); // a connection whose COPY was cut off is not reused
-}
-
 /**
  * Loads the three files: a worker thread (parse-worker.ts) splits and types them one after the
- * other; for each file, the rows the typing layer proved valid are COPYed (FREEZE) into a fresh
- * `staging.<table>_typed`, which becomes this run's `core.<table>` partition (so they are written
- * once), and every other row, as text with its raw line, into `staging.<table>` for the SQL to
- * judge. Both COPYs of a file commit together when the file is done.
+ * other and, for each file, COPYs (FREEZE) the rows the typing layer proved valid, typed, into a
+ * fresh `staging.<table>_typed`, which becomes this run's `core.<table>` partition (so they are
+ * written once), and every other row, as text with its raw line, into `staging.<table>` for the
+ * SQL to judge. Both COPYs of a file commit together when the file is done. The worker uses two
+ * connections of its own with the pool's settings (its application_name, so cancelling the pool's
+ * queries cancels them too).
  */
 export async function loadFiles(
   pool: pg.Pool,
@@ -183,10 +124,21 @@ export async function loadFiles(
   signal?: AbortSignal,
   typed = process.env.ETL_TYPED_FAST_PATH !== '0',
 ): Promise<Record<string, LoadedFile>> {
+  const options = pool.options as { connectionString: string; application_name: string; lock_timeout?: number };
   // The worker reads through the descriptors opened here (threads share them), up to each file's
-  // size when it was opened; this side checks, before committing a file, that it did not change.
+  // size when it was opened; before it commits a file, this side checks that it did not change.
   const files = SOURCES.map((s) => ({ fd: inputs.get(s.file).handle.fd, size: inputs.get(s.file).size }));
-  const input: WorkerInput = { files, sources: SOURCES, typed };
+  const input: WorkerInput = {
+    files,
+    runId,
+    sources: SOURCES,
+    typed,
+    connection: {
+      connectionString: options.connectionString,
+      application_name: options.application_name,
+      ...(options.lock_timeout === undefined ? {} : { lock_timeout: options.lock_timeout }),
+    },
+  };
   const worker = idleWorkers.pop() ?? startWorker();
   worker.removeAllListeners();
   worker.ref();
@@ -202,7 +154,7 @@ export async function loadFiles(
     wake?.();
   });
   worker.on('exit', (code) => {
-    crashed ??= new Error(`the parser stopped unexpectedly (exit code ${code})`);
+    crashed ??= new Error(`the loader stopped unexpectedly (exit code ${code})`);
     wake?.();
   });
   const aborted = () => wake?.();
@@ -217,51 +169,25 @@ export async function loadFiles(
       wake = null;
     }
   };
-
   worker.postMessage({ type: 'start', input } satisfies ToWorker);
 
   const loaded: Record<string, LoadedFile> = {};
   let reusable = false;
-  let text: Copy | null = null;
-  let typedCopy: Copy | null = null;
-  let source: Source | undefined;
-  let lastReport = 0;
   try {
     for (;;) {
       const message = await next();
-      if (message.type === 'begin') {
-        source = SOURCES.find((s) => s.file === message.file)!;
-        const columns = ['line', 'parse_error', 'raw', ...source.columns].join(', ');
-        const table = `staging.${source.table}`;
-        text = await startCopy(pool, [`TRUNCATE ${table}`], `COPY ${table} (${columns}) FROM STDIN (FREEZE)`);
-        typedCopy = await startCopy(
-          pool,
-          [
-            `DROP TABLE IF EXISTS ${table}_typed`,
-            `CREATE TABLE ${table}_typed (LIKE core.${source.table}, CHECK (run_id = ${Number(runId)}))`,
-            `ALTER TABLE ${table}_typed ALTER COLUMN run_id SET DEFAULT ${Number(runId)}`,
-          ],
-          `COPY ${table}_typed (${TYPED_COLUMNS[source.table]}) FROM STDIN (FREEZE)`,
-        );
-      } else if (message.type === 'chunk') {
-        await Promise.all([write(typedCopy!, message.typed), write(text!, message.text)]);
-        worker.postMessage({ type: 'ack' } satisfies ToWorker);
-        if (Date.now() - lastReport > 500) {
-          lastReport = Date.now();
-          onStats(message.file, message);
-        }
-      } else if (message.type === 'end') {
+      if (message.type === 'progress') {
+        onStats(message.file, message);
+      } else if (message.type === 'check') {
         await checkUnchanged(inputs.get(message.file), message.bytesRead);
-        await Promise.all([finishCopy(typedCopy!), finishCopy(text!)]);
-        typedCopy!.client.release();
-        text!.client.release();
-        typedCopy = text = null;
-        await pool.query(`ANALYZE staging.${source!.table}`);
+        worker.postMessage({ type: 'commit' } satisfies ToWorker);
+      } else if (message.type === 'end') {
         loaded[message.file] = { bytesRead: message.bytesRead, rowsRead: message.rowsRead, typedRows: message.typedRows };
         onStats(message.file, message);
       } else if (message.type === 'failed') {
-        throw message.input ? new InputError(message.input.file, message.input.problem, message.input.line) : new Error(message.message);
-      } else {
+        if (message.input) throw new InputError(message.input.file, message.input.problem, message.input.line);
+        throw Object.assign(new Error(message.message), message.code ? { code: message.code } : {});
+      } else if (message.type === 'done') {
         reusable = true;
         return loaded;
       }
@@ -277,7 +203,6 @@ export async function loadFiles(
     } else {
       await worker.terminate();
     }
-    for (const copy of [typedCopy, text]) if (copy) await abandonCopy(copy);
   }
 }
 
