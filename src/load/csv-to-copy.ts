@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import { InputError } from '../errors.js';
 import { printable } from '../log.js';
 import { FieldSlices, type RowTyper } from './typed-rows.js';
+import { writeEscaped } from './copy-text.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -491,17 +492,7 @@ class CopyWriter {
 
   escaped(src: Buffer, start: number, end: number): void {
     this.room((end - start) * 2);
-    const buf = this.buf;
-    let n = this.length;
-    for (let i = start; i < end; i++) {
-      const b = src[i]!;
-      if (b === BACKSLASH || b === TAB || b === LF || b === CR) {
-        buf[n++] = BACKSLASH;
-        buf[n++] = b === BACKSLASH ? BACKSLASH : b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
-      } else {
-        buf[n++] = b;
-      }
-    }
-    this.length = n;
+    this.length = writeEscaped(this.buf, this.length, src, start, end);
   }
+
 }

@@ -22,11 +22,11 @@
  *   once (the features count it once per experiment).
  */
 
+import { writeEscaped } from './copy-text.js';
+
 const TAB = 0x09;
 const LF = 0x0a;
-const CR = 0x0d;
 const SPACE = 0x20;
-const BACKSLASH = 0x5c;
 const SEMI = 0x3b;
 const ZERO = 0x30;
 const NINE = 0x39;
@@ -271,19 +271,9 @@ class TypedWriter {
 
   escaped(src: Buffer, s: number, e: number): void {
     this.room((e - s) * 2);
-    const buf = this.buf;
-    let n = this.length;
-    for (let i = s; i < e; i++) {
-      const b = src[i]!;
-      if (b === BACKSLASH || b === TAB || b === LF || b === CR) {
-        buf[n++] = BACKSLASH;
-        buf[n++] = b === BACKSLASH ? BACKSLASH : b === TAB ? 0x74 : b === LF ? 0x6e : 0x72;
-      } else {
-        buf[n++] = b;
-      }
-    }
-    this.length = n;
+    this.length = writeEscaped(this.buf, this.length, src, s, e);
   }
+
 }
 
 abstract class BaseTyper implements RowTyper {
