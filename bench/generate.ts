@@ -56,7 +56,7 @@ function mix32(x: number): number {
 }
 
 /** mulberry32: small, fast, good enough for synthetic data. Returns [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

@@ -140,28 +140,28 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
   // Each file is opened (and checked) once, read through that descriptor, and closed after the load.
   const inputs = await openInputs(options.dataDir);
   let loaded: Record<string, CsvStats>;
+  const loadStarted = performance.now();
   try {
     await step('loading');
-    const loadStarted = performance.now();
     const onStats = (file: string, stats: CsvStats) => {
       progress.files[file] = { ...stats };
       options.onProgress?.(progress);
       void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
     };
     loaded = await loadFiles(pool, inputs, runId, onStats, options.signal);
-    const loadMs = Math.round(performance.now() - loadStarted);
-    const rows = Object.fromEntries(Object.entries(loaded).map(([file, stats]) => [file, stats.rowsRead]));
-    log(`run ${runId}: loading took ${loadMs} ms`, { run_id: runId, step: 'loading', duration_ms: loadMs, rows_read: rows });
   } finally {
     await inputs.close();
   }
+  const loadMs = Math.round(performance.now() - loadStarted);
+  const rowsRead = Object.fromEntries(Object.entries(loaded).map(([file, stats]) => [file, stats.rowsRead]));
+  log(`run ${runId}: loading took ${loadMs} ms`, { run_id: runId, step: 'loading', duration_ms: loadMs, rows_read: rowsRead });
   for (const [file, stats] of Object.entries(loaded)) {
     await setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead });
   }
   if (!options.allowEmpty) requireRows(loaded);
 
   await transformAndPublish(db, runId, steps, {
-    rowsRead: Object.fromEntries(Object.entries(loaded).map(([file, stats]) => [file, stats.rowsRead])),
+    rowsRead,
     maxRejectRatio: options.maxRejectRatio,
     signal: options.signal,
     onStep: step,

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DbHandle } from '../src/db/handle.js';
 import { dataDir, features, query, removeDir, run, testDatabase } from './helpers.js';
+import { mulberry32 } from '../bench/generate.js';
 
 let database: DbHandle;
 before(async () => {
@@ -13,16 +14,8 @@ before(async () => {
 });
 after(() => database.close());
 
-/** mulberry32: deterministic, so a failure can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic, so a failure can be replayed. */
+const rng = mulberry32;
 
 function hostileFiles(seed: number) {
   const r = rng(seed);
