@@ -11,6 +11,7 @@ import type { Context } from 'hono';
 import { UploadError } from '../errors.js';
 import { COMPOUNDS, EXPERIMENTS, USERS } from '../load/sources.js';
 import type { ReceivedFiles } from '../pipeline.js';
+import { isAlive } from '../pids.js';
 
 /**
  * `POST /data` with `multipart/form-data`: the three files as parts named `users`,
@@ -115,21 +116,12 @@ const PREFIX = 'lab-etl-upload-';
 export async function removeLeftUploads(dir: string): Promise<number> {
   let removed = 0;
   for (const name of await readdir(dir).catch(() => [])) {
-    const pid = Number(/^lab-etl-upload-(\d+)-/.exec(name)?.[1]);
-    if (!pid || (pid !== process.pid && alive(pid))) continue;
+    const pid = name.startsWith(PREFIX) ? Number(/^(\d+)-/.exec(name.slice(PREFIX.length))?.[1]) : NaN;
+    if (!pid || (pid !== process.pid && isAlive(pid))) continue;
     await rm(path.join(dir, name), { recursive: true, force: true });
     removed++;
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const tooLarge = (limits: UploadLimits) =>

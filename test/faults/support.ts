@@ -11,7 +11,8 @@ import { testDatabase } from '../helpers.js';
 import { generateCached, type GenerateOptions } from '../../bench/generate.js';
 import { exitOf, isRunning, sleep, startService as startServiceProcess, stopService, type Service } from '../service.js';
 import { RUN_LOCK } from '../../src/run-lock.js';
-import { isAlive, postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';
+import { postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';
+import { isAlive } from '../../src/pids.js';
 
 export { freePort, isRunning, ROOT, sleep, stopService, type Exit, type Service } from '../service.js';
 
