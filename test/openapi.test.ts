@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { createApp } from '../src/api/app.js';
 import type { DbHandle } from '../src/db/handle.js';
-import { FeaturesAnswer, Health, RejectsPage, Run, UserFeatures } from '../src/api/schemas.js';
+import { FeaturesAnswer, Health, RejectsPage, Run, Summary, UserFeatures } from '../src/api/schemas.js';
 import { dataDir, options, removeDir, SAMPLE_DIR, testDatabase } from './helpers.js';
 
 let database: DbHandle;
@@ -159,6 +159,7 @@ test('real answers match their documented schemas exactly: no missing and no und
       [`/runs/${run.run_id}`, Run],
       [`/runs/${run.run_id}/rejects`, RejectsPage],
       ['/health', Health],
+      ['/data/summary', Summary],
     ];
     for (const [url, schema] of cases) {
       const body = await get(url);
