@@ -40,6 +40,14 @@ test('every route the app serves is in the document, with its parameters, answer
   for (const [path, item] of Object.entries<any>(document.paths)) {
     for (const method of Object.keys(item)) described.add(`${method} ${path}`);
   }
+  // The dashboard's HTML pages and their assets are the only routes left out, by name: they are
+  // not API (test/dashboard.test.ts and the browser tests cover them).
+  const pages = ['get /', 'get /ui/features', 'get /ui/runs/{id}', 'get /ui/dashboard.css', 'get /ui/dashboard.js', 'get /ui/icon.svg'];
+  for (const page of pages) {
+    assert.ok(served.has(page), `${page} is served`);
+    assert.ok(!described.has(page), `${page} is not in the API document`);
+    served.delete(page);
+  }
   assert.deepEqual([...described].sort(), [...served].sort());
   assert.ok(served.has('get /data.csv') && served.has('get /metrics') && served.has('get /docs'));
 

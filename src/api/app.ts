@@ -16,6 +16,7 @@ import { Metrics } from '../metrics.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
 import { getSummary } from '../summary.js';
+import { dashboard } from '../dashboard/routes.js';
 import { DOCS_ASSETS, docsAsset, docsPage, type DocsAsset } from './docs.js';
 import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
@@ -408,6 +409,9 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
     // Any other file name is a file that is not there.
     if (!result.success) return c.json({ error: result.error.issues[0]?.message ?? 'no such docs asset' }, 404);
   });
+
+  // The dashboard's HTML pages (not API: they are not in the OpenAPI document), over the same reads.
+  app.route('/', dashboard({ db: readers.db, publicRun }));
 
   // A known path with a method it does not take: 405 and the methods it does (GET implies HEAD).
   const allowed = new Map<string, Set<string>>();
