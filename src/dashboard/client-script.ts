@@ -112,12 +112,18 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     else say('Run ' + run.run_id + ' failed: ' + (run.error || 'no reason recorded'), 'failed', runLink(run.run_id));
   }
 
-  // The runs table and the summary as the server renders them now.
+  // The runs table and the summary as the server renders them now. Refreshes can overlap (one when
+  // a run is found, one when it ends): only the latest asked for is shown, never an older answer
+  // arriving last.
+  var refreshes = 0;
   async function refresh() {
+    var mine = ++refreshes;
     try {
       var response = await fetch('/', { headers: headers(), cache: 'no-store' });
       if (!response.ok) return;
-      var fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
+      var text = await response.text();
+      if (mine !== refreshes) return;
+      var fresh = new DOMParser().parseFromString(text, 'text/html');
       ['runs', 'summary', 'pictures'].forEach(function (id) {
         var now = document.getElementById(id);
         var next = fresh.getElementById(id);
