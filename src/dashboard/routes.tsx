@@ -102,7 +102,7 @@ function check<S extends z.ZodType>(schema: S, value: string | undefined): z.out
   return result.success ? result.data : new Error(result.error.issues[0]?.message ?? 'invalid parameter');
 }
 
-const refused = (c: Context, name: PageName, error: Error) => page(c, <MessagePage title="That page does not exist" page={name}>{error.message}</MessagePage>, 400);
+const refused = (c: Context, name: PageName, error: Error) => page(c, <MessagePage title="Not a valid address" page={name}>{error.message}</MessagePage>, 400);
 
 async function page(c: Context, element: unknown, status: 200 | 400 | 404 = 200) {
   return c.html(`<!doctype html>${await element}`, status);
