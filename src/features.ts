@@ -204,6 +204,6 @@ export async function getUserFeatures(db: Kysely<Database>, userId: number): Pro
  * partition this snapshot reads wait for the transaction to end, which it otherwise only does for
  * transactions that already hold a lock on the parent.
  */
-async function lockPublished(trx: Kysely<Database>): Promise<void> {
+export async function lockPublished(trx: Kysely<Database>): Promise<void> {
   await sql`LOCK TABLE mart.user_features IN ACCESS SHARE MODE`.execute(trx);
 }

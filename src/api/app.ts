@@ -15,8 +15,10 @@ import { featuresCsv, featuresJson, getUserFeatures, type FeaturesPage } from '.
 import { Metrics } from '../metrics.js';
 import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
+import { getSummary } from '../summary.js';
+import { dashboard } from '../dashboard/routes.js';
 import { DOCS_ASSETS, docsAsset, docsPage, type DocsAsset } from './docs.js';
-import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
+import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 import { requireToken, type TokenOptions } from './auth.js';
 import { isUpload, openUpload, type UploadLimits } from './upload.js';
@@ -134,6 +136,15 @@ const routes = {
       503: errors[503],
       ...common,
     },
+  }),
+  summary: createRoute({
+    method: 'get',
+    path: '/data/summary',
+    tags: ['Features'],
+    summary: 'The published data set in a few numbers: totals, a histogram of experiments per user, the most common top compounds',
+    description:
+      'Aggregated by PostgreSQL over the published run (views `features.experiments_histogram` and `features.top_compound_users`), read in one snapshot. The dashboard draws its pictures from it.',
+    responses: { 200: json(Summary, 'The summary; `run_id` is null and the lists are empty before any run succeeded.'), 503: errors[503], ...common },
   }),
   runs: createRoute({
     method: 'get',
@@ -353,6 +364,8 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
     return user ? c.json(user, 200) : c.json({ error: `no user ${id} in the published features` }, 404);
   });
 
+  app.openapi(routes.summary, async (c) => c.json(await getSummary(readers.db), 200));
+
   app.openapi(routes.runs, async (c) => c.json({ runs: (await listRuns(readers.db)).map(publicRun) }, 200));
 
   app.openapi(routes.run, async (c) => {
@@ -396,6 +409,9 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
     // Any other file name is a file that is not there.
     if (!result.success) return c.json({ error: result.error.issues[0]?.message ?? 'no such docs asset' }, 404);
   });
+
+  // The dashboard's HTML pages (not API: they are not in the OpenAPI document), over the same reads.
+  app.route('/', dashboard({ db: readers.db, publicRun }));
 
   // A known path with a method it does not take: 405 and the methods it does (GET implies HEAD).
   const allowed = new Map<string, Set<string>>();

@@ -175,6 +175,51 @@ export const RejectsPage = z
     },
   });
 
+export const Summary = z
+  .object({
+    run_id: z.number().int().nullable().openapi({ description: 'The published run; null before any run succeeded (then the rest is empty).' }),
+    users: z.number().int(),
+    experiments: z.number().int(),
+    average_experiments_per_user: z.number().nullable(),
+    histogram: z
+      .array(
+        z.object({
+          min_experiments: z.number().int(),
+          max_experiments: z.number().int().openapi({ description: 'Inclusive.' }),
+          users: z.number().int(),
+        }),
+      )
+      .openapi({
+        description:
+          'Users by number of experiments, in at most 21 buckets from 0 up, users with no experiments included and empty buckets kept. ' +
+          'The buckets are equally wide (a round width: 1, 2, 5, 10, 20, ...) up to the 99th percentile; when a few users are beyond them, one last, wider bucket ends at the largest count.',
+      }),
+    top_compounds: z
+      .array(z.object({ compound_id: z.number().int(), compound_name: z.string(), users: z.number().int() }))
+      .openapi({
+        description:
+          'The 10 compounds that are most often among a user\'s top compounds, most users first (then by id). A tie counts for each tied compound, so the counts can add up to more than the users.',
+      }),
+  })
+  .openapi('Summary', {
+    example: {
+      run_id: 1,
+      users: 10,
+      experiments: 11,
+      average_experiments_per_user: 1.1,
+      histogram: [
+        { min_experiments: 0, max_experiments: 0, users: 0 },
+        { min_experiments: 1, max_experiments: 1, users: 9 },
+        { min_experiments: 2, max_experiments: 2, users: 1 },
+      ],
+      top_compounds: [
+        { compound_id: 3, compound_name: 'Compound C', users: 8 },
+        { compound_id: 2, compound_name: 'Compound B', users: 7 },
+        { compound_id: 1, compound_name: 'Compound A', users: 5 },
+      ],
+    },
+  });
+
 export const Health = z
   .object({ status: z.enum(['ok', 'unavailable']), error: z.string().optional() })
   .openapi('Health', { example: { status: 'ok' } });

@@ -9,6 +9,8 @@ export interface Database {
   'features.user_features': UserFeaturesView;
   'features.user_features_json': { user_id: number; json: string };
   'features.average_experiments_per_user': AverageView;
+  'features.experiments_histogram': { min_experiments: number; max_experiments: number; users: number };
+  'features.top_compound_users': { compound_id: number; compound_name: string; users: number };
 }
 
 export interface RunsTable {

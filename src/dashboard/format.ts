@@ -1,0 +1,35 @@
+// How the dashboard writes numbers, sizes, durations and times: one place, so every page agrees.
+
+const integers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const decimals = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+/** A count with thousands separators (`12,345`); an em dash for a value not known yet. */
+export const count = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : integers.format(n));
+
+/** A number with at most two decimals (`1.1`, `12.35`); an em dash for none. */
+export const decimal = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : decimals.format(n));
+
+/** A byte count in B, KB, MB or GB (powers of 1000, as `ls -h --si` and browsers do). */
+export function bytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = n / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** A duration: `412 ms`, `4.1 s`, `2 min 5 s`. */
+export function duration(ms: number | null): string {
+  if (ms === null) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/** A time as UTC, to the second (`2026-11-29 15:33:02`); the pages say the zone in their headers. */
+export const utc = (time: Date): string => time.toISOString().slice(0, 19).replace('T', ' ');

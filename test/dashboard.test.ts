@@ -1,0 +1,127 @@
+// The dashboard's pages as HTTP answers, without a browser (the browser tests are
+// test/browser/, `npm run test:browser`): status codes, the Content-Security-Policy, every value
+// escaped, the same numbers as the API, and the client script at least parses.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createApp } from '../src/api/app.js';
+import { CLIENT_SCRIPT } from '../src/dashboard/client-script.js';
+import type { DbHandle } from '../src/db/handle.js';
+import { dataDir, options, removeDir, testDatabase } from './helpers.js';
+
+let database: DbHandle;
+let app: ReturnType<typeof createApp>;
+let dir: string;
+
+// Names and lines that would run script if a page pasted them in as HTML.
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+before(async () => {
+  database = await testDatabase();
+  dir = await dataDir({
+    users: [['user_id', 'name', 'email', 'signup_date'], ['1', HOSTILE, 'a@example.org', '2023-01-01'], ['2', 'Bo', 'b@example.org', '2023-01-01'], ['<script>x</script>', 'Bad', 'c@example.org', '2023-01-01']],
+    compounds: [['compound_id', 'compound_name', 'compound_structure'], ['1', '</title><script>alert(2)</script>', 'C']],
+    experiments: [['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'], ['1', '1', '1', '10'], ['2', '2', '1', '20']],
+  });
+  app = createApp(database, options(dir, { maxRejectRatio: 1 }));
+});
+after(async () => {
+  await database.close();
+  await removeDir(dir);
+});
+
+const get = async (url: string) => {
+  const response = await app.request(url);
+  return { status: response.status, headers: response.headers, text: await response.text() };
+};
+
+test('before any run: the overview says so, and every page is HTML under a CSP that allows this service only', async () => {
+  const page = await get('/');
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  assert.match(page.text, /^<!doctype html><html lang="en">/);
+  assert.match(page.text, /No run yet\./);
+  assert.match(page.text, /Nothing is published yet/);
+  const csp = page.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(page.headers.get('strict-transport-security'), null, 'plain HTTP: no HSTS');
+  // Nothing is loaded from elsewhere, and no script or style is inline (the CSP would block it).
+  assert.doesNotMatch(page.text, /(src|href)="(https?:)?\/\//);
+  assert.doesNotMatch(page.text, /<script>|<style|style="/);
+  // The API's answers keep their own headers.
+  const api = await app.request('/data');
+  await api.text(); // a streamed answer holds its connection until read
+  assert.equal(api.headers.get('content-security-policy'), null);
+});
+
+test('the assets are served by the service with their types; the script parses', async () => {
+  for (const [url, type] of [['/ui/dashboard.css', /^text\/css/], ['/ui/dashboard.js', /^text\/javascript/], ['/ui/icon.svg', /^image\/svg\+xml/]] as const) {
+    const asset = await get(url);
+    assert.equal(asset.status, 200, url);
+    assert.match(asset.headers.get('content-type') ?? '', type, url);
+    assert.ok(asset.text.length > 100, url);
+  }
+  assert.doesNotThrow(() => new Function(CLIENT_SCRIPT), 'the client script is valid JavaScript');
+  assert.doesNotMatch(CLIENT_SCRIPT, /innerHTML|insertAdjacentHTML|document\.write/, 'text from the service is set as text only');
+});
+
+test('after a run: the pages show what the API answers, every value escaped', async () => {
+  const posted = await app.request('/data', { method: 'POST' });
+  assert.equal(posted.status, 200);
+  const run = (await posted.json()) as any;
+
+  const overview = await get('/');
+  assert.match(overview.text, new RegExp(`href="/ui/runs/${run.run_id}">Run ${run.run_id}</a>`));
+  assert.match(overview.text, /3 \/ 2 \/ 1/, 'users.csv: read / loaded / rejected');
+  assert.match(overview.text, /&lt;\/title&gt;&lt;script&gt;alert\(2\)&lt;\/script&gt;/, 'the compound name, escaped');
+  assert.doesNotMatch(overview.text, /<script>alert/);
+
+  const features = await get('/ui/features');
+  assert.equal(features.status, 200);
+  assert.match(features.text, /&lt;img src=x onerror=alert\(1\)&gt;/);
+  assert.doesNotMatch(features.text, /<img/);
+  assert.match(features.text, /<strong>1<\/strong> experiments per user on average/);
+
+  const rejects = await get(`/ui/runs/${run.run_id}`);
+  assert.equal(rejects.status, 200);
+  assert.match(rejects.text, /Rejected rows 1 to 1 of 1, by file and line/);
+  assert.match(rejects.text, /<td class="num">4<\/td>/, 'the reject\'s line');
+  assert.match(rejects.text, /&lt;script&gt;x&lt;\/script&gt;,\tBad/, 'its raw line, escaped');
+  assert.doesNotMatch(rejects.text, /<script>x/);
+});
+
+test('the features page pages like the API, and a jump marks the user asked for', async () => {
+  const first = await get('/ui/features?limit=1');
+  assert.match(first.text, /Users 1 to 1, by user id/);
+  assert.match(first.text, /href="\/ui\/features\?after=1&amp;limit=1">Next page/);
+  const last = await get('/ui/features?limit=1&after=1');
+  assert.match(last.text, /Users 2 to 2/);
+  assert.match(last.text, /Last page/, 'no link to an empty page after the last user');
+  const jump = await get('/ui/features?user=2&limit=25');
+  assert.match(jump.text, /<tr class="highlight" aria-current="true"><th scope="row" class="num">2<\/th>/);
+  const beyond = await get('/ui/features?user=3');
+  assert.match(beyond.text, /No user has an id of 3 or more\./);
+});
+
+test('bad parameters get 400 with the API\'s own message, an unknown run 404, both as pages', async () => {
+  const cases: [string, number, RegExp][] = [
+    ['/ui/features?limit=0', 400, /limit must be an integer from 1 to 1000, got &quot;0&quot;/],
+    ['/ui/features?after=x', 400, /after must be an integer/],
+    ['/ui/features?user=-1', 400, /user must be an integer/],
+    ['/ui/runs/abc', 400, /&quot;abc&quot; is not a valid id/],
+    ['/ui/runs/1?offset=-1', 400, /offset must be an integer/],
+    ['/ui/runs/99', 404, /There is no run 99\./],
+  ];
+  for (const [url, status, message] of cases) {
+    const page = await get(url);
+    assert.equal(page.status, status, url);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/, url);
+    assert.match(page.text, message, url);
+  }
+  assert.equal((await app.request('/', { method: 'DELETE' })).status, 405);
+  const head = await app.request('/', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), '');
+});
