@@ -20,15 +20,17 @@ let databases = 0;
 
 /**
  * A new, empty database on the suite's server (see test/run.ts), migrated; dropped on close.
- * `reads` overrides the API's read limits (MAX_STREAMS and the like).
+ * `reads` overrides the API's read limits (MAX_STREAMS and the like); `settings` are the
+ * database's own defaults for every session (ALTER DATABASE ... SET).
  */
-export async function testDatabase(reads?: ReadLimits): Promise<DbHandle> {
+export async function testDatabase(reads?: ReadLimits, settings: Record<string, string> = {}): Promise<DbHandle> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
   const name = `lab_etl_test_${process.pid}_${++databases}`;
   const admin = new pg.Client(adminUrl);
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
+  for (const [setting, value] of Object.entries(settings)) await admin.query(`ALTER DATABASE ${name} SET ${setting} = '${value}'`);
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { generate } from '../bench/generate.js';
 import type { DbHandle } from '../src/db/handle.js';
-import { features, run, testDatabase } from './helpers.js';
+import { sql } from 'kysely';
+import { TRANSFORM_SETTINGS } from '../src/transform/transform.js';
+import { ROOT, features, run, testDatabase } from './helpers.js';
 
 let database: DbHandle;
 let dir: string;
@@ -68,3 +70,53 @@ for (const [seed, compounds] of [[1, 5], [7, 60]] as const) {
     }
   });
 }
+
+/**
+ * The plan of sql/transform/070-user-features-by-half.sql under the run's settings, explained
+ * against the tables the run read (published by now as the run's partitions).
+ */
+async function featuresStepPlan(database: DbHandle, runId: number): Promise<string> {
+  const step = await readFile(path.join(ROOT, 'sql/transform/070-user-features-by-half.sql'), 'utf8');
+  const query = step
+    .replace(/^CREATE TABLE \S+ AS$/m, '')
+    .replaceAll('$1', String(runId))
+    .replace(/\bwork\.(users|compounds|experiments)\b/g, (_, table: string) => `core.${table}_run_${runId}`);
+  return database.db.transaction().execute(async (trx) => {
+    for (const [name, value] of Object.entries(TRANSFORM_SETTINGS)) await sql`SELECT set_config(${name}, ${value}, true)`.execute(trx);
+    const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${sql.raw(query)}`.execute(trx);
+    return rows.map((row) => row['QUERY PLAN']).join('\n');
+  });
+}
+
+test('the features are the same whether the server grants the run parallel workers or none', async () => {
+  await generate({ users: 3000, experiments: 30000, compounds: 40, out: dir, seed: 11 });
+  // Free parallelism (for the planner) makes even this small data set run its halves in workers,
+  // and would split its scans block by block too, were the run's settings not to forbid it.
+  const free = { parallel_setup_cost: '0', parallel_tuple_cost: '0', min_parallel_table_scan_size: '0', min_parallel_index_scan_size: '0' };
+  const parallel = await testDatabase(undefined, free);
+  const serial = await testDatabase(undefined, { ...free, max_parallel_workers: '0' });
+  try {
+    const first = await run(parallel, dir);
+    assert.equal(first.status, 'succeeded');
+    assert.equal((await run(serial, dir)).status, 'succeeded');
+    // Two halves side by side, each whole in one process: no block-by-block scan, no merge.
+    const plan = await featuresStepPlan(parallel, first.run_id);
+    assert.match(plan, /Gather[\s\S]*Workers Planned: 2[\s\S]*Parallel Append/);
+    assert.doesNotMatch(plan, /Parallel Seq Scan|Gather Merge|Partial/);
+    // Same users, counts, ties and, to the last bit, averages.
+    const expected = await reference();
+    const got = await features(parallel);
+    const other = await features(serial);
+    assert.deepEqual(got.users, other.users);
+    assert.equal(got.average_experiments_per_user, other.average_experiments_per_user);
+    assert.equal(got.users.length, expected.users.length);
+    for (const [i, user] of got.users.entries()) {
+      const want = expected.users[i]!;
+      assert.ok(Math.abs((user.average_run_time ?? 0) - (want.average_run_time ?? 0)) < 1e-9, `user ${want.user_id} average`);
+      assert.deepEqual({ ...user, average_run_time: null }, { ...want, average_run_time: null }, `user ${want.user_id}`);
+    }
+  } finally {
+    await parallel.close();
+    await serial.close();
+  }
+});

@@ -91,15 +91,27 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
 }
 
 /**
- * Session settings for the transform's big joins and sorts, local to its transaction so nothing
- * server-wide changes: more memory per sort/hash, and no JIT (compiling costs more than it saves
- * on these single-pass statements), no parallel workers.
+ * Session settings for the transform's big joins and sorts, set with SET LOCAL so nothing
+ * server-wide changes.
  */
+export const TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
+  work_mem: '1GB',
+  // Compiling costs more than it saves on these single-pass statements.
+  jit: 'off',
+  // One worker per half of the users in 070-user-features-by-half (the leader writes their rows).
+  // The server may grant fewer: the results are the same, only slower.
+  max_parallel_workers_per_gather: '2',
+  // No partial (block-by-block) scans: a half of the users must run whole in one process, or its
+  // sums would depend on how blocks were shared out; and a Gather Merge of partial sorts inside a
+  // half would keep the planner from running the halves side by side.
+  min_parallel_table_scan_size: '4TB',
+  min_parallel_index_scan_size: '4TB',
+};
+
 async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
-  await sql`SET LOCAL work_mem = '1GB'`.execute(trx);
-  await sql`SET LOCAL jit = off`.execute(trx);
-  // Parallel workers gained nothing here: the big steps pass ~25M rows through Gather.
-  await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(trx);
+  for (const [name, value] of Object.entries(TRANSFORM_SETTINGS)) {
+    await sql`SELECT set_config(${name}, ${value}, true)`.execute(trx);
+  }
 }
 
 /** Rows each file contributed to the run (its work table) and rows it lost to the rejects. */
