@@ -1,16 +1,16 @@
 -- work.* -> work.user_features_by_half, which 072 makes the run's work.user_features: every
 -- accepted user's features, with or without experiments, and the GET /data entry rendered as JSON
--- once here.
--- A compound counts once per experiment that lists it (work.experiments lists each compound of an
--- experiment once); every compound reaching the user's highest count is a top compound (ties kept,
--- ascending by id), and the lowest id among them is "the" top one.
+-- once here. A compound counts once per experiment that lists it (work.experiments lists each
+-- compound of an experiment once); every compound reaching the user's highest count is a top
+-- compound (ties kept, ascending by id), and the lowest id among them is "the" top one.
 --
--- Two halves of the users (the last bit of user_id, 0 or 1), written out twice below, identical but for the
--- half: UNION ALL of two such branches becomes a Parallel Append, and each half runs whole in one
--- process, so the two cores share the work (CREATE TABLE AS may use parallel workers; INSERT may
--- not, which is also why the rows are not copied into the work.user_features etl.start_work made). A half never splits across processes, so each user's average is summed in the same order
--- on every run and the result does not depend on how many workers the server grants (none: the
--- leader runs both halves, one after the other).
+-- Two halves of the users, by one bit of a hash of user_id (balanced whatever the ids are; odd and
+-- even ids were not), written out twice below, identical but for the half. UNION ALL of the two
+-- becomes a Parallel Append and each half runs whole in one worker, so both cores share the work.
+-- (CREATE TABLE AS may use parallel workers; INSERT may not, hence a new table rather than rows
+-- copied into the one etl.start_work made.) A half never splits across processes, so each user's
+-- average is summed in the same order on every run, and the result does not depend on how many
+-- workers the server grants: with none, the leader runs both halves one after the other.
 --
 -- Within a half: one pass over its experiments sorted by user gives each user's count, mean run
 -- time and one array of all the compounds listed (GroupAggregate: a hash aggregate of a million
@@ -25,11 +25,11 @@ FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS tot
       FROM work.users u
       LEFT JOIN (SELECT user_id, count(*) AS total_experiments, avg(run_time) AS average_run_time,
                         etl.array_cat_agg(compound_ids) AS compounds
-                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (user_id & 1) = 0 ORDER BY user_id) sorted
+                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (hashint8(user_id) & 1) = 0 ORDER BY user_id) sorted
                  GROUP BY user_id) e ON e.user_id = u.user_id
       LEFT JOIN LATERAL etl.top_compounds(e.compounds) t ON true
       LEFT JOIN work.compounds k ON k.compound_id = t.ids[1]
-      WHERE (u.user_id & 1) = 0) r
+      WHERE (hashint8(u.user_id) & 1) = 0) r
 UNION ALL
 SELECT $1::bigint AS run_id, r.*, row_to_json(r)::text AS json
 FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS total_experiments, e.average_run_time,
@@ -38,8 +38,8 @@ FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS tot
       FROM work.users u
       LEFT JOIN (SELECT user_id, count(*) AS total_experiments, avg(run_time) AS average_run_time,
                         etl.array_cat_agg(compound_ids) AS compounds
-                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (user_id & 1) = 1 ORDER BY user_id) sorted
+                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (hashint8(user_id) & 1) = 1 ORDER BY user_id) sorted
                  GROUP BY user_id) e ON e.user_id = u.user_id
       LEFT JOIN LATERAL etl.top_compounds(e.compounds) t ON true
       LEFT JOIN work.compounds k ON k.compound_id = t.ids[1]
-      WHERE (u.user_id & 1) = 1) r
+      WHERE (hashint8(u.user_id) & 1) = 1) r
