@@ -1,6 +1,6 @@
 -- Per-user features on more than one core (sql/transform/070-user-features-by-half.sql): the users
--- are split in two halves by user_id, and each half is computed whole by one process of a parallel
--- plan. Everything such a plan calls must be PARALLEL SAFE.
+-- are split in two halves by a hash of user_id, and each half is computed whole by one process of a
+-- parallel plan. Everything such a plan calls must be PARALLEL SAFE.
 
 -- Same aggregate as in 000008, now allowed in parallel workers.
 CREATE OR REPLACE AGGREGATE etl.array_cat_agg(anycompatiblearray) (sfunc = array_cat, stype = anycompatiblearray, parallel = safe);
