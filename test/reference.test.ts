@@ -8,7 +8,7 @@ import path from 'node:path';
 import { generate } from '../bench/generate.js';
 import type { DbHandle } from '../src/db/handle.js';
 import { sql } from 'kysely';
-import { TRANSFORM_SETTINGS } from '../src/transform/transform.js';
+import { tuneTransaction } from '../src/transform/transform.js';
 import { ROOT, features, run, testDatabase } from './helpers.js';
 
 let database: DbHandle;
@@ -82,7 +82,7 @@ async function featuresStepPlan(database: DbHandle, runId: number): Promise<stri
     .replaceAll('$1', String(runId))
     .replace(/\bwork\.(users|compounds|experiments)\b/g, (_, table: string) => `core.${table}_run_${runId}`);
   return database.db.transaction().execute(async (trx) => {
-    for (const [name, value] of Object.entries(TRANSFORM_SETTINGS)) await sql`SELECT set_config(${name}, ${value}, true)`.execute(trx);
+    await tuneTransaction(trx);
     const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${sql.raw(query)}`.execute(trx);
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   });

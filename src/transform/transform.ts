@@ -94,7 +94,7 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
  * Session settings for the transform's big joins and sorts, set with SET LOCAL so nothing
  * server-wide changes.
  */
-export const TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
+const TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
   work_mem: '1GB',
   // Compiling costs more than it saves on these single-pass statements.
   jit: 'off',
@@ -108,7 +108,8 @@ export const TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
   min_parallel_index_scan_size: '4TB',
 };
 
-async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
+/** Applies TRANSFORM_SETTINGS to `trx` (the run's transaction; the tests explain a step under them). */
+export async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
   for (const [name, value] of Object.entries(TRANSFORM_SETTINGS)) {
     await sql`SELECT set_config(${name}, ${value}, true)`.execute(trx);
   }
