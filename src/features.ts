@@ -5,10 +5,8 @@ import { listRuns, type RunRecord } from './runs.js';
 export type UserFeatures = UserFeaturesView;
 
 /**
- * Users per round trip while streaming; bounds the memory a response holds (~120 KB of JSON).
- * Measured at 1M users: 5000 -> ~480k users/s, peak RSS 177 MB; 2000 -> ~400k/s, 166 MB; 500 ->
- * 280k/s, 148 MB (pages over 128 KB are V8 large objects, freed only by full collections): 500
- * keeps the service's memory where it was before stored JSON while staying above 200k users/s.
+ * Users per round trip while streaming; bounds the memory a response holds (~120 KB of JSON). Why
+ * 500 and not more, with the figures measured: docs/performance.md, "GET /data: the page size".
  */
 const BATCH = 500;
 

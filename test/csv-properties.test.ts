@@ -1,5 +1,5 @@
 // Property-based tests of the CSV splitter (src/load/csv-to-copy.ts, without a typer): documents are
-// generated from a grammar that covers README.md "The input", fed to the parser in several
+// generated from a grammar that covers docs/input.md, fed to the parser in several
 // chunkings, and checked against the generator's model and against csv-parse as an independent
 // reader.
 //
@@ -146,7 +146,7 @@ interface Row {
   fields: (string | null)[];
 }
 
-/** Replacement text for bytes PostgreSQL cannot store, as the README promises: decoded, NUL shown as U+FFFD. */
+/** Replacement text for bytes PostgreSQL cannot store, as docs/input.md promises: decoded, NUL shown as U+FFFD. */
 const preview = (b: Buffer) => b.toString('utf8').replace(/\0/g, '\uFFFD');
 
 /** What the parser must emit for this document: one row per record after the header, in order. */

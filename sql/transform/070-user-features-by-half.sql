@@ -19,7 +19,7 @@
 -- time and one array of all the compounds listed (GroupAggregate: a hash aggregate of a million
 -- growing arrays spilled and measured 2-3x slower), then etl.top_compounds counts each user's
 -- small array on its own. Grouping (user, compound) pairs globally instead means ~22M groups at
--- 10M experiments and measured slower in every form tried (see README, Performance).
+-- 10M experiments and measured slower in every form tried (see docs/performance.md).
 CREATE TABLE work.user_features_by_half AS
 SELECT $1::bigint AS run_id, r.*, row_to_json(r)::text AS json
 FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS total_experiments, e.average_run_time,

@@ -108,7 +108,7 @@ export async function call(
   return { status: response.status, body, text, ms };
 }
 
-/** An error answer as the README promises: JSON `{error}`, no stack trace, SQL or connection string. */
+/** An error answer as docs/api.md promises: JSON `{error}`, no stack trace, SQL or connection string. */
 export function assertCleanError(answer: Answer, label: string): void {
   assert.equal(typeof answer.body?.error, 'string', `${label}: an {"error"} JSON body, got ${answer.text}`);
   assert.doesNotMatch(answer.text, /\bat .*:\d+:\d+|postgres(ql)?:\/\/|\bSELECT\b|\bINSERT INTO\b|\bUPDATE\b .* \bSET\b/, `${label}: no stack, SQL or URL`);
