@@ -1,19 +1,30 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readConfig } from './config.js';
-import { openDb } from './db/handle.js';
+import { readConfig, type Config } from './config.js';
+import { openDb, type DbHandle } from './db/handle.js';
 import { RunInProgressError } from './errors.js';
 import { log, type Log } from './log.js';
 import { SOURCES } from './load/sources.js';
 import { RunFailedError, runEtl, type RunProgress } from './pipeline.js';
 import type { RunRecord } from './runs.js';
+import { failStartup } from './startup.js';
 
 /**
  * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a log
  * line every few seconds otherwise); the run record goes to stdout as JSON.
  */
-const config = readConfig();
-const database = await openDb(config);
+// A start-up failure is one line and exit code 1. With the embedded PostgreSQL, a server another
+// process runs on the same EMBEDDED_PG_DIR (`npm start`) is used as it is, never stopped: the run
+// lands in the database that service reads, and the run lock keeps the two from running at once.
+let config: Config;
+let database: DbHandle;
+try {
+  config = readConfig();
+  database = await openDb({ ...config, shareEmbedded: true });
+} catch (error) {
+  await failStartup(error);
+  throw error; // not reached: failStartup exits
+}
 const tty = process.stderr.isTTY === true;
 const sizes = await Promise.all(SOURCES.map((s) => stat(path.join(config.dataDir, s.file)).then((i) => i.size, () => 0)));
 const totalBytes = sizes.reduce((a, b) => a + b, 0);
@@ -44,9 +55,14 @@ try {
 } catch (error) {
   clearInterval(timer);
   if (tty && shown) process.stderr.write('\n');
-  if (!(error instanceof RunFailedError || error instanceof RunInProgressError)) throw error;
-  process.stderr.write(`etl: ${error.message}\n`);
-  code = error instanceof RunInProgressError ? 3 : 2;
+  if (error instanceof RunFailedError || error instanceof RunInProgressError) {
+    process.stderr.write(`etl: ${error.message}\n`);
+    code = error instanceof RunInProgressError ? 3 : 2;
+  } else {
+    // A defect, not the input: its message, still no stack trace.
+    log(`etl: ${error instanceof Error ? error.message : String(error)}`, {}, 'error');
+    code = 1;
+  }
 } finally {
   await database.close();
 }

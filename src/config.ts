@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { StartupError } from './errors.js';
 
 /** Everything the service reads from the environment, parsed once. */
 export interface Config {
@@ -71,7 +72,7 @@ function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: numb
   const text = env[name];
   if (!text) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new StartupError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
   return value;
 }
 
@@ -79,7 +80,7 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const text = env[name];
   if (!text) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number, got "${text}"`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new StartupError(`${name} must be a port number, got "${text}"`);
   return value;
 }
 
@@ -87,6 +88,6 @@ function ratio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const text = env[name];
   if (!text) return fallback;
   const value = Number(text);
-  if (!(value >= 0 && value <= 1)) throw new Error(`${name} must be a number from 0 to 1, got "${text}"`);
+  if (!(value >= 0 && value <= 1)) throw new StartupError(`${name} must be a number from 0 to 1, got "${text}"`);
   return value;
 }

@@ -17,6 +17,17 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * The service or the CLI cannot start (port taken, database unusable, embedded PostgreSQL in use
+ * or out of reach, a bad setting): the message is the one line printed, saying what to do.
+ */
+export class StartupError extends Error {
+  override name = 'StartupError';
+  constructor(message: string) {
+    super(printable(message));
+  }
+}
+
 /** Another run holds the lock: HTTP 409 with that run's id. */
 export class RunInProgressError extends Error {
   constructor(readonly runId: number | null) {

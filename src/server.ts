@@ -1,21 +1,39 @@
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { serve } from '@hono/node-server';
+import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { isLoopback } from './api/auth.js';
 import { removeLeftUploads } from './api/upload.js';
-import { readConfig } from './config.js';
+import { readConfig, type Config } from './config.js';
+import { StartupError } from './errors.js';
 import { log, logConfig } from './log.js';
-import { openDb } from './db/handle.js';
+import { openDb, type DbHandle } from './db/handle.js';
 import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
+import { failStartup } from './startup.js';
 
-const config = readConfig();
-const database = await openDb(config);
-await recoverInterruptedRuns(database);
-const leftUploads = await removeLeftUploads(config.uploadTmpDir);
-if (leftUploads > 0) log(`removed ${leftUploads} upload director${leftUploads > 1 ? 'ies' : 'y'} left by a stopped process`);
+// Start-up: any failure (a bad setting, the port taken, the database unusable, the embedded
+// PostgreSQL in use by another process) is one log line and exit code 1, after stopping what this
+// process started.
+let database: DbHandle | undefined;
+let config: Config;
+let server: ServerType;
 const shutdown = new AbortController();
-const app = createApp(database, { ...config, signal: shutdown.signal });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+try {
+  config = readConfig();
+  database = await openDb(config);
+  await recoverInterruptedRuns(database);
+  const leftUploads = await removeLeftUploads(config.uploadTmpDir);
+  if (leftUploads > 0) log(`removed ${leftUploads} upload director${leftUploads > 1 ? 'ies' : 'y'} left by a stopped process`);
+  const app = createApp(database, { ...config, signal: shutdown.signal });
+  server = await listen(app.fetch, config);
+} catch (error) {
+  await failStartup(error, () => database?.close() ?? Promise.resolve());
+  throw error; // not reached: failStartup exits
+}
+server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'error'));
+
+{
+  const info = server.address() as AddressInfo;
   // The address really bound (HOST), not a name that may not match it.
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`, {
@@ -40,7 +58,24 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
   } else {
     log('try these commands', { try: commands.map(([command]) => command) });
   }
-});
+}
+
+/** Listens on HOST:PORT; a port taken or an address not of this machine is a StartupError. */
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], { host, port }: Config): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname: host });
+    server.once('listening', () => resolve(server));
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const reasons: Record<string, string> = {
+        EADDRINUSE: `port ${port} is taken (another npm start?): set PORT`,
+        EACCES: `port ${port} needs privileges this process does not have: set PORT (1024 or above)`,
+        EADDRNOTAVAIL: `HOST=${host} is not an address of this machine: set HOST`,
+        ENOTFOUND: `HOST=${host} is not a known name: set HOST`,
+      };
+      reject(new StartupError(reasons[error.code ?? ''] ?? `cannot listen on ${host}:${port}: ${error.message}`));
+    });
+  });
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -61,7 +96,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     server.close();
     shutdown.abort();
     void runsSettled()
-      .then(() => database.close())
+      .then(() => database!.close())
       .then(
         () => process.exit(0),
         () => process.exit(1),

@@ -19,7 +19,9 @@ let url = process.env.DATABASE_URL;
 let cleanup = async () => {};
 if (!url) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-test-'));
-  await chmod(dir, 0o755); // as root, the server runs as user postgres and must reach its directory
+  // As root the server runs as the user postgres: in a folder it cannot reach, the cluster would be
+  // moved to /var/lib/lab-features-etl (src/db/embedded-access.ts) and outlive the suite's removal.
+  await chmod(dir, 0o755);
   const embedded = await startEmbeddedPostgres(path.join(dir, 'pgdata'), await freePort());
   url = embedded.url;
   cleanup = async () => {

@@ -48,37 +48,57 @@ export interface Service {
 /**
  * Starts `src/server.ts` as its own process (through tsx, or compiled) on a free port and
  * waits until /health answers 200. `DATABASE_URL` is cleared unless `env` sets it. `track` gets the
- * process as soon as it exists, so a caller can clean it up even when start-up fails.
+ * process as soon as it exists, so a caller can clean it up even when start-up fails. `cwd` is the
+ * checkout it runs in (this one by default).
  */
 export async function startService(
   env: Record<string, string>,
-  { timeoutMs = 90_000, track, compiled = false }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean } = {},
+  { timeoutMs = 90_000, track, compiled = false, cwd = ROOT }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean; cwd?: string } = {},
 ): Promise<Service> {
+  const { child, port, output } = await spawnService(env, { compiled, cwd });
+  track?.(child);
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(child)) throw new Error(`the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output()}`);
+    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { child, pid: child.pid!, port, base, output };
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`the service did not answer /health within ${timeoutMs} ms:\n${output()}`);
+}
+
+/**
+ * Starts the service as startService does, for a start-up that must fail: waits (bounded) for the
+ * process to exit by itself and returns how, with everything it printed.
+ */
+export async function startServiceToFail(env: Record<string, string>, { timeoutMs = 60_000 } = {}): Promise<Exit & { output: string }> {
+  const { child, output } = await spawnService(env, { compiled: false, cwd: ROOT });
+  try {
+    return { ...(await exitOf(child, timeoutMs)), output: output() };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}:\n${output()}`);
+  }
+}
+
+async function spawnService(env: Record<string, string>, { compiled, cwd }: { compiled: boolean; cwd: string }) {
   const port = await freePort();
   let output = '';
   // compiled: `node dist/server.js`, as `npm start` and the bench run it (build it first), for
   // measurements that tsx's own memory would blur.
   const child = spawn(process.execPath, compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  track?.(child);
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isRunning(child)) throw new Error(`the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output}`);
-    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, pid: child.pid!, port, base, output: () => output };
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the service did not answer /health within ${timeoutMs} ms:\n${output}`);
+  return { child, port, output: () => output };
 }
 
 /** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it and throws on timeout. */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import Cursor from 'pg-cursor';
 import { DEFAULT_READ_LIMITS, type Config, type ReadLimits } from '../config.js';
+import { StartupError } from '../errors.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { applicationName, createPool, kyselyOn } from './pools.js';
@@ -43,12 +44,24 @@ const READ_CONNECT_TIMEOUT_MS = 5_000;
  * schema scripts in `sql/`. Each of the three is its own module; this only puts them in order.
  */
 export async function openDb(
-  config: Pick<Config, 'databaseUrl' | 'embeddedDir' | 'embeddedPort'> & { reads?: ReadLimits },
+  config: Pick<Config, 'databaseUrl' | 'embeddedDir' | 'embeddedPort'> & {
+    reads?: ReadLimits;
+    /** Use the embedded PostgreSQL another live process runs on embeddedDir instead of refusing (the CLI). */
+    shareEmbedded?: boolean;
+  },
 ): Promise<DbHandle> {
-  const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDir, config.embeddedPort);
+  const embedded = config.databaseUrl
+    ? null
+    : await startEmbeddedPostgres(config.embeddedDir, config.embeddedPort, { shareRunning: config.shareEmbedded });
   const url = config.databaseUrl ?? embedded!.url;
   const pool = createPool(url, { role: 'runs', max: 10 });
   try {
+    await pool.query('SELECT 1').catch((error: Error) => {
+      // The database's own words (refused, unknown host, bad password), never the URL: it may hold a
+      // password. (A refused connection to a name with two addresses has only a code, no message.)
+      const which = config.databaseUrl ? `the database of DATABASE_URL (${hostOf(url)})` : 'the embedded PostgreSQL';
+      throw new StartupError(`${which} cannot be used: ${error.message || (error as NodeJS.ErrnoException).code || 'no answer'}`);
+    });
     await migrate(pool);
   } catch (error) {
     await pool.end();
@@ -76,6 +89,14 @@ export async function openDb(
       await embedded?.stop();
     },
   };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host || 'no host';
+  } catch {
+    return 'not a URL';
+  }
 }
 
 function openReaders(url: string, limits: ReadLimits): Readers {
