@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MAX_ID, MAX_ID_DIGITS } from '../load/rules.js';
 import { printable } from '../log.js';
 
 // The API's bodies and parameters as zod schemas: the same objects validate requests and describe
@@ -6,8 +7,6 @@ import { printable } from '../log.js';
 
 /** A value from a request, quoted for an error message: escaped and bounded by printable(). */
 export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;
-
-const MAX_ID = Number.MAX_SAFE_INTEGER;
 
 /**
  * A path parameter holding an id: a positive integer up to 2^53 - 1, written without sign, point
@@ -17,7 +16,7 @@ export const idParam = (name: string, example: number) => {
   const message = (issue: { input?: unknown }) => `${quoted(issue.input)} is not a valid id (a positive integer)`;
   return z
     .string({ error: message })
-    .regex(/^[1-9][0-9]{0,15}$/, { error: message })
+    .regex(new RegExp(`^[1-9][0-9]{0,${MAX_ID_DIGITS - 1}}$`), { error: message })
     .transform(Number)
     .pipe(z.number().max(MAX_ID, { error: message }))
     .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example });

@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { printable } from '../log.js';
 import { FieldSlices, type RowTyper } from './typed-rows.js';
 import { writeEscaped } from './copy-text.js';
+import { REJECT_RAW_BYTES } from './rules.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -19,8 +20,6 @@ const NUL = 0x00;
  * without being buffered. A quoted record spanning several lines counts all of its bytes.
  */
 export const MAX_RECORD_BYTES = 1024 * 1024;
-/** How much of an over-long or undecodable record is kept as its `raw` text in the rejects. */
-const RAW_PREVIEW_BYTES = 1000;
 /** How much of a wrong header a message shows (characters, escaped): enough to recognise, never the file. */
 const HEADER_PREVIEW_CHARS = 100;
 
@@ -348,7 +347,7 @@ export class CsvToCopy extends Transform {
   private rejectLong(line: number, bytes: Buffer): void {
     const problem = `is longer than ${this.maxRecordBytes} bytes`;
     if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
-    const preview = Buffer.from(previewText(bytes.subarray(0, RAW_PREVIEW_BYTES)) + '…');
+    const preview = Buffer.from(previewText(bytes.subarray(0, REJECT_RAW_BYTES)) + '…');
     this.rejected(line, problem, preview, 0, preview.length);
   }
 
@@ -440,7 +439,7 @@ function countByte(buf: Buffer, byte: number, start: number, end: number): numbe
 
 /** Decodes what can be decoded; NULs become U+FFFD so the text is storable. */
 function previewText(bytes: Buffer): string {
-  return bytes.subarray(0, RAW_PREVIEW_BYTES).toString('utf8').replace(/\0/g, '\uFFFD');
+  return bytes.subarray(0, REJECT_RAW_BYTES).toString('utf8').replace(/\0/g, '\uFFFD');
 }
 
 /** Builds COPY text-format output (tab-separated, backslash escapes, `\N` for NULL) in one buffer. */
