@@ -108,7 +108,8 @@ CREATE UNLOGGED TABLE staging.compounds (
   raw text NOT NULL,
   compound_id text,
   compound_name text,
-  compound_structure text
+  compound_structure text,
+  raw_is_preview boolean NOT NULL DEFAULT false
 );
 
 CREATE UNLOGGED TABLE staging.experiments (
@@ -118,7 +119,8 @@ CREATE UNLOGGED TABLE staging.experiments (
   experiment_id text,
   user_id text,
   experiment_compound_ids text,
-  experiment_run_time text
+  experiment_run_time text,
+  raw_is_preview boolean NOT NULL DEFAULT false
 );
 
 CREATE UNLOGGED TABLE staging.users (
@@ -128,7 +130,8 @@ CREATE UNLOGGED TABLE staging.users (
   user_id text,
   name text,
   email text,
-  signup_date text
+  signup_date text,
+  raw_is_preview boolean NOT NULL DEFAULT false
 );
 
 CREATE VIEW features.average_experiments_per_user AS
@@ -298,15 +301,6 @@ CREATE OR REPLACE FUNCTION etl.quoted(t text)
  IMMUTABLE PARALLEL SAFE
 AS $function$
   SELECT CASE WHEN length(t) > 40 THEN quote_literal(left(t, 40) || '…') ELSE quote_literal(t) END
-$function$;
-
-CREATE OR REPLACE FUNCTION etl.raw_bytes(parse_error text, raw text)
- RETURNS bigint
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-  SELECT CASE WHEN parse_error LIKE 'is longer than % bytes' OR parse_error IN ('is not valid UTF-8', 'contains a NUL byte')
-              THEN NULL ELSE octet_length(raw) END
 $function$;
 
 CREATE OR REPLACE FUNCTION etl.retire_statements()
