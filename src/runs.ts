@@ -1,21 +1,14 @@
+import type { z } from '@hono/zod-openapi';
 import { sql, type Kysely } from 'kysely';
+import type { Run } from './api/schemas.js';
 import type { Database, RunSource } from './db/schema.js';
 import { EXPERIMENTS, SOURCES, USERS } from './load/sources.js';
 
-/** A run as the API and CLI show it. */
-export interface RunRecord {
-  run_id: number;
-  status: 'running' | 'succeeded' | 'failed';
-  /** Where the files came from: `data_dir` (DATA_DIR) or `upload` (the parts of a multipart POST /data). */
-  source: RunSource;
-  step: string | null;
-  started_at: Date;
-  finished_at: Date | null;
-  duration_ms: number | null;
-  error: string | null;
-  files: Record<string, { bytes: number; rows_read: number; rows_loaded: number | null; rows_rejected: number | null }>;
-  features: { users: number | null; experiments: number | null; average_experiments_per_user: number | null };
-}
+/**
+ * A run as the API and CLI show it: the API's Run, but with its times as Dates (JSON writes them as
+ * the ISO strings the schema describes).
+ */
+export type RunRecord = Omit<z.infer<typeof Run>, 'started_at' | 'finished_at'> & { started_at: Date; finished_at: Date | null };
 
 /**
  * Records a new run (status `running`) with a row per input file. Call only while holding the run

@@ -1,22 +1,17 @@
+import type { z } from '@hono/zod-openapi';
 import { sql, type Kysely } from 'kysely';
+import type { Summary as SummaryBody } from './api/schemas.js';
 import type { Database } from './db/schema.js';
 import { lockPublished } from './features.js';
 
 /** How many compounds the summary ranks. */
 export const TOP_COMPOUNDS = 10;
 
-/** The published data set in a few numbers: what GET /data/summary answers and the dashboard draws. */
-export interface Summary {
-  /** The published run; null before any run succeeded (then everything else is empty). */
-  run_id: number | null;
-  users: number;
-  experiments: number;
-  average_experiments_per_user: number | null;
-  /** Users by number of experiments, in equal buckets but the last (see sql/000010-summary-views.sql). */
-  histogram: { min_experiments: number; max_experiments: number; users: number }[];
-  /** The compounds that are most often among a user's top compounds (ties count for each). */
-  top_compounds: { compound_id: number; compound_name: string; users: number }[];
-}
+/**
+ * The published data set in a few numbers: what GET /data/summary answers and the dashboard draws
+ * (described in src/api/schemas.ts; the histogram is sql/000010-summary-views.sql's).
+ */
+export type Summary = z.infer<typeof SummaryBody>;
 
 /** The last summary computed on each database handle, by run (see getSummary). */
 const latest = new WeakMap<Kysely<Database>, { run: string; summary: Promise<Summary> }>();

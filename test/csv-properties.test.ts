@@ -143,6 +143,8 @@ interface Row {
   line: number;
   problem: string | null;
   raw: string;
+  /** The loader kept only a preview of the line (raw_is_preview). */
+  preview?: true;
   fields: (string | null)[];
 }
 
@@ -165,9 +167,9 @@ function expectedRows(doc: Doc, placed: Placed[]): Row[] {
     if (item.kind === 'unterminated') {
       rows.push({ line: p.line, problem: 'has a quoted field that is never closed', raw: rawBytes.toString(), fields: nulls });
     } else if (item.defect?.kind === 'nul') {
-      rows.push({ line: p.line, problem: 'contains a NUL byte', raw: preview(rawBytes), fields: nulls });
+      rows.push({ line: p.line, problem: 'contains a NUL byte', raw: preview(rawBytes), preview: true, fields: nulls });
     } else if (item.defect?.kind === 'utf8') {
-      rows.push({ line: p.line, problem: 'is not valid UTF-8', raw: preview(rawBytes), fields: nulls });
+      rows.push({ line: p.line, problem: 'is not valid UTF-8', raw: preview(rawBytes), preview: true, fields: nulls });
     } else if (item.defect?.kind === 'afterQuote') {
       rows.push({ line: p.line, problem: 'has text after a closing quote', raw: rawBytes.toString(), fields: nulls });
     } else if (item.fields.length !== width) {
@@ -194,12 +196,14 @@ function decodeCopy(out: Buffer): Row[] {
     .slice(0, -1)
     .split('\n')
     .map((l) => {
-      const [line, problem, raw, ...fields] = l.split('\t');
+      const [line, problem, raw, preview, ...fields] = l.split('\t');
       assert.match(line!, /^[1-9][0-9]*$/);
+      assert.match(preview!, /^[tf]$/, 'raw_is_preview is a boolean');
       return {
         line: Number(line),
         problem: problem === '\\N' ? null : unescapeCopy(problem!),
         raw: unescapeCopy(raw!),
+        ...(preview === 't' ? { preview: true } : {}),
         fields: fields.map((f) => (f === '\\N' ? null : unescapeCopy(f))),
       };
     });

@@ -9,6 +9,8 @@ interface Row {
   line: number;
   problem: string | null;
   raw: string;
+  /** The loader kept only a preview of the line (raw_is_preview). */
+  preview?: true;
   fields: (string | null)[];
 }
 
@@ -30,11 +32,14 @@ async function parse(input: string | Buffer, columns = ['a', 'b'], chunkSize = 7
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => {
-      const [line, problem, raw, ...fields] = l.split('\t');
+      const [line, problem, raw, preview, ...fields] = l.split('\t');
+      assert.match(preview!, /^[tf]$/, 'raw_is_preview is a boolean');
       return {
         line: Number(line),
         problem: problem === '\\N' ? null : unescape(problem!),
         raw: unescape(raw!),
+        // Only on the rows whose raw is a preview, so that the other rows read as before.
+        ...(preview === 't' ? { preview: true } : {}),
         fields: fields.map((f) => (f === '\\N' ? null : unescape(f))),
       };
     });
@@ -167,11 +172,11 @@ test('MAX_RECORD_BYTES means what it says: limit bytes accepted, limit + 1 rejec
   const records = ['a,b', `1,${'x'.repeat(limit - 2)}`, `2,${'y'.repeat(limit - 1)}`, `3,${'z'.repeat(Math.floor(limit * 1.5))}`, '4,ok'];
   for (const eol of ['\n', '\r\n']) {
     const { rows } = await parse(records.join(eol), ['a', 'b'], 1 << 20);
-    assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
-      [2, null],
-      [3, `is longer than ${limit} bytes`],
-      [4, `is longer than ${limit} bytes`],
-      [5, null],
+    assert.deepEqual(rows.map((r) => [r.line, r.problem, r.preview ?? false]), [
+      [2, null, false],
+      [3, `is longer than ${limit} bytes`, true],
+      [4, `is longer than ${limit} bytes`, true],
+      [5, null, false],
     ]);
     assert.equal(rows[0]!.raw.length, limit);
     assert.ok(rows[1]!.raw.length <= 1001, 'only a preview of an over-long record is kept');

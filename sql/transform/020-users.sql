@@ -22,7 +22,7 @@ WITH typed AS MATERIALIZED ( -- parsed once per row, not once per reference
         FROM checked c LEFT JOIN typed_first f ON f.line = c.line) c
 ), rejected AS (
   INSERT INTO etl.rejects (run_id, file, line, reason, raw, raw_bytes)
-  SELECT $1, 'users.csv', line, reason, etl.byte_prefix(raw, 1000), etl.raw_bytes(parse_error, raw) FROM judged WHERE reason IS NOT NULL
+  SELECT $1, 'users.csv', line, reason, etl.byte_prefix(raw, 1000), CASE WHEN NOT raw_is_preview THEN octet_length(raw) END FROM judged WHERE reason IS NOT NULL
 )
 INSERT INTO work.users (run_id, user_id, name, email, signup_date, line)
 SELECT $1, id, name, email, signup, line FROM judged WHERE reason IS NULL

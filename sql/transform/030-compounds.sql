@@ -21,7 +21,7 @@ WITH checked AS (
         FROM checked c LEFT JOIN typed_first f ON f.line = c.line) c
 ), rejected AS (
   INSERT INTO etl.rejects (run_id, file, line, reason, raw, raw_bytes)
-  SELECT $1, 'compounds.csv', line, reason, etl.byte_prefix(raw, 1000), etl.raw_bytes(parse_error, raw) FROM judged WHERE reason IS NOT NULL
+  SELECT $1, 'compounds.csv', line, reason, etl.byte_prefix(raw, 1000), CASE WHEN NOT raw_is_preview THEN octet_length(raw) END FROM judged WHERE reason IS NOT NULL
 )
 INSERT INTO work.compounds (run_id, compound_id, compound_name, compound_structure, line)
 SELECT $1, id, compound_name, compound_structure, line FROM judged WHERE reason IS NULL

@@ -21,7 +21,7 @@ WITH unknown_compound AS (
         FROM checked c LEFT JOIN typed_first f ON f.line = c.line) c
 ), rejected AS (
   INSERT INTO etl.rejects (run_id, file, line, reason, raw, raw_bytes)
-  SELECT $1, 'user_experiments.csv', j.line, j.reason, etl.byte_prefix(s.raw, 1000), etl.raw_bytes(s.parse_error, s.raw)
+  SELECT $1, 'user_experiments.csv', j.line, j.reason, etl.byte_prefix(s.raw, 1000), CASE WHEN NOT s.raw_is_preview THEN octet_length(s.raw) END
   FROM judged j JOIN staging.experiments s ON s.line = j.line
   WHERE j.reason IS NOT NULL
 )

@@ -1,13 +1,14 @@
 import { z } from '@hono/zod-openapi';
+import { MAX_ID, MAX_ID_DIGITS } from '../load/rules.js';
 import { printable } from '../log.js';
 
 // The API's bodies and parameters as zod schemas: the same objects validate requests and describe
-// them in GET /openapi.json, so the document cannot drift from what the routes accept.
+// them in GET /openapi.json, so the document cannot drift from what the routes accept. They are
+// also the one definition of the shapes the code passes around: UserFeatures, RunRecord, Summary
+// and Reject are z.infer of them (test/shapes.test.ts holds the SQL columns to the same lists).
 
 /** A value from a request, quoted for an error message: escaped and bounded by printable(). */
 export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;
-
-const MAX_ID = Number.MAX_SAFE_INTEGER;
 
 /**
  * A path parameter holding an id: a positive integer up to 2^53 - 1, written without sign, point
@@ -17,7 +18,7 @@ export const idParam = (name: string, example: number) => {
   const message = (issue: { input?: unknown }) => `${quoted(issue.input)} is not a valid id (a positive integer)`;
   return z
     .string({ error: message })
-    .regex(/^[1-9][0-9]{0,15}$/, { error: message })
+    .regex(new RegExp(`^[1-9][0-9]{0,${MAX_ID_DIGITS - 1}}$`), { error: message })
     .transform(Number)
     .pipe(z.number().max(MAX_ID, { error: message }))
     .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example });
@@ -147,24 +148,25 @@ export const CSV_EXAMPLE =
   '1,Marie Curie,marie.curie@example.org,3,13.5,2,Caffeine,2,3\r\n' +
   '12,"Doe, Jane",jane@example.org,0,,,,,\r\n';
 
+/** One rejected row. */
+export const Reject = z.object({
+  file: z.string(),
+  line: z.number().int().openapi({ description: 'Physical line, 1-based, counting the header and blank lines.' }),
+  reason: z.string(),
+  raw: z.string().openapi({ description: 'The line as read, or its first 1000 bytes.' }),
+  raw_bytes: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: "The whole line's length in bytes; null where the loader could keep only a preview." }),
+});
+
 export const RejectsPage = z
   .object({
     run_id: z.number().int(),
     limit: z.number().int(),
     offset: z.number().int(),
-    rejected: z.array(
-      z.object({
-        file: z.string(),
-        line: z.number().int().openapi({ description: 'Physical line, 1-based, counting the header and blank lines.' }),
-        reason: z.string(),
-        raw: z.string().openapi({ description: 'The line as read, or its first 1000 bytes.' }),
-        raw_bytes: z
-          .number()
-          .int()
-          .nullable()
-          .openapi({ description: "The whole line's length in bytes; null where the loader could keep only a preview." }),
-      }),
-    ),
+    rejected: z.array(Reject),
   })
   .openapi('Rejects', {
     example: {

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { idParam, intQuery } from '../api/schemas.js';
 import type { Database } from '../db/schema.js';
 import { featuresJson, type UserFeatures } from '../features.js';
+import { MAX_ID } from '../load/rules.js';
 import { getRun, listRejects, listRuns, type RunRecord } from '../runs.js';
 import { getSummary } from '../summary.js';
 import { ASSETS } from './assets.js';
@@ -58,10 +59,10 @@ export function dashboard({ db, publicRun }: DashboardOptions): Hono {
   app.get('/ui/features', async (c) => {
     const limit = check(intQuery('limit', 1, FEATURES_MAX_LIMIT, FEATURES_PAGE, ''), c.req.query('limit'));
     if (limit instanceof Error) return refused(c, 'features', limit);
-    const after = check(intQuery('after', 0, Number.MAX_SAFE_INTEGER, 0, ''), c.req.query('after'));
+    const after = check(intQuery('after', 0, MAX_ID, 0, ''), c.req.query('after'));
     if (after instanceof Error) return refused(c, 'features', after);
     // The jump box: the page that starts at that user id (an empty box is no jump).
-    const user = check(intQuery('user', 1, Number.MAX_SAFE_INTEGER, 1, ''), c.req.query('user') || undefined);
+    const user = check(intQuery('user', 1, MAX_ID, 1, ''), c.req.query('user') || undefined);
     if (user instanceof Error) return refused(c, 'features', user);
     const wanted = { limit: limit ?? FEATURES_PAGE, after: user === undefined ? (after ?? 0) : user - 1 };
     // The page of GET /data?limit=&after=, read by the same code, with one user more: whether it

@@ -1,3 +1,5 @@
+import type { z } from '@hono/zod-openapi';
+import type { Reject as RejectBody } from '../api/schemas.js';
 import { SOURCES } from '../load/sources.js';
 import type { RunRecord } from '../runs.js';
 import { bytes, count, decimal, duration, utc } from './format.js';
@@ -7,13 +9,7 @@ import { StatusBadge } from './overview-page.js';
 export const REJECTS_PAGE = 100;
 export const REJECTS_MAX_LIMIT = 1000;
 
-export interface Reject {
-  file: string;
-  line: number;
-  reason: string;
-  raw: string;
-  raw_bytes: number | null;
-}
+export type Reject = z.infer<typeof RejectBody>;
 
 export interface RunView {
   run: RunRecord;

@@ -1,4 +1,6 @@
+import type { z } from '@hono/zod-openapi';
 import type { ColumnType, Generated } from 'kysely';
+import type { Run, UserFeatures } from '../api/schemas.js';
 
 /** The schema as Kysely sees it: the tables and views the TypeScript reads and writes (Kysely calls this `Database`). */
 export interface Database {
@@ -27,9 +29,9 @@ export interface RunsTable {
   source: ColumnType<RunSource, RunSource | undefined, never>;
 }
 
-export type RunSource = 'data_dir' | 'upload';
+export type RunSource = z.infer<typeof Run>['source'];
 
-export type RunStatus = 'running' | 'succeeded' | 'failed';
+export type RunStatus = z.infer<typeof Run>['status'];
 
 export interface RunFilesTable {
   run_id: number;
@@ -51,17 +53,8 @@ export interface RejectsTable {
   raw_bytes: number | null;
 }
 
-export interface UserFeaturesView {
-  user_id: number;
-  name: string;
-  email: string;
-  total_experiments: number;
-  average_run_time: number | null;
-  top_compound_id: number | null;
-  top_compound_name: string | null;
-  top_compound_ids: number[];
-  top_compound_experiments: number | null;
-}
+/** A row of features.user_features: the API's UserFeatures (test/shapes.test.ts checks the columns). */
+export type UserFeaturesView = z.infer<typeof UserFeatures>;
 
 export interface AverageView {
   run_id: number;

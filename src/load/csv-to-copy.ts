@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { printable } from '../log.js';
 import { FieldSlices, type RowTyper } from './typed-rows.js';
 import { writeEscaped } from './copy-text.js';
+import { REJECT_RAW_BYTES } from './rules.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -19,8 +20,6 @@ const NUL = 0x00;
  * without being buffered. A quoted record spanning several lines counts all of its bytes.
  */
 export const MAX_RECORD_BYTES = 1024 * 1024;
-/** How much of an over-long or undecodable record is kept as its `raw` text in the rejects. */
-const RAW_PREVIEW_BYTES = 1000;
 /** How much of a wrong header a message shows (characters, escaped): enough to recognise, never the file. */
 const HEADER_PREVIEW_CHARS = 100;
 
@@ -44,12 +43,13 @@ export interface CsvStats {
 
 /**
  * Streams a CSV file into PostgreSQL `COPY ... FROM STDIN` text format, one staging row per record:
- * `line, parse_error, raw, <required columns...>`.
+ * `line, parse_error, raw, raw_is_preview, <required columns...>`.
  *
  * It only splits and unquotes; deciding whether a value is valid is the SQL's job. What only a byte
  * reader can see (wrong field count, bad UTF-8, NUL bytes, unterminated quotes, over-long records) goes
- * into `parse_error` so the row still reaches the rejects with its line number. Memory stays bounded
- * by one input chunk plus one record of at most `maxRecordBytes`.
+ * into `parse_error` so the row still reaches the rejects with its line number; where `raw` can only
+ * be a preview of the record, `raw_is_preview` says so (its reject then has no byte count). Memory
+ * stays bounded by one input chunk plus one record of at most `maxRecordBytes`.
  */
 export class CsvToCopy extends Transform {
   readonly stats: CsvStats = { bytesRead: 0, rowsRead: 0 };
@@ -315,6 +315,7 @@ export class CsvToCopy extends Transform {
     out.nullField();
     out.tab();
     out.escaped(buf, start, rawEnd);
+    out.flag(false);
     for (const pick of this.picks!) {
       out.tab();
       writeField(pick);
@@ -322,7 +323,7 @@ export class CsvToCopy extends Transform {
     out.newline();
   }
 
-  private rejected(line: number, problem: string, buf: Buffer, start: number, rawEnd: number): void {
+  private rejected(line: number, problem: string, buf: Buffer, start: number, rawEnd: number, preview = false): void {
     if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
     this.stats.rowsRead++;
     const out = this.out;
@@ -331,6 +332,7 @@ export class CsvToCopy extends Transform {
     out.text(problem);
     out.tab();
     out.escaped(buf, start, rawEnd);
+    out.flag(preview);
     for (let i = 0; i < this.columns.length; i++) out.nullField();
     out.newline();
   }
@@ -341,15 +343,15 @@ export class CsvToCopy extends Transform {
     const problem = bytes.indexOf(NUL) !== -1 ? 'contains a NUL byte' : 'is not valid UTF-8';
     if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
     const preview = Buffer.from(previewText(bytes));
-    this.rejected(line, problem, preview, 0, preview.length);
+    this.rejected(line, problem, preview, 0, preview.length, true);
   }
 
   /** A record (`bytes`, starting on `line`) longer than allowed: reject it, keeping a preview. */
   private rejectLong(line: number, bytes: Buffer): void {
     const problem = `is longer than ${this.maxRecordBytes} bytes`;
     if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
-    const preview = Buffer.from(previewText(bytes.subarray(0, RAW_PREVIEW_BYTES)) + '…');
-    this.rejected(line, problem, preview, 0, preview.length);
+    const preview = Buffer.from(previewText(bytes.subarray(0, REJECT_RAW_BYTES)) + '…');
+    this.rejected(line, problem, preview, 0, preview.length, true);
   }
 
   /** The unfinished record starting in `rest` is longer than allowed: reject it and skip to its end. */
@@ -440,7 +442,7 @@ function countByte(buf: Buffer, byte: number, start: number, end: number): numbe
 
 /** Decodes what can be decoded; NULs become U+FFFD so the text is storable. */
 function previewText(bytes: Buffer): string {
-  return bytes.subarray(0, RAW_PREVIEW_BYTES).toString('utf8').replace(/\0/g, '\uFFFD');
+  return bytes.subarray(0, REJECT_RAW_BYTES).toString('utf8').replace(/\0/g, '\uFFFD');
 }
 
 /** Builds COPY text-format output (tab-separated, backslash escapes, `\N` for NULL) in one buffer. */
@@ -471,6 +473,13 @@ class CopyWriter {
   newline(): void {
     this.room(1);
     this.buf[this.length++] = LF;
+  }
+
+  /** A tab then a boolean (`t` or `f`). */
+  flag(value: boolean): void {
+    this.room(2);
+    this.buf[this.length++] = TAB;
+    this.buf[this.length++] = value ? 0x74 : 0x66;
   }
 
   /** A tab then `\N`. */

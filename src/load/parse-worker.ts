@@ -78,7 +78,7 @@ async function loadFile(
   const runId = Number(input.runId);
   await textDb.query('BEGIN');
   await textDb.query(`TRUNCATE ${table}`);
-  const text = textDb.query(copyFrom(`COPY ${table} (${['line', 'parse_error', 'raw', ...source.columns].join(', ')}) FROM STDIN (FREEZE)`));
+  const text = textDb.query(copyFrom(`COPY ${table} (${['line', 'parse_error', 'raw', 'raw_is_preview', ...source.columns].join(', ')}) FROM STDIN (FREEZE)`));
   await typedDb.query('BEGIN');
   await typedDb.query(`DROP TABLE IF EXISTS ${table}_typed`);
   await typedDb.query(`CREATE TABLE ${table}_typed (LIKE core.${source.table}, CHECK (run_id = ${runId}))`);

@@ -8,21 +8,24 @@
  * under exactly the rules the SQL applies (sql/000003-parsers.sql, sql/transform/0[2-6]0-*.sql),
  * and hands anything else (odd but maybe valid, or invalid) to the SQL. Its checks:
  *
- * - ids: digits only, not all zeros, at most 16 digits after leading zeros, at most 2^53 - 1;
+ * - ids: digits only, not all zeros, at most MAX_ID_DIGITS after leading zeros, at most MAX_ID;
  * - the id is new: no earlier line of the file had it (every parseable id is recorded, accepted or
  *   not; when the record overflows its caps, only an id larger than all earlier ones counts as
  *   new). So a typed row repeats no earlier row, and a later repeat of it is on the text path,
  *   where the SQL rejects it as a repeat (the first accepted occurrence wins);
- * - users: `signup_date` a real YYYY-MM-DD date, `name`/`email` at most 1000 characters;
- * - compounds: `compound_name` at most 1000, `compound_structure` at most 100,000 characters;
+ * - users: `signup_date` a real YYYY-MM-DD date, `name`/`email` at most MAX_CHARS characters;
+ * - compounds: `compound_name` and `compound_structure` at most MAX_CHARS characters;
  * - experiments: `experiment_run_time` matches the number grammar of etl.to_run_time and is not
  *   negative; `experiment_compound_ids` is a non-empty `;` list of such ids (spaces around items
- *   allowed); the user and every compound are users and compounds this layer typed earlier in the
+ *   allowed), at most MAX_TYPED_COMPOUNDS of them; the user and every compound are users and compounds this layer typed earlier in the
  *   run (users.csv and compounds.csv are read first). A compound listed twice in the row is kept
  *   once (the features count it once per experiment).
+ *
+ * The limits and grammars are named in rules.ts, shared with the tests that hold them equal to the SQL.
  */
 
 import { writeEscaped } from './copy-text.js';
+import { MAX_CHARS, MAX_ID, MAX_ID_DIGITS, RUN_TIME_DIGITS, RUN_TIME_EXPONENT_DIGITS } from './rules.js';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -33,7 +36,8 @@ const NINE = 0x39;
 const DOT = 0x2e;
 const PLUS = 0x2b;
 const MINUS = 0x2d;
-const MAX_ID = 9007199254740991;
+/** Longer compound lists are left to the SQL: the repeat check below is quadratic. */
+const MAX_TYPED_COMPOUNDS = 1000;
 
 /** Where one field of the current record is; the splitter fills it, reused from record to record. */
 export class FieldSlices {
@@ -128,7 +132,7 @@ function parseId(buf: Buffer, start: number, end: number): number {
   let i = start;
   while (i < end && buf[i] === ZERO) i++;
   const n = end - i;
-  if (n < 1 || n > 16) return -1;
+  if (n < 1 || n > MAX_ID_DIGITS) return -1;
   digitsStart = i;
   let v = 0;
   for (; i < end; i++) {
@@ -170,8 +174,7 @@ function isDate(buf: Buffer, s: number, e: number): boolean {
 const isDigit = (b: number | undefined) => b !== undefined && b >= ZERO && b <= NINE;
 
 /**
- * `experiment_run_time` per etl.to_run_time's grammar
- * `^[+-]?([0-9]{1,15}(\.[0-9]{0,15})?|\.[0-9]{1,15})([eE][+-]?[0-9]{1,2})?$` and not negative:
+ * `experiment_run_time` per etl.to_run_time's grammar (RUN_TIME_GRAMMAR) and not negative:
  * 1 when valid as written, 0 when it is a negative zero (stored as 0), -1 otherwise.
  */
 function runTimeKind(buf: Buffer, s: number, e: number): number {
@@ -200,7 +203,7 @@ function runTimeKind(buf: Buffer, s: number, e: number): number {
   } else if (intDigits === 0) {
     return -1;
   }
-  if (intDigits > 15 || fracDigits > 15) return -1;
+  if (intDigits > RUN_TIME_DIGITS || fracDigits > RUN_TIME_DIGITS) return -1;
   if (i < e && (buf[i] === 0x65 || buf[i] === 0x45)) {
     i++;
     if (buf[i] === PLUS || buf[i] === MINUS) i++;
@@ -209,7 +212,7 @@ function runTimeKind(buf: Buffer, s: number, e: number): number {
       expDigits++;
       i++;
     }
-    if (expDigits < 1 || expDigits > 2) return -1;
+    if (expDigits < 1 || expDigits > RUN_TIME_EXPONENT_DIGITS) return -1;
   }
   if (i !== e) return -1;
   if (negative) return nonZero ? -1 : 0;
@@ -319,10 +322,10 @@ export class UserTyper extends BaseTyper {
     if (!isDate(f.buf, f.start, f.end)) return false;
     const dBuf = f.buf, dStart = f.start;
     f.select(picks[1]!);
-    if (charLength(f.buf, f.start, f.end, 1000) > 1000) return false;
+    if (charLength(f.buf, f.start, f.end, MAX_CHARS.name) > MAX_CHARS.name) return false;
     const nBuf = f.buf, nStart = f.start, nEnd = f.end;
     f.select(picks[2]!);
-    if (charLength(f.buf, f.start, f.end, 1000) > 1000) return false;
+    if (charLength(f.buf, f.start, f.end, MAX_CHARS.email) > MAX_CHARS.email) return false;
     const out = this.out;
     out.raw(idBuf, idStart, idEnd);
     out.byte(TAB);
@@ -352,10 +355,10 @@ export class CompoundTyper extends BaseTyper {
     if (id < 0) return false;
     const idBuf = f.buf, idStart = digitsStart, idEnd = f.end;
     f.select(picks[1]!);
-    if (charLength(f.buf, f.start, f.end, 1000) > 1000) return false;
+    if (charLength(f.buf, f.start, f.end, MAX_CHARS.compound_name) > MAX_CHARS.compound_name) return false;
     const nBuf = f.buf, nStart = f.start, nEnd = f.end;
     f.select(picks[2]!);
-    if (charLength(f.buf, f.start, f.end, 100_000) > 100_000) return false;
+    if (charLength(f.buf, f.start, f.end, MAX_CHARS.compound_structure) > MAX_CHARS.compound_structure) return false;
     const out = this.out;
     out.raw(idBuf, idStart, idEnd);
     out.byte(TAB);
@@ -444,7 +447,7 @@ export class ExperimentTyper extends BaseTyper {
         }
       }
       if (!repeat) {
-        if (count >= 1000) return -1; // long lists: the SQL handles them
+        if (count >= MAX_TYPED_COMPOUNDS) return -1;
         ids[count] = id;
         starts[count] = digitsStart;
         ends[count] = e;
