@@ -7,7 +7,7 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import type { HttpBindings } from '@hono/node-server';
 import { sql } from 'kysely';
-import { DEFAULT_MAX_UPLOAD_BYTES } from '../config.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_MIN_RATE } from '../config.js';
 import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
 import { log, printable } from '../log.js';
@@ -254,6 +254,8 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
   const uploads: UploadLimits = {
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     uploadTmpDir: options.uploadTmpDir ?? os.tmpdir(),
+    uploadMinBytesPerSecond: options.uploadMinBytesPerSecond ?? DEFAULT_UPLOAD_MIN_RATE.uploadMinBytesPerSecond,
+    uploadRateWindowMs: options.uploadRateWindowMs ?? DEFAULT_UPLOAD_MIN_RATE.uploadRateWindowMs,
   };
   const gate = new StreamGate(readers.limits.maxStreams, readers.limits.streamIdleTimeoutMs, options.signal);
   const metrics = new Metrics(readers.db);
