@@ -51,7 +51,7 @@ export const DEFAULT_READ_LIMITS: ReadLimits = { maxStreams: 4, streamIdleTimeou
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
 
 /**
- * 16 KiB/s (128 kbit/s) is below any link a person would upload from, and 15 s frees the lock soon
+ * 16 KiB/s (about 131 kbit/s) is below any link a person would upload from, and 15 s frees the lock soon
  * after a client stalls; together they ask for 240 KiB in every 15 s that the service waits.
  */
 export const DEFAULT_UPLOAD_MIN_RATE = { uploadMinBytesPerSecond: 16 * 1024, uploadRateWindowMs: 15_000 };

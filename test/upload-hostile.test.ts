@@ -50,7 +50,6 @@ before(async () => {
       UPLOAD_MIN_BYTES_PER_SECOND: String(MIN_RATE),
       LOG_FORMAT: 'json', // handledPosts() reads the log
     },
-    { timeoutMs: 30_000 },
   );
 });
 
