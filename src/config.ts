@@ -25,6 +25,12 @@ export interface Config {
   maxUploadBytes: number;
   /** Where an upload's parts are written while its run needs them (a private directory per upload, removed after). */
   uploadTmpDir: string;
+  /**
+   * An upload holds the run lock, so it must keep sending: at least this many bytes a second over
+   * each window of uploadRateWindowMs while the service waits for it, or it fails (400).
+   */
+  uploadMinBytesPerSecond: number;
+  uploadRateWindowMs: number;
   /** When set, requests that change state need `Authorization: Bearer <apiToken>`. */
   apiToken: string | undefined;
   /** With apiToken set: reads need the token too (except /health). */
@@ -45,6 +51,12 @@ export const DEFAULT_READ_LIMITS: ReadLimits = { maxStreams: 4, streamIdleTimeou
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
 
+/**
+ * 16 KiB/s (about 131 kbit/s) is below any link a person would upload from, and 15 s frees the lock soon
+ * after a client stalls; together they ask for 240 KiB in every 15 s that the service waits.
+ */
+export const DEFAULT_UPLOAD_MIN_RATE = { uploadMinBytesPerSecond: 16 * 1024, uploadRateWindowMs: 15_000 };
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host: env.HOST || '127.0.0.1',
@@ -63,6 +75,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxUploadBytes: count(env, 'MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER),
     uploadTmpDir: path.resolve(env.UPLOAD_TMPDIR || os.tmpdir()),
+    uploadMinBytesPerSecond: count(env, 'UPLOAD_MIN_BYTES_PER_SECOND', DEFAULT_UPLOAD_MIN_RATE.uploadMinBytesPerSecond, 1, 1024 ** 3),
+    // At most Node's requestTimeout (300 s), which would cut the upload first and be told as a disconnect.
+    uploadRateWindowMs: count(env, 'UPLOAD_RATE_WINDOW_MS', DEFAULT_UPLOAD_MIN_RATE.uploadRateWindowMs, 100, 300_000),
     apiToken: env.API_TOKEN || undefined,
     apiTokenReads: env.API_TOKEN_READS === '1',
   };

@@ -17,14 +17,14 @@ import { failStartup } from './startup.js';
 let database: DbHandle | undefined;
 let config: Config;
 let server: ServerType;
-const shutdown = new AbortController();
+const stop = new AbortController();
 try {
   config = readConfig();
   database = await openDb(config);
   await recoverInterruptedRuns(database);
   const leftUploads = await removeLeftUploads(config.uploadTmpDir);
   if (leftUploads > 0) log(`removed ${leftUploads} upload director${leftUploads > 1 ? 'ies' : 'y'} left by a stopped process`);
-  const app = createApp(database, { ...config, signal: shutdown.signal });
+  const app = createApp(database, { ...config, signal: stop.signal });
   server = await listen(app.fetch, config);
 } catch (error) {
   await failStartup(error, () => database?.close() ?? Promise.resolve());
@@ -78,28 +78,41 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], { host, port }: Con
 }
 
 let stopping = false;
+/**
+ * A run in progress is cancelled: its transaction rolls back, it is recorded as failed, its upload
+ * directory is removed, and readers keep the previous results. Streamed answers in progress are cut
+ * off (the same signal), which gives their connections back. Then the pools and the embedded server
+ * stop. Past the deadline the process kills itself: process.exit() waits for libuv's worker threads,
+ * so one stuck in a system call (an open() on a FIFO, say) would make it hang forever.
+ */
+function shutdown(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  const deadline = setTimeout(() => {
+    log('shutdown did not finish within 15 s: exiting with SIGKILL');
+    process.kill(process.pid, 'SIGKILL');
+  }, 15_000);
+  deadline.unref();
+  server.close();
+  stop.abort();
+  void runsSettled()
+    .then(() => database!.close())
+    .then(
+      () => process.exit(code),
+      () => process.exit(1),
+    );
+}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: shutting down`, { signal });
-    // A run in progress is cancelled: its transaction rolls back, it is recorded as failed, and
-    // readers keep the previous results. Streamed answers in progress are cut off (the same signal),
-    // which gives their connections back. Then the pools and the embedded server stop.
-    // Past the deadline the process kills itself: process.exit() waits for libuv's worker threads,
-    // so one stuck in a system call (an open() on a FIFO, say) would make it hang forever.
-    const deadline = setTimeout(() => {
-      log('shutdown did not finish within 15 s: exiting with SIGKILL');
-      process.kill(process.pid, 'SIGKILL');
-    }, 15_000);
-    deadline.unref();
-    server.close();
-    shutdown.abort();
-    void runsSettled()
-      .then(() => database!.close())
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+    if (!stopping) log(`${signal}: shutting down`, { signal });
+    shutdown(0);
   });
 }
+// The last resort, not the fix: code that can throw on a client's input is fixed where it throws
+// (every upload listener is guarded, see src/api/upload.ts). Should a defect still throw out of an
+// event handler, the process does not keep running in an unknown state, nor die leaving a run
+// `running`, its upload directory and the embedded server behind: it stops as on SIGTERM, exit 1.
+process.on('uncaughtException', (error, origin) => {
+  log(`${origin}: ${error?.name}: ${error?.message}; shutting down`, { origin }, 'error');
+  shutdown(1);
+});

@@ -7,7 +7,7 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import type { HttpBindings } from '@hono/node-server';
 import { sql } from 'kysely';
-import { DEFAULT_MAX_UPLOAD_BYTES } from '../config.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_MIN_RATE } from '../config.js';
 import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
 import { log, printable } from '../log.js';
@@ -71,7 +71,7 @@ const routes = {
     security: [{}, { bearer: [] }],
     responses: {
       200: json(Run, 'The run succeeded and its features are published.'),
-      400: json(RunErrorBody, 'An upload with an unknown or repeated part, a part that is not a file, a malformed body, or a client that disconnected; the run (if one started) is recorded as failed.'),
+      400: json(RunErrorBody, 'An upload with a part without a name, an unknown or repeated part, a part that is not a file, a malformed body, a client that disconnected, or one that sent less than UPLOAD_MIN_BYTES_PER_SECOND over a window of UPLOAD_RATE_WINDOW_MS; the run (if one started) is recorded as failed.'),
       401: { ...json(ErrorBody, 'API_TOKEN is set and the request has no `Authorization: Bearer` with it.'), headers: { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' as const, example: 'Bearer' } } } },
       409: json(RunErrorBody, 'Another run is in progress; `run_id` names it. An upload\'s body is then not read.'),
       422: json(RunErrorBody, 'The input is unusable (the message names the file and problem) or too many rows were rejected; the run is recorded as failed and the previous features stay.'),
@@ -254,6 +254,8 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
   const uploads: UploadLimits = {
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     uploadTmpDir: options.uploadTmpDir ?? os.tmpdir(),
+    uploadMinBytesPerSecond: options.uploadMinBytesPerSecond ?? DEFAULT_UPLOAD_MIN_RATE.uploadMinBytesPerSecond,
+    uploadRateWindowMs: options.uploadRateWindowMs ?? DEFAULT_UPLOAD_MIN_RATE.uploadRateWindowMs,
   };
   const gate = new StreamGate(readers.limits.maxStreams, readers.limits.streamIdleTimeoutMs, options.signal);
   const metrics = new Metrics(readers.db);

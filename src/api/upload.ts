@@ -12,6 +12,8 @@ import { UploadError } from '../errors.js';
 import { COMPOUNDS, EXPERIMENTS, USERS } from '../load/sources.js';
 import type { ReceivedFiles } from '../pipeline.js';
 import { isAlive } from '../pids.js';
+import { printable } from '../log.js';
+import { MinRate } from './min-rate.js';
 
 /**
  * `POST /data` with `multipart/form-data`: the three files as parts named `users`,
@@ -24,9 +26,6 @@ import { isAlive } from '../pids.js';
 /** Part name -> the file name the loader expects (`users` -> `users.csv`), in the order they are named to clients. */
 const PARTS = new Map<string, string>([USERS, EXPERIMENTS, COMPOUNDS].map((s) => [s.file.replace(/\.csv$/, ''), s.file]));
 const PART_NAMES = [...PARTS.keys()].join(', ');
-
-/** An upload that sends nothing for this long holds the run lock for nothing: it fails. */
-const IDLE_TIMEOUT_MS = 60_000;
 
 /**
  * The request's chunks are dropped as soon as they are written, but V8 frees their memory only when
@@ -51,6 +50,9 @@ export interface UploadLimits {
   maxUploadBytes: number;
   /** Where the private directory of each upload is made. */
   uploadTmpDir: string;
+  /** The least an upload must send, in bytes a second over each window of uploadRateWindowMs (see MinRate). */
+  uploadMinBytesPerSecond: number;
+  uploadRateWindowMs: number;
 }
 
 /** A request whose body is a multipart upload of the three files (rather than no body at all). */
@@ -128,23 +130,53 @@ const tooLarge = (limits: UploadLimits) =>
   new UploadError(413, `the body is larger than MAX_UPLOAD_BYTES (${limits.maxUploadBytes} bytes)`);
 
 /**
+ * What a client named a part, checked as the untrusted text it is: busboy passes `undefined` for a
+ * part without a `name` parameter (only a `filename`, or `name*=`, which it does not decode), and
+ * any string at all otherwise.
+ */
+function partFile(name: string | undefined): { file: string } | { problem: string } {
+  const file = name === undefined ? undefined : PARTS.get(name);
+  if (file) return { file };
+  const send = `send exactly the file parts ${PART_NAMES}, each named in its Content-Disposition (name="users"; filename="users.csv"), e.g. curl -F users=@users.csv`;
+  if (!name) return { problem: `a part has no name: ${send}` };
+  return { problem: `unknown part "${printable(name, 40)}": ${send}` };
+}
+
+/**
  * Feeds the body to the multipart parser and each file part to its file, pausing the body while
  * the parser or a file is behind. Resolves once all three files are complete on disk; rejects with
  * an UploadError on the first problem, after every file stream it opened has ended.
+ *
+ * Every listener on the client-fed body, parser and part streams goes through `guard`: whatever a
+ * client sends, a throw there (a defect) fails this upload like any other problem, instead of
+ * escaping from an event emitter and taking the process with it.
  */
 function receiveParts(body: Readable, headers: Record<string, string>, dir: string, limits: UploadLimits, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const parser = busboy({ headers, limits: { fieldSize: 1024, headerPairs: 20 } });
+    // Part names are read as UTF-8, as browsers and curl send them (busboy's default is latin1).
+    const parser = busboy({ headers, defParamCharset: 'utf8', limits: { fieldSize: 1024, headerPairs: 20 } });
     const files: Promise<void>[] = [];
     const streams: Readable[] = [];
     const seen = new Set<string>();
     let received = 0;
     let ended = false;
     let settled = false;
-    let idle: NodeJS.Timeout | undefined;
+
+    const guard = <A extends unknown[]>(listener: (...args: A) => void) => (...args: A): void => {
+      try {
+        listener(...args);
+      } catch (error) {
+        fail(new Error(`the upload could not be received (${(error as Error)?.message ?? String(error)})`));
+      }
+    };
+    const rate = new MinRate(limits.uploadRateWindowMs, limits.uploadMinBytesPerSecond, guard((bytes: number, windowMs: number) => {
+      const sent = bytes === 0 ? 'nothing' : `only ${bytes} bytes`;
+      fail(new UploadError(400, `the client sent ${sent} in the last ${windowMs / 1000} s (${received} bytes in all), below the minimum of ` +
+        `${limits.uploadMinBytesPerSecond} bytes/s (UPLOAD_MIN_BYTES_PER_SECOND) an upload must keep up while it holds the run lock; the upload was abandoned`));
+    }));
 
     const cleanup = () => {
-      clearTimeout(idle);
+      rate.stop();
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('close', onClose);
@@ -162,58 +194,58 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
       for (const stream of streams) stream.destroy(error);
       void Promise.allSettled(files).then(() => reject(error));
     };
-    const touch = () => {
-      clearTimeout(idle);
-      idle = setTimeout(
-        () => fail(new UploadError(400, `the client sent nothing for ${IDLE_TIMEOUT_MS / 1000} s after ${received} bytes; the upload was abandoned`)),
-        IDLE_TIMEOUT_MS,
-      );
-      idle.unref();
-    };
 
-    const onData = (chunk: Buffer) => {
+    const onData = guard((chunk: Buffer) => {
       received += chunk.length;
+      rate.received(chunk.length);
       if (received > limits.maxUploadBytes) return fail(tooLarge(limits));
       if ((received % COLLECT_EVERY_BYTES) < chunk.length) freeDroppedChunks();
-      touch();
       if (!parser.write(chunk)) {
         body.pause();
-        parser.once('drain', () => settled || body.resume());
+        rate.pause();
+        parser.once('drain', guard(() => {
+          if (settled) return;
+          rate.resume();
+          body.resume();
+        }));
       }
-    };
-    const onEnd = () => {
+    });
+    const onEnd = guard(() => {
       ended = true;
+      // The whole body is here: what remains (the parser, the files) is the service's own work.
+      rate.stop();
       parser.end();
-    };
-    const onClose = () => {
+    });
+    const onClose = guard(() => {
       if (!ended) fail(new UploadError(400, `the client disconnected after ${received} bytes, before the upload was complete`));
-    };
-    const onError = () => onClose();
+    });
+    const onError = onClose;
     // The run is then recorded as cancelled and the client answered 503 before the service exits.
-    const onAbort = () => fail(new Error('the service is shutting down'));
+    const onAbort = guard(() => fail(new Error('the service is shutting down')));
 
-    parser.on('file', (name, stream) => {
+    parser.on('file', guard((name: string | undefined, stream: Readable) => {
       // Destroying the parser errors every part stream it made, even one never piped anywhere.
       stream.on('error', () => {});
-      if (settled) return stream.resume();
-      const file = PARTS.get(name);
-      if (!file) return fail(new UploadError(400, `unknown part "${name.slice(0, 40)}": send exactly the file parts ${PART_NAMES}`));
-      if (seen.has(name)) return fail(new UploadError(400, `the part ${name} is sent more than once`));
-      seen.add(name);
+      if (settled) return void stream.resume();
+      const part = partFile(name);
+      if ('problem' in part) return fail(new UploadError(400, part.problem));
+      if (seen.has(name!)) return fail(new UploadError(400, `the part ${name} is sent more than once`));
+      seen.add(name!);
       streams.push(stream);
-      const written = pipeline(stream, createWriteStream(path.join(dir, file), { flags: 'wx', mode: 0o600 }));
+      const written = pipeline(stream, createWriteStream(path.join(dir, part.file), { flags: 'wx', mode: 0o600 }));
       files.push(written);
       // The server's path stays out of the message: the code says enough (ENOSPC, EACCES).
-      written.catch((error: NodeJS.ErrnoException) => fail(error instanceof UploadError ? error : new Error(`could not store the part ${name} (${error.code ?? error.message})`)));
-    });
-    parser.on('field', (name) => {
-      if (PARTS.has(name)) fail(new UploadError(400, `the part ${name} is not a file: send it as a file (with a filename), e.g. curl -F ${name}=@${PARTS.get(name)}`));
-      else fail(new UploadError(400, `unknown part "${name.slice(0, 40)}": send exactly the file parts ${PART_NAMES}`));
-    });
-    parser.on('error', (error: Error) => fail(new UploadError(400, `the body is not valid multipart/form-data (${error.message})`)));
-    parser.on('close', () => {
+      written.catch(guard((error: NodeJS.ErrnoException) => fail(error instanceof UploadError ? error : new Error(`could not store the part ${name} (${error.code ?? error.message})`))));
+    }));
+    parser.on('field', guard((name: string | undefined) => {
+      const part = partFile(name);
+      if ('problem' in part) return fail(new UploadError(400, part.problem));
+      fail(new UploadError(400, `the part ${name} is not a file: send it as a file (with a filename), e.g. curl -F ${name}=@${part.file}`));
+    }));
+    parser.on('error', guard((error: Error) => fail(new UploadError(400, `the body is not valid multipart/form-data (${error.message})`))));
+    parser.on('close', guard(() => {
       void Promise.all(files).then(
-        () => {
+        guard(() => {
           if (settled) return;
           const missing = [...PARTS.keys()].filter((name) => !seen.has(name));
           if (missing.length > 0) {
@@ -222,10 +254,10 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
           settled = true;
           cleanup();
           resolve();
-        },
+        }),
         () => {},
       );
-    });
+    }));
 
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort);
@@ -233,7 +265,10 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
     body.on('end', onEnd);
     body.on('close', onClose);
     body.on('error', onError);
-    touch();
+    // A client that closed while the run took the lock and made its directory has fired its last
+    // event already: none would come to end the upload, so it ends now.
+    if (body.destroyed) return onClose();
+    rate.resume();
     body.resume();
   });
 }
