@@ -21,6 +21,7 @@ import { DOCS_ASSETS, docsAsset, docsPage, type DocsAsset } from './docs.js';
 import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 import { requireToken, type TokenOptions } from './auth.js';
+import { checkHost, checkOrigin, type BrowserOptions } from './origin.js';
 import { isUpload, openUpload, type UploadLimits } from './upload.js';
 
 const JSON_TYPE = 'application/json';
@@ -51,7 +52,12 @@ const errors = {
     headers: retryAfter,
   },
 };
-const common = { 405: errors[405], 413: errors[413], 500: errors[500] };
+const common = {
+  403: json(ErrorBody, 'The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS).'),
+  405: errors[405],
+  413: errors[413],
+  500: errors[500],
+};
 
 const ID_EXAMPLE = 1;
 const limitQuery = intQuery('limit', 1, 100_000, 1000, 'At most this many users; the answer then has `next_after`.');
@@ -249,7 +255,7 @@ const OPENAPI_INFO = {
  * (which validate its parameters and make GET /openapi.json). Runs use the handle's run pool; reads
  * use `database.readers`, so no reader can take a run's connections.
  */
-export function createApp(database: DbHandle, options: EtlOptions & TokenOptions & Partial<UploadLimits>): OpenAPIHono<Env> {
+export function createApp(database: DbHandle, options: EtlOptions & TokenOptions & BrowserOptions & Partial<UploadLimits>): OpenAPIHono<Env> {
   const { readers } = database;
   const uploads: UploadLimits = {
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
@@ -293,6 +299,10 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
       duration_ms: Math.round(seconds * 1e4) / 10,
     }, status >= 500 ? 'warn' : 'info');
   });
+  // Who may be answered, before anything else looks at the request or reads its body: the Host a
+  // browser sent (DNS rebinding), then where a state-changing request comes from (CSRF), then the token.
+  app.use(checkHost(options));
+  app.use(checkOrigin(options));
   app.use(requireToken(options));
   // Every body is capped at 16 KiB but an upload's, which is streamed (src/api/upload.ts).
   const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) });
