@@ -62,7 +62,16 @@ const common = {
 const ID_EXAMPLE = 1;
 const limitQuery = intQuery('limit', 1, 100_000, 1000, 'At most this many users; the answer then has `next_after`.');
 const afterQuery = intQuery('after', 0, Number.MAX_SAFE_INTEGER, 0, 'Only users with a larger user_id (the previous page\'s `next_after`).');
-const featuresQuery = z.object({ limit: limitQuery, after: afterQuery });
+const rawQuery = z
+  .enum(['0', '1'], { error: (issue) => `raw must be 1 (the exact values) or 0 (spreadsheet-safe), got ${quoted(issue.input)}` })
+  .optional()
+  .openapi({
+    param: { name: 'raw', in: 'query' },
+    example: '1',
+    description:
+      'CSV only (JSON is always exact). Absent or 0: safe to open in a spreadsheet: a name, email or compound name starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `\'`, and control characters other than tab, LF and CR become U+FFFD. 1: the exact values, for programs.',
+  });
+const featuresQuery = z.object({ limit: limitQuery, after: afterQuery, raw: rawQuery });
 
 const routes = {
   runEtl: createRoute({
@@ -113,7 +122,7 @@ const routes = {
     tags: ['Features'],
     summary: 'The features of every user, as CSV',
     description:
-      'RFC 4180 CSV with a header row and CRLF line ends: the users of GET /data with the same values and order. `top_compound_ids` is a `;`-separated list; null is an empty field. Paging: the next page\'s `after` is the last row\'s user_id; a page shorter than `limit` is the last.',
+      'RFC 4180 CSV with a header row and CRLF line ends: the users of GET /data in the same order, with the same values but for the text made safe for a spreadsheet (`raw=1`: exactly the same values). `top_compound_ids` is a `;`-separated list; null is an empty field. Paging: the next page\'s `after` is the last row\'s user_id; a page shorter than `limit` is the last.',
     request: { query: featuresQuery },
     responses: {
       200: {
@@ -349,13 +358,16 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
     }
   });
 
-  const csv = (c: Context<Env>, page: FeaturesPage) =>
+  const csv = (c: Context<Env>, { raw, ...page }: FeaturesPage & { raw?: '0' | '1' }) =>
     untyped(gate.respond(
       c,
       () =>
-        featuresCsv(readers.streams, page, (snapshot) => {
-          if (snapshot.run) c.header('X-Run-Id', String(snapshot.run.run_id));
-          if (snapshot.average_experiments_per_user !== null) c.header('X-Average-Experiments-Per-User', String(snapshot.average_experiments_per_user));
+        featuresCsv(readers.streams, page, {
+          raw: raw === '1',
+          onSnapshot: (snapshot) => {
+            if (snapshot.run) c.header('X-Run-Id', String(snapshot.run.run_id));
+            if (snapshot.average_experiments_per_user !== null) c.header('X-Average-Experiments-Per-User', String(snapshot.average_experiments_per_user));
+          },
         }),
       CSV_TYPE,
     ));
