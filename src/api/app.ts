@@ -17,7 +17,7 @@ import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
 import { getSummary } from '../summary.js';
 import { dashboard } from '../dashboard/routes.js';
-import { DOCS_ASSETS, docsAsset, docsPage, type DocsAsset } from './docs.js';
+import { DOCS_ASSETS, docsAsset, docsHeaders, docsPage, type DocsAsset } from './docs.js';
 import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 import { requireToken, type TokenOptions } from './auth.js';
@@ -316,6 +316,8 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
   // Every body is capped at 16 KiB but an upload's, which is streamed (src/api/upload.ts).
   const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) });
   app.use((c, next) => (c.req.path === '/data' && isUpload(c) ? next() : limit(c, next)));
+  // The docs page's CSP and framing headers (the dashboard's pages set their own).
+  app.use('/docs', docsHeaders);
   // HEAD runs the GET route for its status and headers. A streamed body is cancelled, never left
   // unread, so it gives its connection back at once; a JSON body is only measured (Content-Length).
   app.use(async (c, next) => {
