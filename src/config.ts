@@ -35,6 +35,10 @@ export interface Config {
   apiToken: string | undefined;
   /** With apiToken set: reads need the token too (except /health). */
   apiTokenReads: boolean;
+  /** Origins (`https://dash.example.org`) besides the service's own whose pages may send POST /data. */
+  allowedOrigins: string[];
+  /** Host names (any port) answered besides localhost, 127.0.0.1 and [::1]; see src/api/origin.ts. */
+  allowedHosts: string[];
 }
 
 /** What bounds the API's reads, so that no reader can hold the service's connections for long. */
@@ -80,7 +84,48 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadRateWindowMs: count(env, 'UPLOAD_RATE_WINDOW_MS', DEFAULT_UPLOAD_MIN_RATE.uploadRateWindowMs, 100, 300_000),
     apiToken: env.API_TOKEN || undefined,
     apiTokenReads: env.API_TOKEN_READS === '1',
+    allowedOrigins: list(env, 'ALLOWED_ORIGINS', origin),
+    allowedHosts: list(env, 'ALLOWED_HOSTS', hostName),
   };
+}
+
+/** A comma-separated list, each item checked (and normalised) by `item`, which throws a message. */
+function list(env: NodeJS.ProcessEnv, name: string, item: (text: string) => string): string[] {
+  const items = (env[name] ?? '').split(',').map((text) => text.trim()).filter(Boolean);
+  return items.map((text) => {
+    try {
+      return item(text);
+    } catch (error) {
+      throw new Error(`${name} must be a comma-separated list of ${(error as Error).message}, got "${text}"`);
+    }
+  });
+}
+
+/** An origin as browsers send it in `Origin`: scheme, host and port only. */
+function origin(text: string): string {
+  const what = 'origins such as https://dash.example.org or http://localhost:3000 (no path)';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(what);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.pathname !== '/' || url.search || url.hash || text.endsWith('/'))
+    throw new Error(what);
+  return url.origin;
+}
+
+/** A host name or IP address as the URL standard writes it (lower case, IPv6 in brackets), without a port. */
+function hostName(text: string): string {
+  const what = 'host names such as etl.example.org or 192.168.1.20 (no scheme, no port)';
+  let url: URL;
+  try {
+    url = new URL(`http://${text}`);
+  } catch {
+    throw new Error(what);
+  }
+  if (url.host !== url.hostname || url.host !== text.toLowerCase()) throw new Error(what);
+  return url.hostname;
 }
 
 function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

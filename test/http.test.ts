@@ -95,7 +95,7 @@ test('clients that leave before the first byte leave no connection behind', asyn
   for (let i = 0; i < 30; i++) {
     const socket = connect(service.port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.end('GET /data HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.end('GET /data HTTP/1.1\r\nHost: localhost\r\n\r\n');
     socket.destroy();
   }
   await noOpenTransactions('after 30 clients that left');

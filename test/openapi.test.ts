@@ -62,18 +62,18 @@ test('every route the app serves is in the document, with its parameters, answer
         assert.notEqual(parameter.schema?.example, undefined, `${where}: parameter ${parameter.name} has an example`);
       }
       assert.ok(operation.responses['200'], `${where} describes its 200`);
-      for (const code of ['405', '500']) assert.ok(operation.responses[code], `${where} describes ${code}`);
+      for (const code of ['403', '405', '500']) assert.ok(operation.responses[code], `${where} describes ${code}`);
     }
   }
   // The error answers, each with the {"error": "..."} body.
   const codes = (path: string, method: string) => Object.keys(document.paths[path][method].responses);
-  assert.deepEqual(codes('/data', 'post').sort(), ['200', '400', '401', '405', '409', '413', '422', '500', '503']);
+  assert.deepEqual(codes('/data', 'post').sort(), ['200', '400', '401', '403', '405', '409', '413', '422', '500', '503']);
   assert.deepEqual(document.components.securitySchemes.bearer, {
     type: 'http',
     scheme: 'bearer',
     description: 'API_TOKEN, when the service has one: needed by POST /data, and by reads too with API_TOKEN_READS=1 (never by /health).',
   });
-  assert.deepEqual(codes('/data/users/{id}', 'get').sort(), ['200', '400', '404', '405', '413', '500', '503']);
+  assert.deepEqual(codes('/data/users/{id}', 'get').sort(), ['200', '400', '403', '404', '405', '413', '500', '503']);
   const error = document.components.schemas.Error;
   assert.deepEqual(error.required, ['error']);
   assert.ok(error.example.error);

@@ -90,7 +90,7 @@ async function rawUpload(
   socket.on('error', () => {});
   const answer = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
   socket.write(
-    `POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${length}\r\n\r\n`,
+    `POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${length}\r\n\r\n`,
   );
   if (first.length > 0) socket.write(first);
   return { socket, answer, received: () => received };
@@ -219,7 +219,7 @@ async function rawAnswer(body: Buffer, type = `multipart/form-data; boundary=${B
   socket.on('close', () => (closed = true));
   await new Promise((resolve) => socket.once('connect', resolve));
   const framing = length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`;
-  socket.write(`POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\n${framing}\r\n\r\n`);
+  socket.write(`POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${type}\r\n${framing}\r\n\r\n`);
   if (length === 'chunked') socket.write(`${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`, 'latin1');
   else if (length === body.length) socket.write(body);
   // Every refused upload closes the connection after its answer.

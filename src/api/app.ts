@@ -17,10 +17,11 @@ import { RunFailedError, runEtl, type EtlOptions } from '../pipeline.js';
 import { getRun, listRuns, rejectsJson, type RunRecord } from '../runs.js';
 import { getSummary } from '../summary.js';
 import { dashboard } from '../dashboard/routes.js';
-import { DOCS_ASSETS, docsAsset, docsPage, type DocsAsset } from './docs.js';
+import { DOCS_ASSETS, docsAsset, docsHeaders, docsPage, type DocsAsset } from './docs.js';
 import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures, idParam, intQuery, quoted } from './schemas.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 import { requireToken, type TokenOptions } from './auth.js';
+import { checkHost, checkOrigin, type BrowserOptions } from './origin.js';
 import { isUpload, openUpload, type UploadLimits } from './upload.js';
 
 const JSON_TYPE = 'application/json';
@@ -51,12 +52,26 @@ const errors = {
     headers: retryAfter,
   },
 };
-const common = { 405: errors[405], 413: errors[413], 500: errors[500] };
+const common = {
+  403: json(ErrorBody, 'The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS).'),
+  405: errors[405],
+  413: errors[413],
+  500: errors[500],
+};
 
 const ID_EXAMPLE = 1;
 const limitQuery = intQuery('limit', 1, 100_000, 1000, 'At most this many users; the answer then has `next_after`.');
 const afterQuery = intQuery('after', 0, Number.MAX_SAFE_INTEGER, 0, 'Only users with a larger user_id (the previous page\'s `next_after`).');
-const featuresQuery = z.object({ limit: limitQuery, after: afterQuery });
+const rawQuery = z
+  .enum(['0', '1'], { error: (issue) => `raw must be 1 (the exact values) or 0 (spreadsheet-safe), got ${quoted(issue.input)}` })
+  .optional()
+  .openapi({
+    param: { name: 'raw', in: 'query' },
+    example: '1',
+    description:
+      'CSV only (JSON is always exact). Absent or 0: safe to open in a spreadsheet: a name, email or compound name starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `\'`, and control characters other than tab, LF and CR become U+FFFD. 1: the exact values, for programs.',
+  });
+const featuresQuery = z.object({ limit: limitQuery, after: afterQuery, raw: rawQuery });
 
 const routes = {
   runEtl: createRoute({
@@ -107,7 +122,7 @@ const routes = {
     tags: ['Features'],
     summary: 'The features of every user, as CSV',
     description:
-      'RFC 4180 CSV with a header row and CRLF line ends: the users of GET /data with the same values and order. `top_compound_ids` is a `;`-separated list; null is an empty field. Paging: the next page\'s `after` is the last row\'s user_id; a page shorter than `limit` is the last.',
+      'RFC 4180 CSV with a header row and CRLF line ends: the users of GET /data in the same order, with the same values but for the text made safe for a spreadsheet (`raw=1`: exactly the same values). `top_compound_ids` is a `;`-separated list; null is an empty field. Paging: the next page\'s `after` is the last row\'s user_id; a page shorter than `limit` is the last.',
     request: { query: featuresQuery },
     responses: {
       200: {
@@ -249,7 +264,7 @@ const OPENAPI_INFO = {
  * (which validate its parameters and make GET /openapi.json). Runs use the handle's run pool; reads
  * use `database.readers`, so no reader can take a run's connections.
  */
-export function createApp(database: DbHandle, options: EtlOptions & TokenOptions & Partial<UploadLimits>): OpenAPIHono<Env> {
+export function createApp(database: DbHandle, options: EtlOptions & TokenOptions & BrowserOptions & Partial<UploadLimits>): OpenAPIHono<Env> {
   const { readers } = database;
   const uploads: UploadLimits = {
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
@@ -295,10 +310,16 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
       duration_ms: Math.round(seconds * 1e4) / 10,
     }, status >= 500 ? 'warn' : 'info');
   });
+  // Who may be answered, before anything else looks at the request or reads its body: the Host a
+  // browser sent (DNS rebinding), then where a state-changing request comes from (CSRF), then the token.
+  app.use(checkHost(options));
+  app.use(checkOrigin(options));
   app.use(requireToken(options));
   // Every body is capped at 16 KiB but an upload's, which is streamed (src/api/upload.ts).
   const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'request body too large' }, 413) });
   app.use((c, next) => (c.req.path === '/data' && isUpload(c) ? next() : limit(c, next)));
+  // The docs page's CSP and framing headers (the dashboard's pages set their own).
+  app.use('/docs', docsHeaders);
   // HEAD runs the GET route for its status and headers. A streamed body is cancelled, never left
   // unread, so it gives its connection back at once; a JSON body is only measured (Content-Length).
   app.use(async (c, next) => {
@@ -341,13 +362,16 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
     }
   });
 
-  const csv = (c: Context<Env>, page: FeaturesPage) =>
+  const csv = (c: Context<Env>, { raw, ...page }: FeaturesPage & { raw?: '0' | '1' }) =>
     untyped(gate.respond(
       c,
       () =>
-        featuresCsv(readers.streams, page, (snapshot) => {
-          if (snapshot.run) c.header('X-Run-Id', String(snapshot.run.run_id));
-          if (snapshot.average_experiments_per_user !== null) c.header('X-Average-Experiments-Per-User', String(snapshot.average_experiments_per_user));
+        featuresCsv(readers.streams, page, {
+          raw: raw === '1',
+          onSnapshot: (snapshot) => {
+            if (snapshot.run) c.header('X-Run-Id', String(snapshot.run.run_id));
+            if (snapshot.average_experiments_per_user !== null) c.header('X-Average-Experiments-Per-User', String(snapshot.average_experiments_per_user));
+          },
         }),
       CSV_TYPE,
     ));

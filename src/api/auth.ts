@@ -27,10 +27,14 @@ export function requireToken({ apiToken, apiTokenReads = false }: TokenOptions):
   return async (c, next) => {
     const read = READS.has(c.req.method);
     if (read && (!apiTokenReads || c.req.path === '/health')) return next();
-    const presented = /^Bearer +([^\s]+) *$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    const header = c.req.header('authorization');
+    const presented = /^Bearer +([^\s,]+) *$/i.exec(header ?? '')?.[1];
     if (presented !== undefined && timingSafeEqual(digest(presented), expected)) return next();
+    // Repeated headers reach here joined by ", " (as fetch's Headers does): that is two credentials,
+    // not a missing one, and which one counts is not guessed.
+    const problem = header === undefined ? 'missing token' : presented === undefined ? 'more than one Authorization header, or not a Bearer token' : 'wrong token';
     return c.json(
-      { error: `${presented === undefined ? 'missing' : 'wrong'} token: send Authorization: Bearer <API_TOKEN>` },
+      { error: `${problem}: send Authorization: Bearer <API_TOKEN>` },
       401,
       // A refused request's body is not read; closing tells the client not to send the rest.
       { 'WWW-Authenticate': 'Bearer', ...(read ? {} : { Connection: 'close' }) },

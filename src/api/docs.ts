@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { swaggerUI } from '@hono/swagger-ui';
+import { createHash } from 'node:crypto';
+import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
+import { secureHeaders } from 'hono/secure-headers';
 
 /** Where the docs page's scripts and styles are served from: this service, never a CDN. */
 export const DOCS_ASSET_BASE = '/docs/swagger-ui-dist';
@@ -17,7 +19,37 @@ export type DocsAsset = keyof typeof DOCS_ASSETS;
  * GET /docs: Swagger UI on GET /openapi.json. @hono/swagger-ui writes the page; its `baseUrl`
  * points the page at DOCS_ASSET_BASE (it appends `/swagger-ui-dist`), which `docsAsset` serves.
  */
-export const docsPage = swaggerUI({ url: '/openapi.json', baseUrl: '/docs', title: 'lab-features-etl API' });
+// validatorUrl 'none': Swagger UI would otherwise show a badge loaded from validator.swagger.io.
+const DOCS_OPTIONS = { url: '/openapi.json', baseUrl: '/docs', title: 'lab-features-etl API', validatorUrl: 'none' };
+export const docsPage = swaggerUI(DOCS_OPTIONS);
+
+/**
+ * The page's one inline script (it starts Swagger UI), allowed by its hash: the same SwaggerUI()
+ * call writes it into the page, so the hash cannot drift from it, and no other inline script runs.
+ */
+const inlineScript = /<script>([^]*?)<\/script>/.exec(SwaggerUI(DOCS_OPTIONS))?.[1];
+if (inlineScript === undefined) throw new Error('@hono/swagger-ui no longer writes an inline script: revise the docs page CSP');
+const scriptHash = `'sha256-${createHash('sha256').update(inlineScript).digest('base64')}'`;
+
+/**
+ * The docs page's security headers, as the dashboard's: nothing loaded from elsewhere, and no
+ * framing (clickjacking: a page of another site could otherwise overlay "Try it out" buttons).
+ * Swagger UI draws its icons as data: images; its styles are set from script, which CSP allows.
+ */
+export const docsHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'", scriptHash],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    formAction: ["'self'"],
+    baseUri: ["'none'"],
+    objectSrc: ["'none'"],
+    frameAncestors: ["'none'"],
+  },
+  strictTransportSecurity: false,
+});
 
 const require = createRequire(import.meta.url);
 const distDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -19,8 +19,10 @@ export const idParam = (name: string, example: number) => {
   return z
     .string({ error: message })
     .regex(new RegExp(`^[1-9][0-9]{0,${MAX_ID_DIGITS - 1}}$`), { error: message })
+    // Checked on the text, before it becomes a number: 9007199254740993 converts to ...992, and the
+    // message must quote what the client sent.
+    .refine((text) => Number(text) <= MAX_ID, { error: message })
     .transform(Number)
-    .pipe(z.number().max(MAX_ID, { error: message }))
     .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example });
 };
 
@@ -33,8 +35,9 @@ export const intQuery = (name: string, min: number, max: number, example: number
   const schema = z
     .string({ error: message })
     .regex(/^[0-9]{1,16}$/, { error: message })
+    // On the text, as in idParam: the message quotes the digits sent, not their rounded value.
+    .refine((text) => Number(text) >= min && Number(text) <= max, { error: message })
     .transform(Number)
-    .pipe(z.number().min(min, { error: message }).max(max, { error: message }))
     .optional();
   return (fallback === undefined ? schema : schema.transform((value) => value ?? fallback)).openapi({
     param: { name, in: 'query' },

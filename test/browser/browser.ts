@@ -19,13 +19,13 @@ export const noChromium = (): string | null =>
 /** The README's picture of the dashboard, rewritten by `UPDATE_SCREENSHOT=1 npm run test:browser`. */
 export const README_SCREENSHOT = path.join(ROOT, 'test/browser/dashboard.png');
 
-/** Headless, and without the background requests Chromium makes to Google's hosts on its own. */
-export function launch(): Promise<Browser> {
+/** Headless, and without the background requests Chromium makes to Google's hosts on its own; `args` adds flags. */
+export function launch(args: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 60_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', ...args],
   });
 }
 

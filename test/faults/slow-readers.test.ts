@@ -56,7 +56,7 @@ function stalledReader(port: number): Promise<{ socket: Socket; head: string }> 
       socket.pause(); // from here on nothing is read: the kernel buffers fill and the service waits
       resolve({ socket, head: data.toString('latin1', 0, 400) });
     });
-    socket.once('connect', () => socket.write('GET /data HTTP/1.1\r\nHost: test\r\n\r\n'));
+    socket.once('connect', () => socket.write('GET /data HTTP/1.1\r\nHost: localhost\r\n\r\n'));
     setTimeout(() => reject(new Error('no answer to GET /data within 60 s')), 60_000).unref();
   });
 }

@@ -112,7 +112,7 @@ test('SIGTERM during an upload: the run is cancelled, the client answered 503, n
   let received = '';
   socket.on('data', (d) => (received += d));
   await once(socket, 'connect');
-  socket.write('POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
+  socket.write('POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
   socket.write('--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n1,Ann,a@x,2023-01-01\r\n');
   const running = await waitForRun(service.base, first.body.run_id, 'the upload to be received', (run) => run.step === 'receiving the upload');
   await waitFor('the upload directory', async () => (await readdir(spool)).length === 1);
@@ -138,7 +138,7 @@ test('kill -9 during an upload: the next start removes the directory it left, an
   const socket = connect(service.port, '127.0.0.1');
   socket.on('error', () => {});
   await once(socket, 'connect');
-  socket.write('POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
+  socket.write('POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
   socket.write('--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n');
   await waitForRun(service.base, 0, 'the upload to be received', (run) => run.step === 'receiving the upload');
   const [left] = await waitFor('the upload directory', async () => {
