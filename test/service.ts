@@ -64,8 +64,13 @@ export async function startService(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track?.(child);
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  // Also to this test process's stderr, which npm test shows only when a test of the file fails.
+  const keep = (d: Buffer) => {
+    output += d;
+    process.stderr.write(d);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
