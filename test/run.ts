@@ -13,7 +13,9 @@ import { migrate } from '../src/db/migrate.js';
 import { freePort } from './service.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const selected = process.argv.slice(2);
+// Options (--test-name-pattern=..., say) go to node's test runner; other arguments are test files.
+const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const selected = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 // Every *.test.ts under test/ but the fault and browser tests (their own npm scripts).
 const files = selected.length > 0
   ? selected
@@ -66,7 +68,7 @@ try {
 
 const reporters = [`--test-reporter=${path.join(here, 'quiet-spec.mjs')}`, '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout'];
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...runnerOptions, ...files], {
   stdio: 'inherit',
   // The tests' own in-process logs: warnings and errors only, unless LOG_LEVEL says otherwise.
   // Whatever a test file writes to stderr (these logs, the output of the services it starts) is
