@@ -1,6 +1,6 @@
 // Hostile and broken input through the HTTP API: a clear answer naming the file (and line),
 // nothing lost, the previous features still served, and the service still answering afterwards.
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +17,9 @@ let database: DbHandle;
 
 before(async () => {
   database = await testDatabase();
+});
+// Every test starts with the challenge's features published, whatever the test before it published.
+beforeEach(async () => {
   const response = await createApp(database, options(CHALLENGE_DIR)).request('/data', { method: 'POST' });
   assert.equal(response.status, 200);
 });
@@ -94,7 +97,6 @@ test('an empty file (0 bytes) fails; a header-only file fails unless empty data 
   const features = (await (await ok.app.request('/data')).json()) as any;
   assert.deepEqual([features.average_experiments_per_user, features.users[0].total_experiments], [0, 0]);
   await removeDir(headerOnly);
-  await post(CHALLENGE_DIR);
 });
 
 test('header problems: missing column, duplicate column', async () => {
@@ -133,7 +135,6 @@ test('invalid UTF-8, NUL bytes and an unterminated quote become rejects with the
   const users = ((await (await app.request('/data')).json()) as any).users.map((u: any) => u.user_id);
   assert.deepEqual(users, [1, 4]);
   await removeDir(dir);
-  await post(CHALLENGE_DIR);
 });
 
 test('a single 100 MB line with no newline: rejected, and memory stays bounded', async () => {
@@ -155,7 +156,6 @@ test('a single 100 MB line with no newline: rejected, and memory stays bounded',
   assert.ok(reject!.raw.length <= 1001, 'only a preview of the line is kept');
   assert.ok(peak - baseline < 64 * 1024 * 1024, `RSS grew by ${Math.round((peak - baseline) / 2 ** 20)} MB`);
   await removeDir(dir);
-  await post(CHALLENGE_DIR);
 });
 
 test('fields far longer than any sane value are rejected with their length', async () => {
@@ -211,7 +211,6 @@ test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run 
     [4294967297, 1, 1000],
   ]);
   await removeDir(dir);
-  await post(CHALLENGE_DIR);
 });
 
 test('every rejected row is recorded and the pages reach all of them', async () => {
