@@ -3,10 +3,10 @@
 // only the published run is summarized.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createApp } from '../src/api/app.js';
-import { Summary } from '../src/api/schemas.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, dataDir, features, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import { Summary } from '../../src/api/schemas.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, dataDir, features, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;

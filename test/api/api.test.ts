@@ -2,9 +2,9 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 // Each test makes the features it reads (a run of its own), so none depends on another having run
 // first; the two that must see a database no run has touched get one of their own (fresh()).

@@ -2,8 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, features, query, run, testDatabase } from './helpers.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, features, query, run, testDatabase } from '../helpers.js';
 
 // Worked out by hand from test/fixtures/challenge (the brief's files, byte for byte). Each experiment lists 2 or 3 compounds:
 //   user 1: experiments 1 (1;2, 10) and 2 (2;3, 15) -> compound 2 in both, 1 and 3 in one each.

@@ -8,9 +8,9 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 const exec = promisify(execFile);
 let database: DbHandle;
@@ -173,12 +173,12 @@ test('a wrong file under the right name: the run fails and publishes nothing', a
   const { status, body } = await post(dir);
   assert.equal(status, 422);
   assert.match(body.error!, /^users\.csv, line 1: missing required column/);
-  // A file whose rows are all rejected: test/input-rules.test.ts (MAX_REJECT_RATIO).
+  // A file whose rows are all rejected: test/load/input-rules.test.ts (MAX_REJECT_RATIO).
   await removeDir(dir);
 });
 
 test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run times', async () => {
-  // NaN, Infinity and 2023-02-30 are among every reject reason in test/input-rules.test.ts.
+  // NaN, Infinity and 2023-02-30 are among every reject reason in test/load/input-rules.test.ts.
   const dir = await dataDir({
     users: [
       ['user_id', 'name', 'email', 'signup_date'],

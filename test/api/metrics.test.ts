@@ -1,10 +1,10 @@
 // GET /metrics: scraped after runs, checked against the run records.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { transformSteps } from '../src/transform/transform.js';
-import { SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { transformSteps } from '../../src/transform/transform.js';
+import { SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 // Each test scrapes an app of its own (a process's metrics start at zero), so none counts another's
 // requests or runs; the one that must see no run at all has a database of its own too.

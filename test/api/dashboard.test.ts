@@ -3,10 +3,10 @@
 // escaped, the same numbers as the API, and the page has what its script works on.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createApp } from '../src/api/app.js';
-import { CLIENT_SCRIPT } from '../src/dashboard/client-script.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import { CLIENT_SCRIPT } from '../../src/dashboard/client-script.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;
