@@ -34,12 +34,20 @@ const get = async (url: string) => {
   return { status: response.status, headers: response.headers, text: await response.text() };
 };
 
-test('before any run: the overview says so, and every page is HTML under a CSP that allows this service only', async () => {
+test('before any run: the overview says so, and every page is HTML under a CSP that allows this service only', async (t) => {
+  const own = await testDatabase(); // no test's run in it, whatever ran before
+  t.after(() => own.close());
+  const app = createApp(own, options(dir, { maxRejectRatio: 1 }));
+  const get = async (url: string) => {
+    const response = await app.request(url);
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  };
   const page = await get('/');
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   assert.match(page.text, /^<!doctype html><html lang="en">/);
   assert.match(page.text, /No run yet\./);
+  assert.match(page.text, /<section id="runs"[^>]* data-latest-run="0"/, 'the newest run the client script compares with');
   assert.match(page.text, /Nothing is published yet/);
   const csp = page.headers.get('content-security-policy') ?? '';
   assert.match(csp, /default-src 'self'/);
@@ -74,8 +82,9 @@ test('the assets are served by the service with their types; the overview has ev
   const ids = [...script.matchAll(/getElementById\('([^']+)'\)/g)].map((m) => m[1]!);
   assert.deepEqual([...new Set(ids)].sort(), ['run-form', 'run-message', 'run-progress', 'runs', 'token', 'token-box', 'token-forget', 'token-form', 'token-state']);
   for (const id of ids) assert.match(overview, new RegExp(`id="${id}"`), `#${id} is on the overview page`);
-  // The script finds the run a click started by comparing with the newest run the page shows.
-  assert.match(overview, /<section id="runs"[^>]* data-latest-run="0"/, 'no run yet: latest run 0');
+  // The script finds the run a click started by comparing with the newest run the page shows
+  // (0 before any run, see the first test; the run's id after it, see the next).
+  assert.match(overview, /<section id="runs"[^>]* data-latest-run="\d+"/);
 });
 
 test('after a run: the pages show what the API answers, every value escaped', async () => {
@@ -105,6 +114,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
 });
 
 test('the features page pages like the API, and a jump marks the user asked for', async () => {
+  assert.equal((await app.request('/data', { method: 'POST' })).status, 200); // users 1 and 2
   const first = await get('/ui/features?limit=1');
   assert.match(first.text, /Users 1 to 1, by user id/);
   assert.match(first.text, /href="\/ui\/features\?after=1&amp;limit=1">Next page/);

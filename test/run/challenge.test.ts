@@ -68,6 +68,7 @@ test('the challenge files give the hand-computed features for every user', async
 });
 
 test('psql readers see the same features in the features views', async () => {
+  assert.equal((await run(database, CHALLENGE_DIR)).status, 'succeeded');
   const [average] = await query(database, 'SELECT average_experiments_per_user::text AS avg FROM features.average_experiments_per_user');
   assert.equal(Number(average!.avg), 1.1);
   const counts = await query(database, 'SELECT user_id, total_experiments FROM features.user_experiment_counts ORDER BY user_id');
