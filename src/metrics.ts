@@ -105,7 +105,9 @@ export class Metrics {
   #markKnown: () => void;
 
   #rows(kind: string, help: string) {
-    return new Gauge({ name: `etl_last_run_rows_${kind}`, help, labelNames: ['file'] as const, registers: [this.registry] });
+    // Waits for a failed run's record like lastRunDuration: prom-client reads the metrics of a
+    // scrape side by side, so each one that comes from the record must wait for it itself.
+    return new Gauge({ name: `etl_last_run_rows_${kind}`, help, labelNames: ['file'] as const, registers: [this.registry], collect: () => this.#pending });
   }
 
   /**

@@ -19,17 +19,19 @@ export const SAMPLE_DIR = path.join(ROOT, 'data');
 let databases = 0;
 
 /**
- * A new, empty database on the suite's server (see test/run.ts), migrated; dropped on close.
+ * A new database on the suite's server (see test/run.ts), a copy of the migrated template: no run,
+ * no data; dropped on close.
  * `reads` overrides the API's read limits (MAX_STREAMS and the like); `settings` are the
  * database's own defaults for every session (ALTER DATABASE ... SET).
  */
 export async function testDatabase(reads?: ReadLimits, settings: Record<string, string> = {}): Promise<DbHandle> {
   const adminUrl = process.env.TEST_DATABASE_URL;
-  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
+  const template = process.env.TEST_TEMPLATE_DATABASE;
+  if (!adminUrl || !template) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
   const name = `lab_etl_test_${process.pid}_${++databases}`;
   const admin = new pg.Client(adminUrl);
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   for (const [setting, value] of Object.entries(settings)) await admin.query(`ALTER DATABASE ${name} SET ${setting} = '${value}'`);
   await admin.end();
   const url = new URL(adminUrl);

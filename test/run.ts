@@ -1,22 +1,38 @@
-// `npm test`: one PostgreSQL for the whole suite, then node's test runner over test/*.test.ts.
-// DATABASE_URL set: each test file gets a fresh database on that server. Unset: an embedded
-// PostgreSQL is started in a temporary directory and removed afterwards.
+// `npm test`: one PostgreSQL for the whole suite, then node's test runner over the test files.
+// DATABASE_URL set: each test database is made on that server. Unset: an embedded PostgreSQL is
+// started in a temporary directory and removed afterwards. Either way the schema is migrated once,
+// into a template database that test/helpers.ts testDatabase() copies (CREATE DATABASE ... TEMPLATE).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
 import { freePort } from './service.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const selected = process.argv.slice(2);
+// Options (--test-name-pattern=..., say) go to node's test runner; other arguments are test files.
+const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const selected = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// Every *.test.ts under test/ but the fault and browser tests (their own npm scripts).
 const files = selected.length > 0
   ? selected
-  : (await readdir(here)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
+  : (await readdir(here, { recursive: true }))
+      .filter((f) => f.endsWith('.test.ts') && !/^(faults|browser)\//.test(f))
+      .sort()
+      .map((f) => path.join('test', f));
+
+/**
+ * Test files run at once. Most of a file's time is spent waiting (on PostgreSQL, on a service
+ * process starting, on a timeout under test), so several share the two cores of a small machine
+ * well. Each file has its own databases, temporary directories and ports.
+ */
+const concurrency = Math.max(1, Number(process.env.TEST_CONCURRENCY) || 4);
 
 let url = process.env.DATABASE_URL;
-let cleanup = async () => {};
+let stopServer = async () => {};
 if (!url) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-test-'));
   // As root the server runs as the user postgres: in a folder it cannot reach, the cluster would be
@@ -24,20 +40,44 @@ if (!url) {
   await chmod(dir, 0o755);
   const embedded = await startEmbeddedPostgres(path.join(dir, 'pgdata'), await freePort());
   url = embedded.url;
-  cleanup = async () => {
+  stopServer = async () => {
     await embedded.stop();
     await rm(dir, { recursive: true, force: true });
   };
 }
 
-const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout',
+const template = `lab_etl_template_${process.pid}`;
+const admin = async (sql: string) => {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+};
+await admin(`CREATE DATABASE ${template}`);
+const templateUrl = new URL(url);
+templateUrl.pathname = `/${template}`;
+// A pool of one, ended before any test runs: CREATE DATABASE ... TEMPLATE refuses a template with
+// sessions on it.
+const pool = new pg.Pool({ connectionString: templateUrl.toString(), max: 1 });
+try {
+  await migrate(pool);
+} finally {
+  await pool.end();
+}
+
+const reporters = [`--test-reporter=${path.join(here, 'quiet-spec.mjs')}`, '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout'];
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...runnerOptions, ...files], {
   stdio: 'inherit',
-  // The tests' own in-process logs (a line per request) would bury the report: warnings and errors
-  // only, unless LOG_LEVEL says otherwise. Services the tests start log at info (test/service.ts).
-  env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url },
+  // The tests' own in-process logs: warnings and errors only, unless LOG_LEVEL says otherwise.
+  // Whatever a test file writes to stderr (these logs, the output of the services it starts) is
+  // shown only when one of its tests fails (test/quiet-spec.mjs).
+  env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url, TEST_TEMPLATE_DATABASE: template },
 });
 const [code] = (await once(child, 'exit')) as [number | null];
-await cleanup();
+await admin(`DROP DATABASE IF EXISTS ${template}`).catch(() => {});
+await stopServer();
 process.exit(code ?? 1);

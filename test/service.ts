@@ -1,5 +1,5 @@
 // The service as a real process (src/server.ts through tsx, as `npm start` runs it), for every test
-// that needs one: test/server.test.ts, the fault tests (via test/faults/support.ts) and test/run.ts.
+// that needs one: test/server/server.test.ts, the fault tests (via test/faults/support.ts) and test/run.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -53,14 +53,35 @@ export interface Service {
  */
 export async function startService(
   env: Record<string, string>,
-  { timeoutMs = 90_000, track, compiled = false, cwd = ROOT }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean; cwd?: string } = {},
+  options: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean; cwd?: string } = {},
+): Promise<Service> {
+  // freePort() only says the port was free when asked: a test file running at the same time may
+  // bind it first. That says nothing about the service, so it is started again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(env, options);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || env.PORT !== undefined || attempt === 3) throw error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOn(
+  env: Record<string, string>,
+  { timeoutMs = 90_000, track, compiled = false, cwd = ROOT }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean; cwd?: string },
 ): Promise<Service> {
   const { child, port, output } = await spawnService(env, { compiled, cwd });
   track?.(child);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isRunning(child)) throw new Error(`the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output()}`);
+    if (!isRunning(child)) {
+      const message = `the service exited during start-up (${child.exitCode ?? child.signalCode}):\n${output()}`;
+      // The service's own one-line start-up failure for its HTTP port (src/server.ts).
+      throw output().includes(`port ${port} is taken`) ? new PortTaken(message) : new Error(message);
+    }
     const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) }).then(
       (r) => r.ok,
       () => false,
@@ -96,8 +117,13 @@ async function spawnService(env: Record<string, string>, { compiled, cwd }: { co
     env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  // Also to this test process's stderr, which npm test shows only when a test of the file fails.
+  const keep = (d: Buffer) => {
+    output += d;
+    process.stderr.write(d);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   return { child, port, output: () => output };
 }
 

@@ -5,7 +5,7 @@ import { printable } from '../log.js';
 // The API's bodies and parameters as zod schemas: the same objects validate requests and describe
 // them in GET /openapi.json, so the document cannot drift from what the routes accept. They are
 // also the one definition of the shapes the code passes around: UserFeatures, RunRecord, Summary
-// and Reject are z.infer of them (test/shapes.test.ts holds the SQL columns to the same lists).
+// and Reject are z.infer of them (test/run/shapes.test.ts holds the SQL columns to the same lists).
 
 /** A value from a request, quoted for an error message: escaped and bounded by printable(). */
 export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;

@@ -9,7 +9,7 @@
  * pg_dump refuses a server newer than itself (Debian's is 15). The catalog query works on every
  * server the suite runs against. Deparsing differs a little between major versions (PostgreSQL 16
  * stopped qualifying the columns of a one-table view; 17 quotes `json`): the file says which
- * version wrote it, and test/schema-file.test.ts compares exactly on that version and, on another,
+ * version wrote it, and test/run/schema-file.test.ts compares exactly on that version and, on another,
  * with those two differences normalised away.
  *
  * Left out, so that the text depends on the migrations only: what a run creates (partitions named

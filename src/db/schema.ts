@@ -53,7 +53,7 @@ export interface RejectsTable {
   raw_bytes: number | null;
 }
 
-/** A row of features.user_features: the API's UserFeatures (test/shapes.test.ts checks the columns). */
+/** A row of features.user_features: the API's UserFeatures (test/run/shapes.test.ts checks the columns). */
 export type UserFeaturesView = z.infer<typeof UserFeatures>;
 
 export interface AverageView {

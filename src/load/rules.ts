@@ -3,7 +3,7 @@
  * judges rows (etl.to_id, etl.to_date, etl.to_run_time in sql/000003-parsers.sql and
  * 000007-faster-parsers.sql; the length checks in sql/transform/020-users.sql and 030-compounds.sql),
  * named once on the TypeScript side. The SQL keeps its own copy in applied migrations, which are
- * never edited: test/rules.test.ts feeds generated strings to both and fails when they disagree, and
+ * never edited: test/load/rules.test.ts feeds generated strings to both and fails when they disagree, and
  * checks that each grammar below is the one written in the SQL function.
  */
 

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { generate } from '../bench/generate.js';
-import type { DbHandle } from '../src/db/handle.js';
+import { generate } from '../../bench/generate.js';
+import type { DbHandle } from '../../src/db/handle.js';
 import { sql } from 'kysely';
-import { tuneTransaction } from '../src/transform/transform.js';
-import { ROOT, features, run, testDatabase } from './helpers.js';
+import { tuneTransaction } from '../../src/transform/transform.js';
+import { ROOT, features, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 let dir: string;

@@ -1,16 +1,20 @@
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
+// Each test makes the features it reads (a run of its own), so none depends on another having run
+// first; the two that must see a database no run has touched get one of their own (fresh()).
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;
-const call = async (method: string, url: string) => {
-  const response = await app.request(url, { method });
+const callOn = async (on: ReturnType<typeof createApp>, method: string, url: string) => {
+  const response = await on.request(url, { method });
   return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as any };
 };
+const call = (method: string, url: string) => callOn(app, method, url);
 
 before(async () => {
   database = await testDatabase();
@@ -18,7 +22,24 @@ before(async () => {
 });
 after(() => database.close());
 
-test('before any run: empty features, 404 for users and runs, health ok', async () => {
+/** `call` on a database no run has touched (the sample set in DATA_DIR), for one test. */
+async function fresh(t: TestContext) {
+  const own = await testDatabase();
+  t.after(() => own.close());
+  const ownApp = createApp(own, options(SAMPLE_DIR));
+  return (method: string, url: string) => callOn(ownApp, method, url);
+}
+
+/** Publishes the files in `dir` through POST /data. */
+async function publish(dir: string) {
+  const response = await createApp(database, options(dir)).request('/data', { method: 'POST' });
+  const body = (await response.json()) as any;
+  assert.equal(response.status, 200, JSON.stringify(body));
+  return body;
+}
+
+test('before any run: empty features, 404 for users and runs, health ok', async (t) => {
+  const call = await fresh(t);
   assert.deepEqual((await call('GET', '/data')).body, { run: null, average_experiments_per_user: null, users: [] });
   assert.deepEqual(await call('GET', '/data/users/1'), {
     status: 404,
@@ -31,7 +52,8 @@ test('before any run: empty features, 404 for users and runs, health ok', async 
   assert.deepEqual(await call('GET', '/health'), { status: 200, type: 'application/json', body: { status: 'ok' } });
 });
 
-test('POST /data runs the sample set and GET /data serves it', async () => {
+test('POST /data runs the sample set and GET /data serves it', async (t) => {
+  const call = await fresh(t);
   const posted = await call('POST', '/data');
   assert.equal(posted.status, 200);
   assert.equal(posted.body.status, 'succeeded');
@@ -86,6 +108,7 @@ test('POST /data runs the sample set and GET /data serves it', async () => {
 });
 
 test('two runs over the same files give identical features', async () => {
+  await publish(SAMPLE_DIR);
   const first = (await call('GET', '/data')).body;
   assert.equal((await call('POST', '/data')).status, 200);
   const second = (await call('GET', '/data')).body;
@@ -104,6 +127,7 @@ test('concurrent triggers: one runs, the other gets 409 with its run id', async 
 });
 
 test('unusable input answers 422 naming the file and the run is recorded as failed', async () => {
+  await publish(SAMPLE_DIR);
   const dir = await dataDir({});
   await removeDir(path.join(dir, 'compounds.csv'));
   const broken = createApp(database, options(dir));
@@ -128,8 +152,6 @@ test('rejects page through limit and offset', async () => {
   assert.equal((await call('GET', `/runs/${runId}/rejects?limit=0`)).status, 400);
   assert.equal((await call('GET', `/runs/${runId}/rejects?offset=-1`)).status, 400);
   await removeDir(dir);
-  // restore the sample features for the tests that follow
-  assert.equal((await call('POST', '/data')).status, 200);
 });
 
 test('bad ids and unknown routes answer JSON errors without internals', async () => {
@@ -144,12 +166,12 @@ test('bad ids and unknown routes answer JSON errors without internals', async ()
 });
 
 test('the challenge files through the API give the average 1.1', async () => {
-  const response = await createApp(database, options(CHALLENGE_DIR)).request('/data', { method: 'POST' });
-  assert.equal(response.status, 200);
+  await publish(CHALLENGE_DIR);
   assert.equal((await call('GET', '/data')).body.average_experiments_per_user, 1.1);
 });
 
 test('GET /data pages by user_id with limit and after, in the same shape', async () => {
+  await publish(CHALLENGE_DIR); // ten users, 1 to 10
   const pages = [];
   for (let after = 0, i = 0; i < 5; i++) {
     const page = await call('GET', `/data?limit=5&after=${after}`);
@@ -171,10 +193,16 @@ test('no request can point the service at other files, and bodies are bounded', 
     app.request('/data?dir=/etc&data_dir=..&file=../../etc/passwd', { method: 'POST' }),
     app.request('/data', { method: 'POST', body: JSON.stringify({ dataDir: '/etc', DATA_DIR: '/' }), headers: { 'content-type': 'application/json' } }),
   ];
+  // What DATA_DIR holds: a run that read any other file would show other sizes or row counts.
+  const sample = async (file: string, rows: number) => {
+    const bytes = (await stat(path.join(SAMPLE_DIR, file))).size;
+    return [file, { bytes, rows_read: rows, rows_loaded: rows, rows_rejected: 0 }];
+  };
+  const expected = Object.fromEntries(await Promise.all([sample('users.csv', 12), sample('compounds.csv', 6), sample('user_experiments.csv', 21)]));
   for (const response of await Promise.all(tries)) {
     if (response.status === 409) continue; // the two raced each other: either way neither read elsewhere
     assert.equal(response.status, 200);
-    assert.deepEqual(Object.keys(((await response.json()) as any).files).sort(), ['compounds.csv', 'user_experiments.csv', 'users.csv']);
+    assert.deepEqual(((await response.json()) as any).files, expected);
   }
   assert.equal((await call('GET', '/data')).body.users.length, 12, 'the sample set in DATA_DIR was read');
   const big = await app.request('/data', { method: 'POST', body: 'x'.repeat(64 * 1024), headers: { 'content-length': String(64 * 1024) } });

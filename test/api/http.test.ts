@@ -9,9 +9,9 @@ import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { SAMPLE_DIR, removeDir, testDatabase } from './helpers.js';
-import { sleep, startService, stopService, type Service } from './service.js';
-import type { DbHandle } from '../src/db/handle.js';
+import { SAMPLE_DIR, removeDir, testDatabase } from '../helpers.js';
+import { sleep, startService, stopService, type Service } from '../service.js';
+import type { DbHandle } from '../../src/db/handle.js';
 
 let database: DbHandle;
 let service: Service;

@@ -6,9 +6,9 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, logSettings } from '../src/log.js';
-import { SAMPLE_DIR, testDatabase } from './helpers.js';
-import { startService, stopService } from './service.js';
+import { createLogger, logSettings } from '../../src/log.js';
+import { SAMPLE_DIR, testDatabase } from '../helpers.js';
+import { startService, stopService } from '../service.js';
 
 test('the service logs one JSON line per event: ETL steps with run_id, step, duration_ms and rows; one per request with its id', async () => {
   const database = await testDatabase();

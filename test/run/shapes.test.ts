@@ -3,10 +3,10 @@
 // these tests hold every such list to the schema's keys, in the same order.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Reject, Summary, UserFeatures } from '../src/api/schemas.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CSV_COLUMNS, featuresCsv } from '../src/features.js';
-import { CHALLENGE_DIR, query, run, testDatabase } from './helpers.js';
+import { Reject, Summary, UserFeatures } from '../../src/api/schemas.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CSV_COLUMNS, featuresCsv } from '../../src/features.js';
+import { CHALLENGE_DIR, query, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 before(async () => {

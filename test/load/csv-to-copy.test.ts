@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CsvToCopy, MAX_RECORD_BYTES } from '../src/load/csv-to-copy.js';
-import { InputError } from '../src/errors.js';
+import { CsvToCopy, MAX_RECORD_BYTES } from '../../src/load/csv-to-copy.js';
+import { InputError } from '../../src/errors.js';
 
 interface Row {
   line: number;
@@ -236,7 +236,7 @@ test('CR-only (old Mac) line ends are refused with a message that says so; a CR 
 });
 
 test('a quoted header with a problem names its own line, not the next one', async () => {
-  // Found by test/csv-properties.test.ts: the quoted path counted the header's lines before checking it.
+  // Found by test/load/csv-properties.test.ts: the quoted path counted the header's lines before checking it.
   await assert.rejects(parse('A, b ,"a"'), /test\.csv, line 1: the header names column "a" twice/);
   await assert.rejects(parse('\na,"b\nx",c\n1,2,3\n'), /test\.csv, line 2: missing required column "b"/);
 });

@@ -3,10 +3,10 @@
 // /health or POST /data. The same over real sockets: test/faults/slow-readers.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { SAMPLE_DIR, options, testDatabase } from './helpers.js';
-import { sleep } from './service.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { SAMPLE_DIR, options, testDatabase } from '../helpers.js';
+import { sleep } from '../service.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;

@@ -1,12 +1,12 @@
 // The dashboard's pages as HTTP answers, without a browser (the browser tests are
 // test/browser/, `npm run test:browser`): status codes, the Content-Security-Policy, every value
-// escaped, the same numbers as the API, and the client script at least parses.
+// escaped, the same numbers as the API, and the page has what its script works on.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createApp } from '../src/api/app.js';
-import { CLIENT_SCRIPT } from '../src/dashboard/client-script.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import { CLIENT_SCRIPT } from '../../src/dashboard/client-script.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;
@@ -34,12 +34,20 @@ const get = async (url: string) => {
   return { status: response.status, headers: response.headers, text: await response.text() };
 };
 
-test('before any run: the overview says so, and every page is HTML under a CSP that allows this service only', async () => {
+test('before any run: the overview says so, and every page is HTML under a CSP that allows this service only', async (t) => {
+  const own = await testDatabase(); // no test's run in it, whatever ran before
+  t.after(() => own.close());
+  const app = createApp(own, options(dir, { maxRejectRatio: 1 }));
+  const get = async (url: string) => {
+    const response = await app.request(url);
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  };
   const page = await get('/');
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   assert.match(page.text, /^<!doctype html><html lang="en">/);
   assert.match(page.text, /No run yet\./);
+  assert.match(page.text, /<section id="runs"[^>]* data-latest-run="0"/, 'the newest run the client script compares with');
   assert.match(page.text, /Nothing is published yet/);
   const csp = page.headers.get('content-security-policy') ?? '';
   assert.match(csp, /default-src 'self'/);
@@ -56,15 +64,27 @@ test('before any run: the overview says so, and every page is HTML under a CSP t
   assert.equal(api.headers.get('content-security-policy'), null);
 });
 
-test('the assets are served by the service with their types; the script parses', async () => {
+test('the assets are served by the service with their types; the overview has every element its script uses', async () => {
   for (const [url, type] of [['/ui/dashboard.css', /^text\/css/], ['/ui/dashboard.js', /^text\/javascript/], ['/ui/icon.svg', /^image\/svg\+xml/]] as const) {
     const asset = await get(url);
     assert.equal(asset.status, 200, url);
     assert.match(asset.headers.get('content-type') ?? '', type, url);
     assert.ok(asset.text.length > 100, url);
   }
-  assert.doesNotThrow(() => new Function(CLIENT_SCRIPT), 'the client script is valid JavaScript');
-  assert.doesNotMatch(CLIENT_SCRIPT, /innerHTML|insertAdjacentHTML|document\.write/, 'text from the service is set as text only');
+  const script = (await get('/ui/dashboard.js')).text;
+  assert.equal(script, CLIENT_SCRIPT);
+  assert.doesNotThrow(() => new Function(script), 'the client script is valid JavaScript');
+  assert.doesNotMatch(script, /innerHTML|insertAdjacentHTML|document\.write/, 'text from the service is set as text only');
+  // Run ETL, the progress and the token box only work if the page loads the script and has every
+  // element it looks up: a missing one leaves the button posting a plain form, or throws.
+  const overview = (await get('/')).text;
+  assert.match(overview, /<script src="\/ui\/dashboard\.js" defer(="")?><\/script>/);
+  const ids = [...script.matchAll(/getElementById\('([^']+)'\)/g)].map((m) => m[1]!);
+  assert.deepEqual([...new Set(ids)].sort(), ['run-form', 'run-message', 'run-progress', 'runs', 'token', 'token-box', 'token-forget', 'token-form', 'token-state']);
+  for (const id of ids) assert.match(overview, new RegExp(`id="${id}"`), `#${id} is on the overview page`);
+  // The script finds the run a click started by comparing with the newest run the page shows
+  // (0 before any run, see the first test; the run's id after it, see the next).
+  assert.match(overview, /<section id="runs"[^>]* data-latest-run="\d+"/);
 });
 
 test('after a run: the pages show what the API answers, every value escaped', async () => {
@@ -74,6 +94,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
 
   const overview = await get('/');
   assert.match(overview.text, new RegExp(`href="/ui/runs/${run.run_id}">Run ${run.run_id}</a>`));
+  assert.match(overview.text, new RegExp(`<section id="runs"[^>]* data-latest-run="${run.run_id}"`), 'the script\'s newest run');
   assert.match(overview.text, /3 \/ 2 \/ 1/, 'users.csv: read / loaded / rejected');
   assert.match(overview.text, /&lt;\/title&gt;&lt;script&gt;alert\(2\)&lt;\/script&gt;/, 'the compound name, escaped');
   assert.doesNotMatch(overview.text, /<script>alert/);
@@ -93,6 +114,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
 });
 
 test('the features page pages like the API, and a jump marks the user asked for', async () => {
+  assert.equal((await app.request('/data', { method: 'POST' })).status, 200); // users 1 and 2
   const first = await get('/ui/features?limit=1');
   assert.match(first.text, /Users 1 to 1, by user id/);
   assert.match(first.text, /href="\/ui\/features\?after=1&amp;limit=1">Next page/);

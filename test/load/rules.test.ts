@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
-import type { DbHandle } from '../src/db/handle.js';
-import { TRANSFORM_DIR } from '../src/db/paths.js';
-import { DATE_GRAMMAR, ID_GRAMMAR, MAX_CHARS, MAX_ID, RUN_TIME_DIGITS, RUN_TIME_GRAMMAR } from '../src/load/rules.js';
-import { CompoundTyper, ExperimentTyper, FieldSlices, IdSet, UserTyper, type RowTyper } from '../src/load/typed-rows.js';
-import { query, testDatabase } from './helpers.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { TRANSFORM_DIR } from '../../src/db/paths.js';
+import { DATE_GRAMMAR, ID_GRAMMAR, MAX_CHARS, MAX_ID, RUN_TIME_DIGITS, RUN_TIME_GRAMMAR } from '../../src/load/rules.js';
+import { CompoundTyper, ExperimentTyper, FieldSlices, IdSet, UserTyper, type RowTyper } from '../../src/load/typed-rows.js';
+import { query, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 before(async () => {

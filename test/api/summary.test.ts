@@ -3,10 +3,10 @@
 // only the published run is summarized.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createApp } from '../src/api/app.js';
-import { Summary } from '../src/api/schemas.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, dataDir, features, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import { Summary } from '../../src/api/schemas.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, dataDir, features, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;
@@ -17,16 +17,18 @@ before(async () => {
 });
 after(() => database.close());
 
-const summary = async () => {
-  const response = await app.request('/data/summary');
+const summary = async (on = app) => {
+  const response = await on.request('/data/summary');
   assert.equal(response.status, 200);
   const body = (await response.json()) as any;
   assert.deepEqual(Summary.parse(body), body, 'the answer matches its documented schema exactly');
   return body;
 };
 
-test('before any run: no run, nothing to count', async () => {
-  assert.deepEqual(await summary(), { run_id: null, users: 0, experiments: 0, average_experiments_per_user: null, histogram: [], top_compounds: [] });
+test('before any run: no run, nothing to count', async (t) => {
+  const own = await testDatabase(); // no test's run in it, whatever ran before
+  t.after(() => own.close());
+  assert.deepEqual(await summary(createApp(own, options(CHALLENGE_DIR))), { run_id: null, users: 0, experiments: 0, average_experiments_per_user: null, histogram: [], top_compounds: [] });
 });
 
 test('the challenge files: totals, histogram and top compounds worked out by hand', async () => {
@@ -58,7 +60,9 @@ test('the challenge files: totals, histogram and top compounds worked out by han
 });
 
 test('a failed run changes nothing: the summary is the published run\'s', async () => {
+  assert.equal((await app.request('/data', { method: 'POST' })).status, 200);
   const before = await summary();
+  assert.equal(before.users, 10, 'the challenge\'s run is published');
   const broken = await dataDir({ users: 'user_id,\tname\r\n1,\tAnn' });
   try {
     const response = await createApp(database, options(broken)).request('/data', { method: 'POST' });

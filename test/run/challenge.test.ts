@@ -2,8 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, features, query, run, testDatabase } from './helpers.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, features, query, run, testDatabase } from '../helpers.js';
 
 // Worked out by hand from test/fixtures/challenge (the brief's files, byte for byte). Each experiment lists 2 or 3 compounds:
 //   user 1: experiments 1 (1;2, 10) and 2 (2;3, 15) -> compound 2 in both, 1 and 3 in one each.
@@ -68,6 +68,7 @@ test('the challenge files give the hand-computed features for every user', async
 });
 
 test('psql readers see the same features in the features views', async () => {
+  assert.equal((await run(database, CHALLENGE_DIR)).status, 'succeeded');
   const [average] = await query(database, 'SELECT average_experiments_per_user::text AS avg FROM features.average_experiments_per_user');
   assert.equal(Number(average!.avg), 1.1);
   const counts = await query(database, 'SELECT user_id, total_experiments FROM features.user_experiment_counts ORDER BY user_id');

@@ -1,6 +1,6 @@
 // Hostile and broken input through the HTTP API: a clear answer naming the file (and line),
 // nothing lost, the previous features still served, and the service still answering afterwards.
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,15 +8,18 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 const exec = promisify(execFile);
 let database: DbHandle;
 
 before(async () => {
   database = await testDatabase();
+});
+// Every test starts with the challenge's features published, whatever the test before it published.
+beforeEach(async () => {
   const response = await createApp(database, options(CHALLENGE_DIR)).request('/data', { method: 'POST' });
   assert.equal(response.status, 200);
 });
@@ -94,7 +97,6 @@ test('an empty file (0 bytes) fails; a header-only file fails unless empty data 
   const features = (await (await ok.app.request('/data')).json()) as any;
   assert.deepEqual([features.average_experiments_per_user, features.users[0].total_experiments], [0, 0]);
   await removeDir(headerOnly);
-  await post(CHALLENGE_DIR);
 });
 
 test('header problems: missing column, duplicate column', async () => {
@@ -134,7 +136,6 @@ test('invalid UTF-8, NUL bytes and an unterminated quote become rejects with the
   const users = ((await (await app.request('/data')).json()) as any).users.map((u: any) => u.user_id);
   assert.deepEqual(users, [1, 4]);
   await removeDir(dir);
-  await post(CHALLENGE_DIR);
 });
 
 test('a single 100 MB line with no newline: rejected, and memory stays bounded', async () => {
@@ -156,7 +157,6 @@ test('a single 100 MB line with no newline: rejected, and memory stays bounded',
   assert.ok(reject!.raw.length <= 1001, 'only a preview of the line is kept');
   assert.ok(peak - baseline < 64 * 1024 * 1024, `RSS grew by ${Math.round((peak - baseline) / 2 ** 20)} MB`);
   await removeDir(dir);
-  await post(CHALLENGE_DIR);
 });
 
 test('fields far longer than any sane value are rejected with their length', async () => {
@@ -174,12 +174,12 @@ test('a wrong file under the right name: the run fails and publishes nothing', a
   const { status, body } = await post(dir);
   assert.equal(status, 422);
   assert.match(body.error!, /^users\.csv, line 1: missing required column/);
-  // A file whose rows are all rejected: test/input-rules.test.ts (MAX_REJECT_RATIO).
+  // A file whose rows are all rejected: test/load/input-rules.test.ts (MAX_REJECT_RATIO).
   await removeDir(dir);
 });
 
 test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run times', async () => {
-  // NaN, Infinity and 2023-02-30 are among every reject reason in test/input-rules.test.ts.
+  // NaN, Infinity and 2023-02-30 are among every reject reason in test/load/input-rules.test.ts.
   const dir = await dataDir({
     users: [
       ['user_id', 'name', 'email', 'signup_date'],
@@ -212,7 +212,6 @@ test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run 
     [4294967297, 1, 1000],
   ]);
   await removeDir(dir);
-  await post(CHALLENGE_DIR);
 });
 
 test('every rejected row is recorded and the pages reach all of them', async () => {

@@ -7,8 +7,8 @@ import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CHALLENGE_DIR, ROOT, testDatabase } from './helpers.js';
-import { freePort, startService, stopService, type Service } from './service.js';
+import { CHALLENGE_DIR, ROOT, testDatabase } from '../helpers.js';
+import { freePort, startService, stopService, type Service } from '../service.js';
 
 const exec = promisify(execFile);
 

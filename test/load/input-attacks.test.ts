@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { appendFile, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { dataDir, removeDir, testDatabase } from './helpers.js';
+import { dataDir, removeDir, testDatabase } from '../helpers.js';
 import {
   assertCleanError,
   call,
@@ -22,7 +22,7 @@ import {
   withClient,
   type Answer,
   type Service,
-} from './faults/support.js';
+} from '../faults/support.js';
 
 const exec = promisify(execFile);
 const USERS_HEADER = ['user_id', 'name', 'email', 'signup_date'];

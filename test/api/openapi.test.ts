@@ -2,10 +2,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileErrors, validate } from '@readme/openapi-parser';
-import { createApp } from '../src/api/app.js';
-import type { DbHandle } from '../src/db/handle.js';
-import { FeaturesAnswer, Health, RejectsPage, Run, Summary, UserFeatures } from '../src/api/schemas.js';
-import { dataDir, options, removeDir, SAMPLE_DIR, testDatabase } from './helpers.js';
+import { createApp } from '../../src/api/app.js';
+import type { DbHandle } from '../../src/db/handle.js';
+import { FeaturesAnswer, Health, RejectsPage, Run, Summary, UserFeatures } from '../../src/api/schemas.js';
+import { dataDir, options, removeDir, SAMPLE_DIR, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
 let app: ReturnType<typeof createApp>;
@@ -41,7 +41,7 @@ test('every route the app serves is in the document, with its parameters, answer
     for (const method of Object.keys(item)) described.add(`${method} ${path}`);
   }
   // The dashboard's HTML pages and their assets are the only routes left out, by name: they are
-  // not API (test/dashboard.test.ts and the browser tests cover them).
+  // not API (test/api/dashboard.test.ts and the browser tests cover them).
   const pages = ['get /', 'get /ui/features', 'get /ui/runs/{id}', 'get /ui/dashboard.css', 'get /ui/dashboard.js', 'get /ui/icon.svg'];
   for (const page of pages) {
     assert.ok(served.has(page), `${page} is served`);
