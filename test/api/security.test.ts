@@ -11,7 +11,7 @@ import { parse } from 'csv-parse/sync';
 import type { DbHandle } from '../../src/db/handle.js';
 import { CSV_COLUMNS } from '../../src/features.js';
 import { dataDir, removeDir, testDatabase } from '../helpers.js';
-import { startService, stopService, type Service } from '../service.js';
+import { startService, startServiceToFail, stopService, type Service } from '../service.js';
 
 let database: DbHandle;
 let dir: string;
@@ -182,13 +182,15 @@ test('ALLOWED_HOSTS and ALLOWED_ORIGINS: a dashboard served elsewhere may run th
   }
 
   for (const [name, value, message] of [
-    ['ALLOWED_ORIGINS', 'https://dash.example.org/app', /^Error: ALLOWED_ORIGINS must be a comma-separated list of origins such as .* got "https:\/\/dash\.example\.org\/app"$/m],
-    ['ALLOWED_HOSTS', 'http://etl.example.org', /^Error: ALLOWED_HOSTS must be a comma-separated list of host names such as .* got "http:\/\/etl\.example\.org"$/m],
+    ['ALLOWED_ORIGINS', 'https://dash.example.org/app', /^start-up failed: ALLOWED_ORIGINS must be a comma-separated list of origins such as .* got "https:\/\/dash\.example\.org\/app"$/],
+    ['ALLOWED_HOSTS', 'http://etl.example.org', /^start-up failed: ALLOWED_HOSTS must be a comma-separated list of host names such as .* got "http:\/\/etl\.example\.org"$/],
   ] as const) {
-    await assert.rejects(startService({ DATABASE_URL: database.url, DATA_DIR: dir, [name]: value }, { timeoutMs: 60_000 }), (e: Error) => {
-      assert.match(e.message, message);
-      return true;
-    });
+    // A bad setting is one log line and exit code 1 (src/startup.ts), like every start-up failure.
+    const failed = await startServiceToFail({ DATABASE_URL: database.url, DATA_DIR: dir, [name]: value });
+    assert.equal(failed.code, 1, failed.output);
+    const lines = failed.output.trim().split('\n').map((line) => JSON.parse(line) as { level: string; msg: string });
+    assert.deepEqual(lines.map((l) => l.level), ['error'], failed.output);
+    assert.match(lines[0]!.msg, message);
   }
 });
 

@@ -93,7 +93,7 @@ function rawPost(headLines: string[], body: Buffer = Buffer.alloc(0)): Raw {
     socket.on('close', () => resolve(parse()));
   });
   const sent = new Promise<void>((resolve) =>
-    socket.write(Buffer.concat([Buffer.from(`POST /data HTTP/1.1\r\nHost: x\r\n${headLines.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1'), body]), () => resolve()),
+    socket.write(Buffer.concat([Buffer.from(`POST /data HTTP/1.1\r\nHost: localhost\r\n${headLines.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1'), body]), () => resolve()),
   );
   return { socket, sent, answer };
 }
