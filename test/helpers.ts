@@ -19,7 +19,7 @@ export const SAMPLE_DIR = path.join(ROOT, 'data');
 let databases = 0;
 
 /**
- * A new database on the suite's server (see test/run.ts), a copy of the migrated template: no run,
+ * A new database on the suite's server (see test/runner.ts), a copy of the migrated template: no run,
  * no data; dropped on close.
  * `reads` overrides the API's read limits (MAX_STREAMS and the like); `settings` are the
  * database's own defaults for every session (ALTER DATABASE ... SET).

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type pg from 'pg';
-import { generateCached } from '../../bench/generate.js';
+import { generateCached } from '../../tools/generate.js';
 import type { DbHandle } from '../../src/db/handle.js';
 import { CHALLENGE_DIR, SAMPLE_DIR, removeDir, testDatabase } from '../helpers.js';
 import { startService, stopService, type Service } from '../service.js';

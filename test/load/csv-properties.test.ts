@@ -3,8 +3,8 @@
 // chunkings, and checked against the generator's model and against csv-parse as an independent
 // reader.
 //
-//   npx tsx test/run.ts test/load/csv-properties.test.ts          a few seconds (FC_RUNS defaults to 1000)
-//   FC_RUNS=1000000 nice -n 19 npx tsx test/run.ts test/load/csv-properties.test.ts    a long run
+//   npx tsx test/runner.ts test/load/csv-properties.test.ts          a few seconds (FC_RUNS defaults to 1000)
+//   FC_RUNS=1000000 nice -n 19 npx tsx test/runner.ts test/load/csv-properties.test.ts    a long run
 //   FC_SEED=<seed> [FC_PATH=<path>] ...                       replays a run (both are printed on failure)
 //   FC_TIME_LIMIT=<seconds> ...                               stops a property early, still passing, and says after how many runs
 import { test, type TestContext } from 'node:test';

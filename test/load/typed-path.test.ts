@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DbHandle } from '../../src/db/handle.js';
 import { dataDir, features, query, removeDir, run, testDatabase } from '../helpers.js';
-import { mulberry32 } from '../../bench/generate.js';
+import { mulberry32 } from '../../tools/generate.js';
 import { IdSet } from '../../src/load/typed-rows.js';
 
 let database: DbHandle;
