@@ -3,11 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { ReadLimits } from '../src/config.js';
-import { openDb, type DbHandle } from '../src/db/handle.js';
-import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/features.js';
-import { runEtl, type EtlOptions } from '../src/pipeline.js';
-import type { RunRecord } from '../src/runs.js';
+import type { ReadLimits } from '../src/support/config.js';
+import { openDb, type DbHandle } from '../src/db/connect.js';
+import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/read/features.js';
+import { runEtl, type EtlOptions } from '../src/run/pipeline.js';
+import type { RunRecord } from '../src/read/runs.js';
 
 import { ROOT } from './service.js';
 

@@ -3,9 +3,9 @@ import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promise
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
-import { InputError } from '../errors.js';
+import { InputError } from '../support/errors.js';
 import type { CsvStats } from './csv-to-copy.js';
-import { SOURCES } from './sources.js';
+import { SOURCES } from './inputs.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /**

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import type pg from 'pg';
 import { generateCached } from '../../tools/generate.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, SAMPLE_DIR, removeDir, testDatabase } from '../helpers.js';
 import { startService, stopService, type Service } from '../service.js';
 import { launch, noChromium, Recorder, screenshot, screenshotDir } from './browser.js';

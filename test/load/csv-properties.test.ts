@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import fc from 'fast-check';
 import { parse as csvParse } from 'csv-parse/sync';
 import { CsvToCopy } from '../../src/load/csv-to-copy.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/support/errors.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 1000);
 const SEED = process.env.FC_SEED === undefined ? (Date.now() ^ (Math.random() * 0x100000000)) | 0 : Number(process.env.FC_SEED);

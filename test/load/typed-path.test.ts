@@ -4,7 +4,7 @@
 // rejects (line, reason, raw, raw_bytes), the typed core rows and the features.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { dataDir, features, query, removeDir, run, testDatabase } from '../helpers.js';
 import { mulberry32 } from '../../tools/generate.js';
 import { IdSet } from '../../src/load/typed-rows.js';

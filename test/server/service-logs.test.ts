@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, logSettings } from '../../src/log.js';
+import { createLogger, logSettings } from '../../src/support/log.js';
 import { SAMPLE_DIR, testDatabase } from '../helpers.js';
 import { startService, stopService } from '../service.js';
 

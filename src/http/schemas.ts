@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_ID, MAX_ID_DIGITS } from '../load/rules.js';
-import { printable } from '../log.js';
+import { printable } from '../support/log.js';
 
 // The API's bodies and parameters as zod schemas: the same objects validate requests and describe
 // them in GET /openapi.json, so the document cannot drift from what the routes accept. They are

@@ -1,12 +1,12 @@
-import type { DbHandle } from './db/handle.js';
-import { InputError, RunFailedError, RunInProgressError, toRunFailure } from './errors.js';
-import { log as stderrLog, type Log } from './log.js';
-import { loadFiles, openInputs } from './load/load-files.js';
-import type { CsvStats } from './load/csv-to-copy.js';
-import { EXPERIMENTS, USERS } from './load/sources.js';
+import type { DbHandle } from '../db/connect.js';
+import { InputError, RunFailedError, RunInProgressError, toRunFailure } from '../support/errors.js';
+import { log as stderrLog, type Log } from '../support/log.js';
+import { loadFiles, openInputs } from '../load/load-files.js';
+import type { CsvStats } from '../load/csv-to-copy.js';
+import { EXPERIMENTS, USERS } from '../load/inputs.js';
 import { withRunLock } from './run-lock.js';
-import { createRun, failInterruptedRuns, getRun, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep, type RunRecord } from './runs.js';
-import { retireOldRuns, transformAndPublish, transformSteps } from './transform/transform.js';
+import { createRun, failInterruptedRuns, getRun, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep, type RunRecord } from '../read/runs.js';
+import { retireOldRuns, transformAndPublish, transformSteps } from './transform.js';
 
 export { RunFailedError };
 

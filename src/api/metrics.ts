@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Kysely } from 'kysely';
-import type { Database } from './db/schema.js';
-import type { RunFailedError, RunProgress } from './pipeline.js';
-import type { RunRecord } from './runs.js';
+import type { Database } from '../db/schema.js';
+import type { RunFailedError, RunProgress } from '../run/pipeline.js';
+import type { RunRecord } from '../read/runs.js';
 
 /** How a run ended, as counted by `etl_runs_total{outcome}`. */
 export type RunOutcome = 'succeeded' | 'failed_input' | 'failed_unavailable' | 'failed_internal';

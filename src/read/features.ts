@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, UserFeaturesView } from './db/schema.js';
+import type { Database, UserFeaturesView } from '../db/schema.js';
 import { listRuns, type RunRecord } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;

@@ -2,10 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { TRANSFORM_DIR } from '../db/paths.js';
-import { TooManyRejectsError } from '../errors.js';
-import { SOURCES } from '../load/sources.js';
-import { type FileTotals, recordTotals } from '../runs.js';
+import { TRANSFORM_DIR } from '../db/sql-paths.js';
+import { TooManyRejectsError } from '../support/errors.js';
+import { SOURCES } from '../load/inputs.js';
+import { type FileTotals, recordTotals } from '../read/runs.js';
 
 /**
  * One statement of `sql/transform/`. The contract with the SQL (sql/transform/README.md): each

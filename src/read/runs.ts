@@ -1,8 +1,8 @@
 import type { z } from '@hono/zod-openapi';
 import { sql, type Kysely } from 'kysely';
-import type { Run } from './api/schemas.js';
-import type { Database, RunSource } from './db/schema.js';
-import { EXPERIMENTS, SOURCES, USERS } from './load/sources.js';
+import type { Run } from '../http/schemas.js';
+import type { Database, RunSource } from '../db/schema.js';
+import { EXPERIMENTS, SOURCES, USERS } from '../load/inputs.js';
 
 /**
  * A run as the API and CLI show it: the API's Run, but with its times as Dates (JSON writes them as
