@@ -1,133 +1,13 @@
 import type { z } from '@hono/zod-openapi';
 import { sql, type Kysely } from 'kysely';
 import type { Run } from '../http/schemas.js';
-import type { Database, RunSource } from '../db/schema.js';
-import { EXPERIMENTS, SOURCES, USERS } from '../load/inputs.js';
+import type { Database } from '../db/schema.js';
 
 /**
  * A run as the API and CLI show it: the API's Run, but with its times as Dates (JSON writes them as
  * the ISO strings the schema describes).
  */
 export type RunRecord = Omit<z.infer<typeof Run>, 'started_at' | 'finished_at'> & { started_at: Date; finished_at: Date | null };
-
-/**
- * Records a new run (status `running`) with a row per input file. Call only while holding the run
- * lock: runs still marked `running` then belong to a process that died, and are marked failed.
- */
-export async function createRun(db: Kysely<Database>, source: RunSource = 'data_dir'): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    await failInterruptedRuns(trx);
-    const { run_id } = await trx.insertInto('etl.runs').values({ source }).returning('run_id').executeTakeFirstOrThrow();
-    await trx
-      .insertInto('etl.run_files')
-      .values(SOURCES.map((s) => ({ run_id, file: s.file })))
-      .execute();
-    return run_id;
-  });
-}
-
-export async function setStep(db: Kysely<Database>, runId: number, step: string): Promise<void> {
-  await db.updateTable('etl.runs').set({ step }).where('run_id', '=', runId).execute();
-}
-
-export async function setFileProgress(
-  db: Kysely<Database>,
-  runId: number,
-  file: string,
-  progress: { bytes: number; rows_read: number },
-): Promise<void> {
-  await db.updateTable('etl.run_files').set(progress).where('run_id', '=', runId).where('file', '=', file).execute();
-}
-
-/** What one file contributed to a run. */
-export interface FileTotals {
-  file: string;
-  rows_loaded: number;
-  rows_rejected: number;
-}
-
-/**
- * Records the run's totals inside its transform transaction, and its success when it is about to
- * publish, so that they commit together with the published results.
- */
-export async function recordTotals(trx: Kysely<Database>, runId: number, totals: FileTotals[], succeeded: boolean): Promise<void> {
-  for (const { file, rows_loaded, rows_rejected } of totals) {
-    await trx.updateTable('etl.run_files').set({ rows_loaded, rows_rejected }).where('run_id', '=', runId).where('file', '=', file).execute();
-  }
-  const users = totals.find((t) => t.file === USERS.file)!.rows_loaded;
-  const experiments = totals.find((t) => t.file === EXPERIMENTS.file)!.rows_loaded;
-  await trx
-    .updateTable('etl.runs')
-    .set({
-      users,
-      experiments,
-      average_experiments_per_user: sql<number>`${experiments}::numeric / nullif(${users}::bigint, 0)`,
-      ...(succeeded ? { status: 'succeeded' as const, step: null, finished_at: new Date() } : {}),
-    })
-    .where('run_id', '=', runId)
-    .execute();
-}
-
-/**
- * Records a run as failed. When the database does not answer (it stopped or restarted mid-run,
- * often the very reason the run failed), retries every second in the background until it does, so
- * the run does not read `running` once the database is back. The caller's answer is not delayed.
- */
-export async function recordFailure(db: Kysely<Database>, runId: number, error: string, stillWanted: () => boolean): Promise<void> {
-  const finishedAt = new Date();
-  const record = () => failRun(db, runId, error, finishedAt);
-  const retry = () => {
-    const timer = setTimeout(() => {
-      if (stillWanted()) record().catch(retry);
-    }, 1000);
-    timer.unref();
-  };
-  await record().catch(retry);
-}
-
-/**
- * Deletes the rejects of all but the newest `keep` runs (the published run's are always kept), so
- * that a run with millions of rejects does not stay in the database forever.
- */
-export async function pruneRejects(db: Kysely<Database>, keep: number): Promise<void> {
-  await db
-    .deleteFrom('etl.rejects')
-    .where('run_id', '<', (eb) =>
-      eb.selectFrom(eb.selectFrom('etl.runs').select('run_id').orderBy('run_id', 'desc').limit(keep).as('newest')).select((e) => e.fn.min('run_id').as('oldest')),
-    )
-    .where('run_id', 'not in', (eb) => eb.selectFrom('etl.published').select('run_id'))
-    .execute();
-}
-
-export async function failRun(db: Kysely<Database>, runId: number, error: string, finishedAt: Date): Promise<void> {
-  await db
-    .updateTable('etl.runs')
-    .set({ status: 'failed', error, step: null, finished_at: finishedAt })
-    .where('run_id', '=', runId)
-    .execute();
-}
-
-/**
- * Marks runs left `running` by a process that died as failed. Call only while holding the run
- * lock: then no run can really be in progress.
- */
-export async function failInterruptedRuns(db: Kysely<Database>): Promise<void> {
-  await db
-    .updateTable('etl.runs')
-    .set({ status: 'failed', error: 'interrupted: the service stopped before the run finished', step: null, finished_at: new Date() })
-    .where('status', '=', 'running')
-    .execute();
-}
-
-export async function runningRunId(db: Kysely<Database>): Promise<number | null> {
-  const row = await db
-    .selectFrom('etl.runs')
-    .select('run_id')
-    .where('status', '=', 'running')
-    .orderBy('run_id', 'desc')
-    .executeTakeFirst();
-  return row?.run_id ?? null;
-}
 
 export async function getRun(db: Kysely<Database>, runId: number): Promise<RunRecord | null> {
   const [run] = await listRuns(db, { runId, limit: 1 });

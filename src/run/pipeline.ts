@@ -5,8 +5,10 @@ import { loadFiles, openInputs } from '../load/load-files.js';
 import type { CsvStats } from '../load/csv-to-copy.js';
 import { EXPERIMENTS, USERS } from '../load/inputs.js';
 import { withRunLock } from './run-lock.js';
-import { createRun, failInterruptedRuns, getRun, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep, type RunRecord } from '../read/runs.js';
-import { retireOldRuns, transformAndPublish, transformSteps } from './transform.js';
+import { getRun, type RunRecord } from '../read/runs.js';
+import { createRun, failInterruptedRuns, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep } from './run-records.js';
+import { retireOldRuns } from './retire.js';
+import { transformAndPublish, transformSteps } from './transform.js';
 
 export { RunFailedError };
 
