@@ -9,7 +9,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { sql } from 'kysely';
 import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_MIN_RATE } from '../support/config.js';
 import type { DbHandle } from '../db/connect.js';
-import { RunInProgressError } from '../support/errors.js';
+import { databaseUnavailable, RunInProgressError } from '../support/errors.js';
 import { log, printable } from '../support/log.js';
 import { featuresCsv, featuresJson, getUserFeatures, type FeaturesPage } from '../read/features.js';
 import { Metrics } from './metrics.js';
@@ -18,7 +18,9 @@ import { getRun, listRuns, rejectsJson, type RunRecord } from '../read/runs.js';
 import { getSummary } from '../read/summary.js';
 import { dashboard } from '../dashboard/routes.js';
 import { DOCS_ASSETS, docsAsset, docsHeaders, docsPage, type DocsAsset } from './docs.js';
-import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures, idParam, intQuery, quoted } from '../http/schemas.js';
+import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Health, RejectsPage, Run, RunErrorBody, Summary, UserFeatures } from '../http/schemas.js';
+import { idParam, intQuery, quoted } from '../http/params.js';
+import { MAX_ID } from '../load/rules.js';
 import { busy, RETRY_AFTER_SECONDS, StreamGate } from './streams.js';
 import { requireToken, type TokenOptions } from './auth.js';
 import { checkHost, checkOrigin, type BrowserOptions } from './origin.js';
@@ -61,7 +63,7 @@ const common = {
 
 const ID_EXAMPLE = 1;
 const limitQuery = intQuery('limit', 1, 100_000, 1000, 'At most this many users; the answer then has `next_after`.');
-const afterQuery = intQuery('after', 0, Number.MAX_SAFE_INTEGER, 0, 'Only users with a larger user_id (the previous page\'s `next_after`).');
+const afterQuery = intQuery('after', 0, MAX_ID, 0, 'Only users with a larger user_id (the previous page\'s `next_after`).');
 const rawQuery = z
   .enum(['0', '1'], { error: (issue) => `raw must be 1 (the exact values) or 0 (spreadsheet-safe), got ${quoted(issue.input)}` })
   .optional()
@@ -456,23 +458,9 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${printable(c.req.path, 200)}` }, 404));
   app.onError((error, c) => {
     log(`${c.req.method} ${c.req.path} failed: ${error.message}`, { request_id: c.get('requestId') }, 'error');
-    const unavailable = unavailableReason(error);
+    const unavailable = databaseUnavailable(error)?.reason;
     if (unavailable) return busy(c, unavailable);
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
-}
-
-/**
- * Failures that say "not now" rather than "broken": the API answers them 503 with Retry-After.
- * pg-pool reports a pool with no free connection as "timeout exceeded when trying to connect".
- */
-function unavailableReason(error: unknown): string | null {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  const message = (error as Error | null)?.message ?? '';
-  if (/timeout exceeded when trying to connect/i.test(message)) return 'all database connections are busy';
-  if (code === '57014') return 'the database took too long to answer';
-  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$|^53/.test(code)) return 'the database does not answer';
-  if (/connection terminated|connection error|Connection refused/i.test(message)) return 'the database does not answer';
-  return null;
 }

@@ -2,7 +2,7 @@ import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Kysely } from 'kysely';
-import { idParam, intQuery } from '../http/schemas.js';
+import { idParam, intQuery } from '../http/params.js';
 import type { Database } from '../db/schema.js';
 import { featuresJson, type UserFeatures } from '../read/features.js';
 import { MAX_ID } from '../load/rules.js';

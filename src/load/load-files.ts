@@ -122,7 +122,7 @@ export async function loadFiles(
   runId: number,
   onStats: (file: string, stats: CsvStats) => void,
   signal?: AbortSignal,
-  typed = process.env.ETL_TYPED_FAST_PATH !== '0',
+  typed = true,
 ): Promise<Record<string, LoadedFile>> {
   const options = pool.options as { connectionString: string; application_name: string; lock_timeout?: number };
   // The worker reads through the descriptors opened here (threads share them), up to each file's

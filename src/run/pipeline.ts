@@ -17,6 +17,8 @@ export interface EtlOptions {
   maxRejectRatio: number;
   /** Publish a run whose users or experiments file has no data rows (otherwise it fails with 422). */
   allowEmpty?: boolean;
+  /** The loader's typing fast path (on by default); off, every row is judged by the SQL. */
+  typedFastPath?: boolean;
   /** Rejects are kept for this many of the newest runs (default 20). */
   keepRuns?: number;
   /** Where the transform steps are read from; `sql/transform/` by default. */
@@ -150,7 +152,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
       options.onProgress?.(progress);
       void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
     };
-    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal);
+    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal, options.typedFastPath ?? true);
   } finally {
     await inputs.close();
   }
