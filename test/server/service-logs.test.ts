@@ -45,7 +45,7 @@ test('the service logs one JSON line per event: ETL steps with run_id, step, dur
     assert.equal(typeof loading.duration_ms, 'number');
     assert.deepEqual(loading.rows_read, Object.fromEntries(Object.entries<any>(run.files).map(([file, counts]) => [file, counts.rows_read])));
     assert.equal(loading.rows_read['user_experiments.csv'], 21);
-    for (const step of ['users', 'user-features']) {
+    for (const step of ['users', 'adopt-user-features']) {
       const event = ofRun.find((e) => e.step === step);
       assert.ok(event && event.duration_ms >= 0 && event.level === 'info', step);
     }
