@@ -30,6 +30,11 @@ export interface EtlOptions {
   /** Told the run's current step and each file's counters as they change (the CLI's progress bar). */
   onProgress?: (progress: RunProgress) => void;
   /**
+   * Told how the attempt ended, once: the run, or what was thrown (RunInProgressError when another
+   * run held the lock, RunFailedError when the run failed). Metrics listen here.
+   */
+  onEnd?: (end: RunEnd) => void;
+  /**
    * The files arrive with the request (a multipart upload) instead of being read from `dataDir`.
    * `receive` is called once the run holds the lock and is recorded (`source: 'upload'`), so a
    * request that loses the race is answered 409 before anything of it is received.
@@ -45,6 +50,9 @@ export interface ReceivedFiles {
   dir: string;
   remove: () => Promise<void>;
 }
+
+/** How an attempt to run ended: its run record, or the error runEtl throws. */
+export type RunEnd = { run: RunRecord } | { error: unknown };
 
 export interface RunProgress {
   runId: number;
@@ -79,11 +87,17 @@ export async function recoverInterruptedRuns(database: DbHandle): Promise<void> 
 }
 
 async function lockedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
-  const outcome = await withRunLock(database.pool, () => recordedRun(database, options));
-  // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
-  // second connection for this lookup would otherwise exhaust the pool.
-  if (!outcome.locked) throw new RunInProgressError(await lockHolderRunId(database));
-  return outcome.value;
+  try {
+    const outcome = await withRunLock(database.pool, () => recordedRun(database, options));
+    // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
+    // second connection for this lookup would otherwise exhaust the pool.
+    if (!outcome.locked) throw new RunInProgressError(await lockHolderRunId(database));
+    options.onEnd?.({ run: outcome.value });
+    return outcome.value;
+  } catch (error) {
+    options.onEnd?.({ error });
+    throw error;
+  }
 }
 
 /** The run of whoever holds the lock; it records its run right after locking, so wait a moment for it. */

@@ -21,19 +21,16 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
     if (upload instanceof Error) return c.json({ error: upload.message }, upload.status, { Connection: 'close' });
     const close: Record<string, string> = upload ? { Connection: 'close' } : {};
     try {
-      const run = await metrics.trackRun(
-        (onProgress) =>
-          runEtl(database, {
-            ...options,
-            ...(upload ? { upload } : {}),
-            onProgress: (progress) => {
-              onProgress(progress);
-              options.onProgress?.(progress);
-            },
-          }),
-        (runId) => getRun(readers.db, runId),
-        (error) => (error instanceof RunFailedError ? error : null),
-      );
+      const listener = metrics.runListener((runId) => getRun(readers.db, runId));
+      const run = await runEtl(database, {
+        ...options,
+        ...(upload ? { upload } : {}),
+        onProgress: (progress) => {
+          listener.onProgress(progress);
+          options.onProgress?.(progress);
+        },
+        onEnd: listener.onEnd,
+      });
       return c.json(publicRun(run), 200);
     } catch (error) {
       if (error instanceof RunInProgressError) return c.json({ error: error.message, run_id: error.runId }, 409, close);
