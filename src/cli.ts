@@ -1,13 +1,13 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readConfig, type Config } from './config.js';
-import { openDb, type DbHandle } from './db/handle.js';
-import { RunInProgressError } from './errors.js';
-import { log, type Log } from './log.js';
-import { SOURCES } from './load/sources.js';
-import { RunFailedError, runEtl, type RunProgress } from './pipeline.js';
-import type { RunRecord } from './runs.js';
-import { failStartup } from './startup.js';
+import { readConfig, type Config } from './support/config.js';
+import { openDb, type DbHandle } from './db/connect.js';
+import { RunInProgressError } from './support/errors.js';
+import { log, type Log } from './support/log.js';
+import { SOURCES } from './load/inputs.js';
+import { RunFailedError, runEtl, type RunProgress } from './run/pipeline.js';
+import type { RunRecord } from './read/runs.js';
+import { failStartup } from './support/startup.js';
 
 /**
  * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a log

@@ -4,12 +4,12 @@ import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { isLoopback } from './api/auth.js';
 import { removeLeftUploads } from './api/upload.js';
-import { readConfig, type Config } from './config.js';
-import { StartupError } from './errors.js';
-import { log, logConfig } from './log.js';
-import { openDb, type DbHandle } from './db/handle.js';
-import { recoverInterruptedRuns, runsSettled } from './pipeline.js';
-import { failStartup } from './startup.js';
+import { readConfig, type Config } from './support/config.js';
+import { StartupError } from './support/errors.js';
+import { log, logConfig } from './support/log.js';
+import { openDb, type DbHandle } from './db/connect.js';
+import { recoverInterruptedRuns, runsSettled } from './run/pipeline.js';
+import { failStartup } from './support/startup.js';
 
 // Start-up: any failure (a bad setting, the port taken, the database unusable, the embedded
 // PostgreSQL in use by another process) is one log line and exit code 1, after stopping what this

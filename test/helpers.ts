@@ -3,11 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { ReadLimits } from '../src/config.js';
-import { openDb, type DbHandle } from '../src/db/handle.js';
-import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/features.js';
-import { runEtl, type EtlOptions } from '../src/pipeline.js';
-import type { RunRecord } from '../src/runs.js';
+import type { ReadLimits } from '../src/support/config.js';
+import { openDb, type DbHandle } from '../src/db/connect.js';
+import { featuresJson, type FeaturesPage, type UserFeatures } from '../src/read/features.js';
+import { runEtl, type EtlOptions } from '../src/run/pipeline.js';
+import type { RunRecord } from '../src/read/runs.js';
 
 import { ROOT } from './service.js';
 
@@ -19,7 +19,7 @@ export const SAMPLE_DIR = path.join(ROOT, 'data');
 let databases = 0;
 
 /**
- * A new database on the suite's server (see test/run.ts), a copy of the migrated template: no run,
+ * A new database on the suite's server (see test/runner.ts), a copy of the migrated template: no run,
  * no data; dropped on close.
  * `reads` overrides the API's read limits (MAX_STREAMS and the like); `settings` are the
  * database's own defaults for every session (ALTER DATABASE ... SET).

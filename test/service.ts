@@ -1,5 +1,5 @@
 // The service as a real process (src/server.ts through tsx, as `npm start` runs it), for every test
-// that needs one: test/server/server.test.ts, the fault tests (via test/faults/support.ts) and test/run.ts.
+// that needs one: test/server/server.test.ts, the fault tests (via test/faults/support.ts) and test/runner.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';

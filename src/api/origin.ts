@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { quoted } from './schemas.js';
+import { quoted } from '../http/params.js';
 import { isLoopback } from './auth.js';
 
 /** Host names a loopback-bound service always answers, whatever the port. */

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
 import type { HttpBindings } from '@hono/node-server';
-import { log } from '../log.js';
+import { log } from '../support/log.js';
 
 /** Seconds a client is asked to wait (Retry-After) when the service is at a limit. */
 export const RETRY_AFTER_SECONDS = 5;

@@ -8,11 +8,11 @@ import { runInNewContext } from 'node:vm';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { Context } from 'hono';
-import { UploadError } from '../errors.js';
-import { COMPOUNDS, EXPERIMENTS, USERS } from '../load/sources.js';
-import type { ReceivedFiles } from '../pipeline.js';
-import { isAlive } from '../pids.js';
-import { printable } from '../log.js';
+import { UploadError } from '../support/errors.js';
+import { COMPOUNDS, EXPERIMENTS, USERS } from '../load/inputs.js';
+import type { ReceivedFiles } from '../run/pipeline.js';
+import { isAlive } from '../support/process.js';
+import { printable } from '../support/log.js';
 import { MinRate } from './min-rate.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Summary } from '../summary.js';
+import type { Summary } from '../read/summary.js';
 import { count } from './format.js';
 
 // The summary's two pictures as inline SVG drawn on the server: nothing to load, nothing to run,

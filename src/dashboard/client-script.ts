@@ -1,7 +1,11 @@
+import { bytes, count } from './format.js';
+
 /**
  * The overview page's script, served as /ui/dashboard.js. Kept as a string in a TypeScript module
  * so that `tsc` puts it in dist/ and the Docker image with the rest (tsx would wrap a function's
- * source in helpers of its own, so the text is written out). Plain ES2020, no template literals.
+ * source in helpers of its own, so the text is written out). Plain ES2020, no template literals;
+ * count and bytes are format.ts's own functions, their source put in (Function.prototype.toString),
+ * so the pages and the script write numbers alike.
  *
  * What it adds to the page (which works without it: the Run ETL form posts to /data):
  * - Run ETL without leaving the page: POST /data, and meanwhile find the new run in GET /runs and
@@ -63,15 +67,8 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     message.className = 'message' + (kind ? ' message-' + kind : '');
   }
 
-  function count(n) { return n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'); }
-  function bytes(n) {
-    if (n < 1000) return n + ' B';
-    var units = ['KB', 'MB', 'GB', 'TB'];
-    var value = n / 1000;
-    var unit = 0;
-    while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
-    return (value < 10 ? value.toFixed(1) : String(Math.round(value))) + ' ' + units[unit];
-  }
+  ${count.toString()}
+  ${bytes.toString()}
   function seconds(ms) { return ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(1) + ' s'; }
 
   async function getJson(url) {

@@ -1,5 +1,5 @@
-import type { UserFeatures } from '../features.js';
-import type { RunRecord } from '../runs.js';
+import type { UserFeatures } from '../read/features.js';
+import type { RunRecord } from '../read/runs.js';
 import { count, decimal } from './format.js';
 import { Layout } from './layout.js';
 

@@ -1,10 +1,13 @@
 // How the dashboard writes numbers, sizes, durations and times: one place, so every page agrees.
+// count and bytes are also the overview page's script's (client-script.ts puts their source in
+// it): they must stay self-contained, plain functions that any browser runs as written.
 
-const integers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const decimals = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 
 /** A count with thousands separators (`12,345`); an em dash for a value not known yet. */
-export const count = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : integers.format(n));
+export function count(n: number | null | undefined): string {
+  return n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: 0 });
+}
 
 /** A number with at most two decimals (`1.1`, `12.35`); an em dash for none. */
 export const decimal = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : decimals.format(n));

@@ -1,6 +1,6 @@
-import { SOURCES } from '../load/sources.js';
-import type { RunRecord } from '../runs.js';
-import type { Summary } from '../summary.js';
+import { SOURCES } from '../load/inputs.js';
+import type { RunRecord } from '../read/runs.js';
+import type { Summary } from '../read/summary.js';
 import { ExperimentsHistogram, TopCompoundsChart } from './charts.js';
 import { bytes, count, decimal, duration, utc } from './format.js';
 import { Layout } from './layout.js';

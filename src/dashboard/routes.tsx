@@ -2,12 +2,12 @@ import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Kysely } from 'kysely';
-import { idParam, intQuery } from '../api/schemas.js';
+import { idParam, intQuery } from '../http/params.js';
 import type { Database } from '../db/schema.js';
-import { featuresJson, type UserFeatures } from '../features.js';
+import { readFeaturesPage } from '../read/features.js';
 import { MAX_ID } from '../load/rules.js';
-import { getRun, listRejects, listRuns, type RunRecord } from '../runs.js';
-import { getSummary } from '../summary.js';
+import { getRun, listRejects, listRuns, type RunRecord } from '../read/runs.js';
+import { getSummary } from '../read/summary.js';
 import { ASSETS } from './assets.js';
 import { FEATURES_MAX_LIMIT, FeaturesPage } from './features-page.js';
 import { MessagePage, type PageName } from './layout.js';
@@ -65,12 +65,10 @@ export function dashboard({ db, publicRun }: DashboardOptions): Hono {
     const user = check(intQuery('user', 1, MAX_ID, 1, ''), c.req.query('user') || undefined);
     if (user instanceof Error) return refused(c, 'features', user);
     const wanted = { limit: limit ?? FEATURES_PAGE, after: user === undefined ? (after ?? 0) : user - 1 };
-    // The page of GET /data?limit=&after=, read by the same code, with one user more: whether it
+    // The page of GET /data?limit=&after=, with the same values, with one user more: whether it
     // exists tells whether there is a next page (the API's next_after cannot know when a page
     // ends exactly at the last user, and a Next link to an empty page would be a dead end).
-    let text = '';
-    for await (const chunk of featuresJson(db, { ...wanted, limit: wanted.limit + 1 })) text += chunk;
-    const answer = JSON.parse(text) as { run: RunRecord | null; average_experiments_per_user: number | null; users: UserFeatures[] };
+    const answer = await readFeaturesPage(db, { ...wanted, limit: wanted.limit + 1 });
     const users = answer.users.slice(0, wanted.limit);
     const nextAfter = answer.users.length > wanted.limit ? users[users.length - 1]!.user_id : null;
     return page(c, <FeaturesPage view={{ run: answer.run, average: answer.average_experiments_per_user, users, nextAfter, user, ...wanted }} />);

@@ -1,7 +1,7 @@
 import type { z } from '@hono/zod-openapi';
-import type { Reject as RejectBody } from '../api/schemas.js';
-import { SOURCES } from '../load/sources.js';
-import type { RunRecord } from '../runs.js';
+import type { Reject as RejectBody } from '../http/schemas.js';
+import { SOURCES } from '../load/inputs.js';
+import type { RunRecord } from '../read/runs.js';
 import { bytes, count, decimal, duration, utc } from './format.js';
 import { Layout } from './layout.js';
 import { StatusBadge } from './overview-page.js';

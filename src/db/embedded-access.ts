@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, mkdtemp, readdir, readlink, realpath, rename, rm, rmdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { StartupError } from '../errors.js';
-import type { Log } from '../log.js';
+import { StartupError } from '../support/errors.js';
+import type { Log } from '../support/log.js';
 
 /** The uid and gid the embedded PostgreSQL runs as; null when it runs as the current user. */
 export type Account = { uid: number; gid: number } | null;

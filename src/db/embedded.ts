@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { StartupError } from '../errors.js';
-import { log as defaultLog, type Log } from '../log.js';
-import { isAlive, processInfo } from '../pids.js';
+import { StartupError } from '../support/errors.js';
+import { log as defaultLog, type Log } from '../support/log.js';
+import { isAlive, processInfo } from '../support/process.js';
 import { binaries, clusterDir, postgresAccount, type Account, type Binaries } from './embedded-access.js';
 
 export interface EmbeddedPostgres {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
-import { SQL_DIR } from './paths.js';
+import { SQL_DIR } from './sql-paths.js';
 
 /** Any two numbers work; they only need to differ from each other and from other apps' locks. */
 const MIGRATE_LOCK = 7_310_001;

@@ -1,6 +1,6 @@
 import type { z } from '@hono/zod-openapi';
 import type { ColumnType, Generated } from 'kysely';
-import type { Run, UserFeatures } from '../api/schemas.js';
+import type { Run, UserFeatures } from '../http/schemas.js';
 
 /** The schema as Kysely sees it: the tables and views the TypeScript reads and writes (Kysely calls this `Database`). */
 export interface Database {

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
-import { InputError } from '../errors.js';
-import { printable } from '../log.js';
+import { InputError } from '../support/errors.js';
+import { printable } from '../support/log.js';
 import { FieldSlices, type RowTyper } from './typed-rows.js';
 import { writeEscaped } from './copy-text.js';
 import { REJECT_RAW_BYTES } from './rules.js';
@@ -108,7 +108,7 @@ export class CsvToCopy extends Transform {
       // An unfinished record may hold one more byte: the CR of a CRLF whose LF is in the next chunk.
       if (rest.length > this.maxRecordBytes + (rest[rest.length - 1] === CR ? 1 : 0)) this.rejectOverlong(rest);
       else if (rest.length > 0) this.pending = Buffer.from(rest);
-      this.emit_();
+      this.pushCopyText();
       done();
     } catch (error) {
       done(error as Error);
@@ -124,14 +124,14 @@ export class CsvToCopy extends Transform {
         this.parse(buf, true);
       }
       if (!this.picks) throw new InputError(this.file, 'the file is empty: it has no header line');
-      this.emit_();
+      this.pushCopyText();
       done();
     } catch (error) {
       done(error as Error);
     }
   }
 
-  private emit_(): void {
+  private pushCopyText(): void {
     if (this.out.length > 0) this.push(this.out.take());
   }
 

@@ -3,9 +3,9 @@ import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promise
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
-import { InputError } from '../errors.js';
+import { InputError } from '../support/errors.js';
 import type { CsvStats } from './csv-to-copy.js';
-import { SOURCES } from './sources.js';
+import { SOURCES } from './inputs.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 /**
@@ -122,7 +122,7 @@ export async function loadFiles(
   runId: number,
   onStats: (file: string, stats: CsvStats) => void,
   signal?: AbortSignal,
-  typed = process.env.ETL_TYPED_FAST_PATH !== '0',
+  typed = true,
 ): Promise<Record<string, LoadedFile>> {
   const options = pool.options as { connectionString: string; application_name: string; lock_timeout?: number };
   // The worker reads through the descriptors opened here (threads share them), up to each file's

@@ -18,10 +18,10 @@ import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { InputError } from '../errors.js';
+import { InputError } from '../support/errors.js';
 import { CsvToCopy } from './csv-to-copy.js';
 import { CompoundTyper, ExperimentTyper, IdSet, UserTyper, type RowTyper } from './typed-rows.js';
-import type { Source } from './sources.js';
+import type { Source } from './inputs.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 const CHUNK = 1 << 18;

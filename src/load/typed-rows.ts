@@ -307,9 +307,17 @@ abstract class BaseTyper implements RowTyper {
   }
 }
 
-/** users.csv: user_id, name, email, signup_date -> (user_id, name, email, signup_date, line). */
-export class UserTyper extends BaseTyper {
-  constructor(private readonly known: IdSet) {
+/**
+ * users.csv and compounds.csv, one typer parameterized by their columns: an id, two text fields of
+ * at most `limits` characters and, for users, a date -> (id, text, text[, date], line). `picks`:
+ * the id, the two texts, then the date.
+ */
+class IdTextTyper extends BaseTyper {
+  constructor(
+    private readonly known: IdSet,
+    private readonly limits: readonly [number, number],
+    private readonly dated: boolean,
+  ) {
     super();
   }
 
@@ -318,14 +326,18 @@ export class UserTyper extends BaseTyper {
     const id = this.freshId(f);
     if (id < 0) return false;
     const idBuf = f.buf, idStart = digitsStart, idEnd = f.end;
-    f.select(picks[3]!);
-    if (!isDate(f.buf, f.start, f.end)) return false;
-    const dBuf = f.buf, dStart = f.start;
+    let dBuf = idBuf, dStart = 0;
+    if (this.dated) {
+      f.select(picks[3]!);
+      if (!isDate(f.buf, f.start, f.end)) return false;
+      dBuf = f.buf;
+      dStart = f.start;
+    }
     f.select(picks[1]!);
-    if (charLength(f.buf, f.start, f.end, MAX_CHARS.name) > MAX_CHARS.name) return false;
+    if (charLength(f.buf, f.start, f.end, this.limits[0]) > this.limits[0]) return false;
     const nBuf = f.buf, nStart = f.start, nEnd = f.end;
     f.select(picks[2]!);
-    if (charLength(f.buf, f.start, f.end, MAX_CHARS.email) > MAX_CHARS.email) return false;
+    if (charLength(f.buf, f.start, f.end, this.limits[1]) > this.limits[1]) return false;
     const out = this.out;
     out.raw(idBuf, idStart, idEnd);
     out.byte(TAB);
@@ -333,8 +345,10 @@ export class UserTyper extends BaseTyper {
     out.byte(TAB);
     out.escaped(f.buf, f.start, f.end);
     out.byte(TAB);
-    out.raw(dBuf, dStart, dStart + 10);
-    out.byte(TAB);
+    if (this.dated) {
+      out.raw(dBuf, dStart, dStart + 10);
+      out.byte(TAB);
+    }
     out.uint(line);
     out.byte(LF);
     this.known.add(id);
@@ -343,34 +357,17 @@ export class UserTyper extends BaseTyper {
   }
 }
 
-/** compounds.csv: compound_id, compound_name, compound_structure -> (..., line). */
-export class CompoundTyper extends BaseTyper {
-  constructor(private readonly known: IdSet) {
-    super();
+/** users.csv: user_id, name, email, signup_date -> (user_id, name, email, signup_date, line). */
+export class UserTyper extends IdTextTyper {
+  constructor(known: IdSet) {
+    super(known, [MAX_CHARS.name, MAX_CHARS.email], true);
   }
+}
 
-  take(line: number, picks: readonly number[], f: FieldSlices): boolean {
-    f.select(picks[0]!);
-    const id = this.freshId(f);
-    if (id < 0) return false;
-    const idBuf = f.buf, idStart = digitsStart, idEnd = f.end;
-    f.select(picks[1]!);
-    if (charLength(f.buf, f.start, f.end, MAX_CHARS.compound_name) > MAX_CHARS.compound_name) return false;
-    const nBuf = f.buf, nStart = f.start, nEnd = f.end;
-    f.select(picks[2]!);
-    if (charLength(f.buf, f.start, f.end, MAX_CHARS.compound_structure) > MAX_CHARS.compound_structure) return false;
-    const out = this.out;
-    out.raw(idBuf, idStart, idEnd);
-    out.byte(TAB);
-    out.escaped(nBuf, nStart, nEnd);
-    out.byte(TAB);
-    out.escaped(f.buf, f.start, f.end);
-    out.byte(TAB);
-    out.uint(line);
-    out.byte(LF);
-    this.known.add(id);
-    this.typedRows++;
-    return true;
+/** compounds.csv: compound_id, compound_name, compound_structure -> (..., line). */
+export class CompoundTyper extends IdTextTyper {
+  constructor(known: IdSet) {
+    super(known, [MAX_CHARS.compound_name, MAX_CHARS.compound_structure], false);
   }
 }
 

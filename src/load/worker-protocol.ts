@@ -1,4 +1,4 @@
-import type { Source } from './sources.js';
+import type { Source } from './inputs.js';
 
 /** What the loader gives the load worker for one run. */
 export interface WorkerInput {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 // Each test makes the features it reads (a run of its own), so none depends on another having run

@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
-import { CSV_COLUMNS, featuresCsv, type UserFeatures } from '../../src/features.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { CSV_COLUMNS, featuresCsv, type UserFeatures } from '../../src/read/features.js';
 import { dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

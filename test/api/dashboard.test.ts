@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApp } from '../../src/api/app.js';
 import { CLIENT_SCRIPT } from '../../src/dashboard/client-script.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

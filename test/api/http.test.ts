@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { SAMPLE_DIR, removeDir, testDatabase } from '../helpers.js';
 import { sleep, startService, stopService, type Service } from '../service.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 
 let database: DbHandle;
 let service: Service;

@@ -2,8 +2,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
-import { transformSteps } from '../../src/transform/transform.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { transformSteps } from '../../src/run/transform.js';
 import { SAMPLE_DIR, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 // Each test scrapes an app of its own (a process's metrics start at zero), so none counts another's

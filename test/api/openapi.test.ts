@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
-import { FeaturesAnswer, Health, RejectsPage, Run, Summary, UserFeatures } from '../../src/api/schemas.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { FeaturesAnswer, Health, RejectsPage, Run, Summary, UserFeatures } from '../../src/http/schemas.js';
 import { dataDir, options, removeDir, SAMPLE_DIR, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

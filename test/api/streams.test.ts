@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { SAMPLE_DIR, options, testDatabase } from '../helpers.js';
 import { sleep } from '../service.js';
 

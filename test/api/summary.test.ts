@@ -1,11 +1,11 @@
-// GET /data/summary (src/summary.ts over the views of sql/000010-summary-views.sql): exact values on
+// GET /data/summary (src/read/summary.ts over the views of sql/000010-summary-views.sql): exact values on
 // the challenge's files worked out by hand, the buckets of a distribution with a long tail, and that
 // only the published run is summarized.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApp } from '../../src/api/app.js';
-import { Summary } from '../../src/api/schemas.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import { Summary } from '../../src/http/schemas.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, dataDir, features, options, removeDir, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

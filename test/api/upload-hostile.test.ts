@@ -3,8 +3,8 @@
 // trickles. Whatever a client sends, it gets a 2xx/4xx answer (when it stays to read one), the
 // process stays up, and no run, lock or upload directory is left behind.
 //
-//   npx tsx test/run.ts test/api/upload-hostile.test.ts                     about 10 s of generated bodies
-//   UPLOAD_FC_SECONDS=600 nice -n 19 npx tsx test/run.ts test/api/upload-hostile.test.ts    a long run
+//   npx tsx test/runner.ts test/api/upload-hostile.test.ts                     about 10 s of generated bodies
+//   UPLOAD_FC_SECONDS=600 nice -n 19 npx tsx test/runner.ts test/api/upload-hostile.test.ts    a long run
 //   FC_SEED=<seed> ...                                                  replays one (printed on failure)
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +13,8 @@ import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import type { DbHandle } from '../../src/db/handle.js';
-import { RUN_LOCK } from '../../src/run-lock.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { RUN_LOCK } from '../../src/run/run-lock.js';
 import { CHALLENGE_DIR, removeDir, testDatabase } from '../helpers.js';
 import { isRunning, sleep, startService, stopService, type Service } from '../service.js';
 import { assertCleanError, waitFor } from '../faults/support.js';

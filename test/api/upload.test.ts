@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, ROOT, dataDir as writeDataDir, options, removeDir, testDatabase } from '../helpers.js';
 import { startService, stopService, type Service } from '../service.js';
 import { assertCleanError, waitFor } from '../faults/support.js';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, removeDir, testDatabase } from '../helpers.js';
 import { startService, stopService, type Service } from '../service.js';
 import { launch, noChromium, Recorder } from './browser.js';

@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testDatabase } from '../helpers.js';
-import { generateCached, type GenerateOptions } from '../../bench/generate.js';
+import { generateCached, type GenerateOptions } from '../../tools/generate.js';
 import { exitOf, isRunning, sleep, startService as startServiceProcess, stopService, type Service } from '../service.js';
-import { RUN_LOCK } from '../../src/run-lock.js';
+import { RUN_LOCK } from '../../src/run/run-lock.js';
 import { postmasterPid, stopPostmaster as stopCluster } from '../../src/db/embedded.js';
-import { isAlive } from '../../src/pids.js';
+import { isAlive } from '../../src/support/process.js';
 
 export { freePort, isRunning, ROOT, sleep, stopService, type Exit, type Service } from '../service.js';
 

@@ -9,7 +9,7 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createApp } from '../../src/api/app.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
 const exec = promisify(execFile);

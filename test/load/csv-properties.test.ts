@@ -3,8 +3,8 @@
 // chunkings, and checked against the generator's model and against csv-parse as an independent
 // reader.
 //
-//   npx tsx test/run.ts test/load/csv-properties.test.ts          a few seconds (FC_RUNS defaults to 1000)
-//   FC_RUNS=1000000 nice -n 19 npx tsx test/run.ts test/load/csv-properties.test.ts    a long run
+//   npx tsx test/runner.ts test/load/csv-properties.test.ts          a few seconds (FC_RUNS defaults to 1000)
+//   FC_RUNS=1000000 nice -n 19 npx tsx test/runner.ts test/load/csv-properties.test.ts    a long run
 //   FC_SEED=<seed> [FC_PATH=<path>] ...                       replays a run (both are printed on failure)
 //   FC_TIME_LIMIT=<seconds> ...                               stops a property early, still passing, and says after how many runs
 import { test, type TestContext } from 'node:test';
@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import fc from 'fast-check';
 import { parse as csvParse } from 'csv-parse/sync';
 import { CsvToCopy } from '../../src/load/csv-to-copy.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/support/errors.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 1000);
 const SEED = process.env.FC_SEED === undefined ? (Date.now() ^ (Math.random() * 0x100000000)) | 0 : Number(process.env.FC_SEED);

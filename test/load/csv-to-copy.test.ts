@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvToCopy, MAX_RECORD_BYTES } from '../../src/load/csv-to-copy.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/support/errors.js';
 
 interface Row {
   line: number;

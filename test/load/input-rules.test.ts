@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { DbHandle } from '../../src/db/handle.js';
-import { RunFailedError } from '../../src/pipeline.js';
-import { listRejects } from '../../src/runs.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { RunFailedError } from '../../src/run/pipeline.js';
+import { listRejects } from '../../src/read/runs.js';
 import { dataDir, features, removeDir, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

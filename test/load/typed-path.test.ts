@@ -4,9 +4,9 @@
 // rejects (line, reason, raw, raw_bytes), the typed core rows and the features.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { dataDir, features, query, removeDir, run, testDatabase } from '../helpers.js';
-import { mulberry32 } from '../../bench/generate.js';
+import { mulberry32 } from '../../tools/generate.js';
 import { IdSet } from '../../src/load/typed-rows.js';
 
 let database: DbHandle;
@@ -78,17 +78,10 @@ async function outcome(runId: number) {
 }
 
 async function runWith(fastPath: boolean, dir: string) {
-  const previous = process.env.ETL_TYPED_FAST_PATH;
-  process.env.ETL_TYPED_FAST_PATH = fastPath ? '1' : '0';
-  try {
-    const result = await run(database, dir, { maxRejectRatio: 1 });
-    assert.equal(result.status, 'succeeded');
-    const textRows = await query<{ n: number }>(database, 'SELECT count(*)::int AS n FROM staging.experiments');
-    return { result, textRows: textRows[0]!.n, ...(await outcome(result.run_id)) };
-  } finally {
-    if (previous === undefined) delete process.env.ETL_TYPED_FAST_PATH;
-    else process.env.ETL_TYPED_FAST_PATH = previous;
-  }
+  const result = await run(database, dir, { maxRejectRatio: 1, typedFastPath: fastPath });
+  assert.equal(result.status, 'succeeded');
+  const textRows = await query<{ n: number }>(database, 'SELECT count(*)::int AS n FROM staging.experiments');
+  return { result, textRows: textRows[0]!.n, ...(await outcome(result.run_id)) };
 }
 
 for (const seed of [1, 2, 3]) {

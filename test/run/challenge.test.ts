@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, features, query, run, testDatabase } from '../helpers.js';
 
 // Worked out by hand from test/fixtures/challenge (the brief's files, byte for byte). Each experiment lists 2 or 3 compounds:

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { generate } from '../../bench/generate.js';
+import { generate } from '../../tools/generate.js';
 
 const USERS = 50;
 const EXPERIMENTS = 200;

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DbHandle } from '../../src/db/handle.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { migrate, MigrationError } from '../../src/db/migrate.js';
-import { SQL_DIR } from '../../src/db/paths.js';
+import { SQL_DIR } from '../../src/db/sql-paths.js';
 import { CHALLENGE_DIR, query, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

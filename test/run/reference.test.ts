@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { generate } from '../../bench/generate.js';
-import type { DbHandle } from '../../src/db/handle.js';
+import { generate } from '../../tools/generate.js';
+import type { DbHandle } from '../../src/db/connect.js';
 import { sql } from 'kysely';
-import { tuneTransaction } from '../../src/transform/transform.js';
+import { tuneTransaction } from '../../src/run/transform.js';
 import { ROOT, features, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

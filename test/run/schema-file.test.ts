@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import type { DbHandle } from '../../src/db/handle.js';
-import { SCHEMA_FILE } from '../../src/db/paths.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { SCHEMA_FILE } from '../../src/db/sql-paths.js';
 import { dumpSchema, dumpVersion } from '../../src/db/schema-dump.js';
 import { CHALLENGE_DIR, query, run, testDatabase } from '../helpers.js';
 

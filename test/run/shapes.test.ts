@@ -1,11 +1,11 @@
-// Each shape the API answers is written once, as a zod schema in src/api/schemas.ts (the TypeScript
+// Each shape the API answers is written once, as a zod schema in src/http/schemas.ts (the TypeScript
 // types are z.infer of it). The SQL that produces it and the CSV export list its fields again:
 // these tests hold every such list to the schema's keys, in the same order.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Reject, Summary, UserFeatures } from '../../src/api/schemas.js';
-import type { DbHandle } from '../../src/db/handle.js';
-import { CSV_COLUMNS, featuresCsv } from '../../src/features.js';
+import { Reject, Summary, UserFeatures } from '../../src/http/schemas.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { CSV_COLUMNS, featuresCsv } from '../../src/read/features.js';
 import { CHALLENGE_DIR, query, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;
@@ -29,7 +29,7 @@ test('a user: the features view, the mart table, the zod schema and the CSV colu
   const keys = Object.keys(UserFeatures.shape);
   assert.deepEqual(await columns('features.user_features'), keys, 'features.user_features (sql/000005) vs UserFeatures');
   assert.deepEqual(await columns('mart.user_features', ['run_id', 'json']), keys, 'mart.user_features vs UserFeatures');
-  assert.deepEqual([...CSV_COLUMNS], keys, 'CSV_COLUMNS (src/features.ts) vs UserFeatures');
+  assert.deepEqual([...CSV_COLUMNS], keys, 'CSV_COLUMNS (src/read/features.ts) vs UserFeatures');
 });
 
 test('a user as served: the stored JSON and the CSV header have the schema\'s fields, in order', async () => {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DbHandle } from '../../src/db/handle.js';
-import { TRANSFORM_DIR } from '../../src/db/paths.js';
-import type { RunProgress } from '../../src/pipeline.js';
+import type { DbHandle } from '../../src/db/connect.js';
+import { TRANSFORM_DIR } from '../../src/db/sql-paths.js';
+import type { RunProgress } from '../../src/run/pipeline.js';
 import { CHALLENGE_DIR, features, removeDir, run, testDatabase } from '../helpers.js';
 
 let database: DbHandle;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { postmasterPid } from '../../src/db/embedded.js';
 import { BINARY_CACHE, CLUSTER_HOME } from '../../src/db/embedded-access.js';
-import { isAlive } from '../../src/pids.js';
+import { isAlive } from '../../src/support/process.js';
 import { CHALLENGE_DIR, ROOT } from '../helpers.js';
 import { freePort, startService, startServiceToFail, stopService, type Service } from '../service.js';
 

@@ -61,7 +61,7 @@ export class RunFailedError extends Error {
 export function toRunFailure(runId: number, error: unknown): RunFailedError {
   if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
   const message = error instanceof Error ? error.message : String(error);
-  if (lostDatabase(error)) {
+  if (databaseUnavailable(error)?.lost) {
     return new RunFailedError(runId, 'unavailable', `the run failed: the connection to the database was lost (${message})`);
   }
   if (String((error as { code?: unknown } | null)?.code) === '55P03') {
@@ -70,14 +70,26 @@ export function toRunFailure(runId: number, error: unknown): RunFailedError {
   return new RunFailedError(runId, 'internal', `the run failed: ${message}`);
 }
 
+const DOES_NOT_ANSWER = 'the database does not answer';
+
 /**
- * The database went away (stopped, restarted, crashed, unreachable): pg then reports it in many
- * ways ("write ECONNRESET", "Connection terminated unexpectedly", SQLSTATE 08xxx or 57P01-57P03).
+ * The one classifier of database failures that say "not now" rather than "broken": `reason` is
+ * what the API answers (503 with Retry-After), `lost` whether the connection went away (the
+ * database stopped, restarted, crashed or is unreachable; a run then fails as `unavailable`). pg
+ * reports a lost database in many ways ("write ECONNRESET", "Connection terminated unexpectedly",
+ * SQLSTATE 08xxx or 57P01-57P03), and a pool with no free connection as "timeout exceeded when
+ * trying to connect".
  */
-function lostDatabase(error: unknown): boolean {
+export function databaseUnavailable(error: unknown): { reason: string; lost: boolean } | null {
   const code = String((error as { code?: unknown } | null)?.code ?? '');
-  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code)) return true;
-  return /connection terminated|connection error|timeout exceeded when trying to connect/i.test((error as Error | null)?.message ?? '');
+  const message = (error as Error | null)?.message ?? '';
+  if (/timeout exceeded when trying to connect/i.test(message)) return { reason: 'all database connections are busy', lost: true };
+  if (code === '57014') return { reason: 'the database took too long to answer', lost: false };
+  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code)) return { reason: DOES_NOT_ANSWER, lost: true };
+  // Insufficient resources (too many connections, disk full): not now, but the connection is there.
+  if (/^53/.test(code)) return { reason: DOES_NOT_ANSWER, lost: false };
+  if (/connection terminated|connection error|Connection refused/i.test(message)) return { reason: DOES_NOT_ANSWER, lost: true };
+  return null;
 }
 
 /**

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import Cursor from 'pg-cursor';
-import { DEFAULT_READ_LIMITS, type Config, type ReadLimits } from '../config.js';
-import { StartupError } from '../errors.js';
+import { DEFAULT_READ_LIMITS, type Config, type ReadLimits } from '../support/config.js';
+import { StartupError } from '../support/errors.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { applicationName, createPool, kyselyOn } from './pools.js';

@@ -1,12 +1,14 @@
-import type { DbHandle } from './db/handle.js';
-import { InputError, RunFailedError, RunInProgressError, toRunFailure } from './errors.js';
-import { log as stderrLog, type Log } from './log.js';
-import { loadFiles, openInputs } from './load/load-files.js';
-import type { CsvStats } from './load/csv-to-copy.js';
-import { EXPERIMENTS, USERS } from './load/sources.js';
+import type { DbHandle } from '../db/connect.js';
+import { InputError, RunFailedError, RunInProgressError, toRunFailure } from '../support/errors.js';
+import { log as stderrLog, type Log } from '../support/log.js';
+import { loadFiles, openInputs } from '../load/load-files.js';
+import type { CsvStats } from '../load/csv-to-copy.js';
+import { EXPERIMENTS, USERS } from '../load/inputs.js';
 import { withRunLock } from './run-lock.js';
-import { createRun, failInterruptedRuns, getRun, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep, type RunRecord } from './runs.js';
-import { retireOldRuns, transformAndPublish, transformSteps } from './transform/transform.js';
+import { getRun, type RunRecord } from '../read/runs.js';
+import { createRun, failInterruptedRuns, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep } from './run-records.js';
+import { retireOldRuns } from './retire.js';
+import { transformAndPublish, transformSteps } from './transform.js';
 
 export { RunFailedError };
 
@@ -15,6 +17,8 @@ export interface EtlOptions {
   maxRejectRatio: number;
   /** Publish a run whose users or experiments file has no data rows (otherwise it fails with 422). */
   allowEmpty?: boolean;
+  /** The loader's typing fast path (on by default); off, every row is judged by the SQL. */
+  typedFastPath?: boolean;
   /** Rejects are kept for this many of the newest runs (default 20). */
   keepRuns?: number;
   /** Where the transform steps are read from; `sql/transform/` by default. */
@@ -25,6 +29,11 @@ export interface EtlOptions {
   log?: Log;
   /** Told the run's current step and each file's counters as they change (the CLI's progress bar). */
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Told how the attempt ended, once: the run, or what was thrown (RunInProgressError when another
+   * run held the lock, RunFailedError when the run failed). Metrics listen here.
+   */
+  onEnd?: (end: RunEnd) => void;
   /**
    * The files arrive with the request (a multipart upload) instead of being read from `dataDir`.
    * `receive` is called once the run holds the lock and is recorded (`source: 'upload'`), so a
@@ -41,6 +50,9 @@ export interface ReceivedFiles {
   dir: string;
   remove: () => Promise<void>;
 }
+
+/** How an attempt to run ended: its run record, or the error runEtl throws. */
+export type RunEnd = { run: RunRecord } | { error: unknown };
 
 export interface RunProgress {
   runId: number;
@@ -75,11 +87,17 @@ export async function recoverInterruptedRuns(database: DbHandle): Promise<void> 
 }
 
 async function lockedRun(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
-  const outcome = await withRunLock(database.pool, () => recordedRun(database, options));
-  // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
-  // second connection for this lookup would otherwise exhaust the pool.
-  if (!outcome.locked) throw new RunInProgressError(await lockHolderRunId(database));
-  return outcome.value;
+  try {
+    const outcome = await withRunLock(database.pool, () => recordedRun(database, options));
+    // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
+    // second connection for this lookup would otherwise exhaust the pool.
+    if (!outcome.locked) throw new RunInProgressError(await lockHolderRunId(database));
+    options.onEnd?.({ run: outcome.value });
+    return outcome.value;
+  } catch (error) {
+    options.onEnd?.({ error });
+    throw error;
+  }
 }
 
 /** The run of whoever holds the lock; it records its run right after locking, so wait a moment for it. */
@@ -148,7 +166,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
       options.onProgress?.(progress);
       void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
     };
-    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal);
+    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal, options.typedFastPath ?? true);
   } finally {
     await inputs.close();
   }

@@ -17,6 +17,8 @@ export interface Config {
   maxRejectRatio: number;
   /** Publish a run whose users or experiments file has no data rows. */
   allowEmpty: boolean;
+  /** The loader's typing fast path (ETL_TYPED_FAST_PATH=0 turns it off: every row is then judged by the SQL). */
+  typedFastPath: boolean;
   /** Rejects are kept for this many of the newest runs. */
   keepRuns: number;
   /** Limits on the API's reads; see ReadLimits. */
@@ -71,6 +73,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     maxRejectRatio: ratio(env, 'MAX_REJECT_RATIO', 0.5),
     allowEmpty: env.ALLOW_EMPTY === '1',
+    typedFastPath: env.ETL_TYPED_FAST_PATH !== '0',
     keepRuns: count(env, 'KEEP_RUNS', 20, 1, 1_000_000),
     reads: {
       maxStreams: count(env, 'MAX_STREAMS', DEFAULT_READ_LIMITS.maxStreams, 1, 100),

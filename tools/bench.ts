@@ -26,15 +26,14 @@
  * Progress goes to stderr; the service's own output is saved next to the generated files.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { sleep, startService, stopService } from '../test/service.js';
 import { CACHE_ROOT, COMPOUNDS_FILE, EXPERIMENTS_FILE, generateCached, USERS_FILE } from './generate.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -255,14 +254,6 @@ class MemorySampler {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
 interface Service {
   child: ChildProcess;
   port: number;
@@ -270,52 +261,23 @@ interface Service {
   stop(): Promise<void>;
 }
 
-async function startService(url: string, dataDir: string, logFile: string): Promise<Service> {
-  const port = await freePort();
-  // The compiled service, as `npm start` runs it (tsx alone would add ~35 MB of RSS), started with
-  // process.execPath directly so the pid sampled is the Node process that runs the service.
+/**
+ * The compiled service, as `npm start` runs it (tsx alone would add ~35 MB of RSS), started by
+ * test/service.ts with process.execPath directly, so the pid sampled is the Node process that runs
+ * the service. Its output is saved to `logFile` when it stops.
+ */
+async function startBenchService(url: string, dataDir: string, logFile: string): Promise<Service> {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  const child = spawn(process.execPath, ['dist/server.js'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, DATA_DIR: dataDir, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logStream = createWriteStream(logFile);
-  let tail = '';
-  const forward = (d: Buffer) => {
-    logStream.write(d);
-    tail = (tail + d.toString()).slice(-4000);
-    for (const line of d.toString().split('\n')) if (line.trim()) process.stderr.write(`[service] ${line}\n`);
-  };
-  child.stdout!.on('data', forward);
-  child.stderr!.on('data', forward);
-  let exited = false;
-  const exit = once(child, 'exit').then(() => {
-    exited = true;
-  });
-
+  const service = await startService({ DATABASE_URL: url, DATA_DIR: dataDir, LOG_LEVEL: '' }, { compiled: true, timeoutMs: 120_000 });
+  let stopped = false;
   const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exit;
-      clearTimeout(timeout);
+    if (!stopped) {
+      stopped = true;
+      await stopService(service, 'SIGTERM', 20_000);
     }
-    logStream.end();
+    await writeFile(logFile, service.output());
   };
-
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) throw new Error(`the service exited before answering /health:\n${tail}`);
-    const answer = await request(port, 'GET', '/health').catch(() => null);
-    if (answer?.status === 200) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`the service did not answer /health within 120 s:\n${tail}`);
-    }
-    await sleep(100);
-  }
-  return { child, port, logFile, stop };
+  return { child: service.child, port: service.port, logFile, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,7 +496,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   try {
     const ceiling = await loadCeiling(database.url, dir);
 
-    service = await startService(database.url, dir, path.join(dir, `service-${process.pid}.log`));
+    service = await startBenchService(database.url, dir, path.join(dir, `service-${process.pid}.log`));
     const pid = service.child.pid!;
     sampler = new MemorySampler(pid);
     await sleep(500);
@@ -707,7 +669,6 @@ export function formatTable(r: BenchResult): string {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 

@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Kysely } from 'kysely';
-import type { Database } from './db/schema.js';
-import type { RunFailedError, RunProgress } from './pipeline.js';
-import type { RunRecord } from './runs.js';
+import type { Database } from '../db/schema.js';
+import { RunFailedError, type RunEnd, type RunProgress } from '../run/pipeline.js';
+import type { RunRecord } from '../read/runs.js';
 
 /** How a run ended, as counted by `etl_runs_total{outcome}`. */
 export type RunOutcome = 'succeeded' | 'failed_input' | 'failed_unavailable' | 'failed_internal';
@@ -11,7 +11,7 @@ const OUTCOMES: RunOutcome[] = ['succeeded', 'failed_input', 'failed_unavailable
 /**
  * The service's Prometheus metrics, in a registry of its own (one per app, so several apps in one
  * process, as in the tests, do not collide). HTTP metrics are fed by the request middleware; ETL
- * metrics by `trackRun`, from the pipeline's `onProgress` hook and the run record.
+ * metrics by `runListener`, from the pipeline's `onProgress` and `onEnd` hooks and the run record.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -50,7 +50,7 @@ export class Metrics {
     name: 'etl_last_run_duration_seconds',
     help: 'Duration of the last run this process finished (from its run record).',
     registers: [this.registry],
-    // A failed run's record may still be on its way (see trackRun); a scrape waits for it.
+    // A failed run's record may still be on its way (see runListener); a scrape waits for it.
     collect: () => this.#pending,
   });
 
@@ -111,15 +111,11 @@ export class Metrics {
   }
 
   /**
-   * Runs `start` (which runs the ETL with the given `onProgress`) and records the run: in progress
-   * while it runs, the time of each step, then the outcome and the counters of its run record.
-   * A run that could not start (another holds the lock) is not counted.
+   * Listens to one attempt to run the ETL (pass its two functions in the run's EtlOptions): in
+   * progress while it runs, the time of each step, then the outcome and the counters of its run
+   * record. An attempt that could not start (another run holds the lock) is not counted.
    */
-  async trackRun(
-    start: (onProgress: (progress: RunProgress) => void) => Promise<RunRecord>,
-    record: (runId: number) => Promise<RunRecord | null>,
-    failureOf: (error: unknown) => RunFailedError | null,
-  ): Promise<RunRecord> {
+  runListener(record: (runId: number) => Promise<RunRecord | null>): { onProgress: (progress: RunProgress) => void; onEnd: (end: RunEnd) => void } {
     let step: { name: string; started: number } | null = null;
     const endStep = () => {
       if (step) this.lastRunStepDuration.set({ step: step.name }, (performance.now() - step.started) / 1000);
@@ -134,32 +130,32 @@ export class Metrics {
       endStep();
       step = { name: progress.step, started: performance.now() };
     };
-    try {
-      const run = await start(onProgress);
-      endStep();
-      this.#finished(run, 'succeeded');
-      return run;
-    } catch (error) {
-      const failure = failureOf(error);
-      if (failure) {
-        endStep();
-        const outcome = `failed_${failure.kind}` as const;
-        this.#finished(null, outcome, failure.runId);
-        // The failed run's record (duration, counts) is read in the background: the caller's answer
-        // must not wait on the database, which may be the very thing that failed, or be closing on
-        // shutdown. A scrape waits for it (see #pending).
-        this.#pending = record(failure.runId).then(
-          (run) => {
-            // Unless a newer run finished meanwhile.
-            if (run && this.#lastRun === failure.runId) this.#finished(run, outcome, failure.runId, false);
-          },
-          () => {},
-        );
+    const onEnd = (end: RunEnd) => {
+      try {
+        if ('run' in end) {
+          endStep();
+          this.#finished(end.run, 'succeeded');
+        } else if (end.error instanceof RunFailedError) {
+          const failure = end.error;
+          endStep();
+          const outcome = `failed_${failure.kind}` as const;
+          this.#finished(null, outcome, failure.runId);
+          // The failed run's record (duration, counts) is read in the background: the caller's answer
+          // must not wait on the database, which may be the very thing that failed, or be closing on
+          // shutdown. A scrape waits for it (see #pending).
+          this.#pending = record(failure.runId).then(
+            (run) => {
+              // Unless a newer run finished meanwhile.
+              if (run && this.#lastRun === failure.runId) this.#finished(run, outcome, failure.runId, false);
+            },
+            () => {},
+          );
+        }
+      } finally {
+        if (step !== null) this.inProgress.set(0);
       }
-      throw error;
-    } finally {
-      if (step !== null) this.inProgress.set(0);
-    }
+    };
+    return { onProgress, onEnd };
   }
 
   #finished(run: RunRecord | null, outcome: RunOutcome, runId = run?.run_id, count = true): void {

@@ -6,7 +6,7 @@
  *   - users.csv starts with one empty line before its header.
  *
  * Usable as a CLI:
- *   tsx bench/generate.ts --users N --experiments M --compounds K --out DIR [--seed S]
+ *   tsx tools/generate.ts --users N --experiments M --compounds K --out DIR [--seed S]
  * or as a library: `await generate({ users, experiments, compounds, out, seed })`.
  *
  * Output is built in ~1 MB Buffer chunks and written through a
@@ -456,7 +456,7 @@ async function main(argv: string[]): Promise<void> {
     strict: true,
   });
   const usage =
-    'usage: tsx bench/generate.ts --users N --experiments M --compounds K --out DIR [--seed S]\n' +
+    'usage: tsx tools/generate.ts --users N --experiments M --compounds K --out DIR [--seed S]\n' +
     '       (defaults: users 1000, experiments 10000, compounds 100, seed 1)';
   if (values.help) {
     console.log(usage);

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, UserFeaturesView } from './db/schema.js';
+import type { Database, UserFeaturesView } from '../db/schema.js';
 import { listRuns, type RunRecord } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;
@@ -48,20 +48,11 @@ interface Rendering {
 async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, rendering: Rendering): AsyncGenerator<string> {
   const trx = await db.startTransaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute();
   try {
-    await lockPublished(trx);
-    const average = await trx.selectFrom('features.average_experiments_per_user').selectAll().executeTakeFirst();
-    const [run] = average ? await listRuns(trx, { runId: average.run_id, limit: 1 }) : [];
-    yield rendering.head({ run: run ?? null, average_experiments_per_user: average?.average_experiments_per_user ?? null });
-
+    yield rendering.head(await publishedSnapshot(trx));
     // Keyset pages of BATCH users, each joined into one string by PostgreSQL, so Node handles one
     // row per page instead of one per user (the per-row cursor path measured ~128k users/s at 1M
-    // users, bound by Node). Each page must be an index range scan; a plan that reads all
-    // remaining users per page (no statistics yet on a partition) would make the stream quadratic.
-    // Those settings inflate plan costs, which would make PostgreSQL JIT-compile every page
-    // (~250 ms each, 56 s for 1M users): no JIT.
-    await sql`SET LOCAL jit = off`.execute(trx);
-    await sql`SET LOCAL enable_seqscan = off`.execute(trx);
-    await sql`SET LOCAL enable_bitmapscan = off`.execute(trx);
+    // users, bound by Node).
+    await keysetPlans(trx);
     let count = 0;
     let last = page.after ?? 0;
     const fetchPage = (after: number, want: number) => rendering.page(after, want).execute(trx).then((r) => r.rows[0]!);
@@ -92,6 +83,44 @@ async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, renderi
     // connection if even that fails.
     if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
   }
+}
+
+/** Locks the published features (see lockPublished) and reads which run they are and its average. */
+async function publishedSnapshot(trx: Kysely<Database>): Promise<FeaturesSnapshot> {
+  await lockPublished(trx);
+  const average = await trx.selectFrom('features.average_experiments_per_user').selectAll().executeTakeFirst();
+  const [run] = average ? await listRuns(trx, { runId: average.run_id, limit: 1 }) : [];
+  return { run: run ?? null, average_experiments_per_user: average?.average_experiments_per_user ?? null };
+}
+
+/**
+ * Each keyset page must be an index range scan; a plan that reads all remaining users per page (no
+ * statistics yet on a partition) would make a stream quadratic. Those settings inflate plan costs,
+ * which would make PostgreSQL JIT-compile every page (~250 ms each, 56 s for 1M users): no JIT.
+ */
+async function keysetPlans(trx: Kysely<Database>): Promise<void> {
+  await sql`SET LOCAL jit = off`.execute(trx);
+  await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+  await sql`SET LOCAL enable_bitmapscan = off`.execute(trx);
+}
+
+/**
+ * One page of the published features as values, in one snapshot: the users of `GET /data?after=&limit=`
+ * with exactly the values its JSON has (the same stored JSON, parsed by the driver), for the
+ * dashboard, which shows one bounded page.
+ */
+export async function readFeaturesPage(db: Kysely<Database>, { after = 0, limit }: { after?: number; limit: number }): Promise<FeaturesSnapshot & { users: UserFeatures[] }> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      const snapshot = await publishedSnapshot(trx);
+      await keysetPlans(trx);
+      const { rows } = await sql<{ user: UserFeatures }>`
+        SELECT json::json AS user FROM features.user_features_json WHERE user_id > ${after} ORDER BY user_id LIMIT ${limit}`.execute(trx);
+      return { ...snapshot, users: rows.map((r) => r.user) };
+    });
 }
 
 /**

@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, logSettings } from '../../src/log.js';
+import { createLogger, logSettings } from '../../src/support/log.js';
 import { SAMPLE_DIR, testDatabase } from '../helpers.js';
 import { startService, stopService } from '../service.js';
 
@@ -45,7 +45,7 @@ test('the service logs one JSON line per event: ETL steps with run_id, step, dur
     assert.equal(typeof loading.duration_ms, 'number');
     assert.deepEqual(loading.rows_read, Object.fromEntries(Object.entries<any>(run.files).map(([file, counts]) => [file, counts.rows_read])));
     assert.equal(loading.rows_read['user_experiments.csv'], 21);
-    for (const step of ['users', 'user-features']) {
+    for (const step of ['users', 'adopt-user-features']) {
       const event = ofRun.find((e) => e.step === step);
       assert.ok(event && event.duration_ms >= 0 && event.level === 'info', step);
     }

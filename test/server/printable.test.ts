@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { printable } from '../../src/log.js';
+import { printable } from '../../src/support/log.js';
 
 test('printable escapes every control character and leaves other text alone', () => {
   assert.equal(printable('a\nb\r\tc\u0000\u001b[31m\u007f\u0085\u2028\u202e d'), 'a\\nb\\r\\tc\\x00\\x1b[31m\\x7f\\x85\\u2028\\u202e d');

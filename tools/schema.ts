@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
-import { SCHEMA_FILE } from '../src/db/paths.js';
+import { SCHEMA_FILE } from '../src/db/sql-paths.js';
 import { dumpSchema } from '../src/db/schema-dump.js';
 import { freePort } from '../test/service.js';
 

@@ -1,7 +1,7 @@
 import type { z } from '@hono/zod-openapi';
 import { sql, type Kysely } from 'kysely';
-import type { Summary as SummaryBody } from './api/schemas.js';
-import type { Database } from './db/schema.js';
+import type { Summary as SummaryBody } from '../http/schemas.js';
+import type { Database } from '../db/schema.js';
 import { lockPublished } from './features.js';
 
 /** How many compounds the summary ranks. */
@@ -9,7 +9,7 @@ export const TOP_COMPOUNDS = 10;
 
 /**
  * The published data set in a few numbers: what GET /data/summary answers and the dashboard draws
- * (described in src/api/schemas.ts; the histogram is sql/000010-summary-views.sql's).
+ * (described in src/http/schemas.ts; the histogram is sql/000010-summary-views.sql's).
  */
 export type Summary = z.infer<typeof SummaryBody>;
 

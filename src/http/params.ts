@@ -1,0 +1,48 @@
+// Path and query parameters as zod schemas, shared by the API's routes and the dashboard's pages
+// (one rule, one message for an id or a number in an address, wherever it is given).
+import { z } from '@hono/zod-openapi';
+import { MAX_ID, MAX_ID_DIGITS } from '../load/rules.js';
+import { printable } from '../support/log.js';
+
+/** A value from a request, quoted for an error message: escaped and bounded by printable(). */
+export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;
+
+/**
+ * A path parameter holding an id: a positive integer up to 2^53 - 1, written without sign, point
+ * or exponent. Any failure has one message, naming what was given.
+ */
+export const idParam = (name: string, example: number) => {
+  const message = (issue: { input?: unknown }) => `${quoted(issue.input)} is not a valid id (a positive integer)`;
+  return z
+    .string({ error: message })
+    .regex(new RegExp(`^[1-9][0-9]{0,${MAX_ID_DIGITS - 1}}$`), { error: message })
+    // Checked on the text, before it becomes a number: 9007199254740993 converts to ...992, and the
+    // message must quote what the client sent.
+    .refine((text) => Number(text) <= MAX_ID, { error: message })
+    .transform(Number)
+    .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example });
+};
+
+/**
+ * An optional integer query parameter in [min, max], decimal digits only (`1e3`, `-1`, ` 5` and
+ * a repeated parameter are refused). `fallback` is what an absent parameter means.
+ */
+export const intQuery = (name: string, min: number, max: number, example: number, description: string, fallback?: number) => {
+  const message = (issue: { input?: unknown }) => `${name} must be an integer from ${min} to ${max}, got ${quoted(issue.input)}`;
+  const schema = z
+    .string({ error: message })
+    .regex(/^[0-9]{1,16}$/, { error: message })
+    // On the text, as in idParam: the message quotes the digits sent, not their rounded value.
+    .refine((text) => Number(text) >= min && Number(text) <= max, { error: message })
+    .transform(Number)
+    .optional();
+  return (fallback === undefined ? schema : schema.transform((value) => value ?? fallback)).openapi({
+    param: { name, in: 'query' },
+    type: 'integer',
+    minimum: min,
+    maximum: max,
+    example,
+    description,
+    ...(fallback === undefined ? {} : { default: fallback }),
+  });
+};
