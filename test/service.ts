@@ -103,7 +103,7 @@ export async function startServiceToFail(env: Record<string, string>, { timeoutM
     return { ...(await exitOf(child, timeoutMs)), output: output() };
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}:\n${output()}`);
+    throw new Error(`${(error as Error).message}:\n${output()}`, { cause: error });
   }
 }
 
@@ -137,6 +137,6 @@ export async function stopService(service: Service, signal: NodeJS.Signals = 'SI
     return { ...exit, ms: Math.round(performance.now() - started) };
   } catch (error) {
     service.child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${service.output()}`);
+    throw new Error(`${(error as Error).message}\n${service.output()}`, { cause: error });
   }
 }

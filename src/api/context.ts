@@ -1,7 +1,5 @@
 // What every route's handlers are given: the database's readers, the run options, and the
 // service-wide parts createApp makes once (the stream gate, the metrics, how a run is shown).
-import type { HttpBindings } from '@hono/node-server';
-import type { RequestIdVariables } from 'hono/request-id';
 import type { DbHandle, Readers } from '../db/connect.js';
 import type { RunRecord } from '../read/runs.js';
 import type { EtlOptions } from '../run/pipeline.js';
@@ -11,7 +9,7 @@ import type { BrowserOptions } from './origin.js';
 import type { StreamGate } from './streams.js';
 import type { UploadLimits } from './upload.js';
 
-export type Env = { Bindings: Partial<HttpBindings>; Variables: RequestIdVariables };
+export type { Env } from './env.js';
 
 export type ApiOptions = EtlOptions & TokenOptions & BrowserOptions & Partial<UploadLimits>;
 

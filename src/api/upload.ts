@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { Context } from 'hono';
+import type { Env } from './env.js';
 import { UploadError } from '../support/errors.js';
 import { COMPOUNDS, EXPERIMENTS, USERS } from '../load/inputs.js';
 import type { ReceivedFiles } from '../run/pipeline.js';
@@ -71,7 +72,7 @@ export interface Upload {
  * returns how to receive it; nothing is read until `receive` is called. Takes any app's context:
  * only its Node bindings (the request itself) are read.
  */
-export function openUpload(c: Context<any>, limits: UploadLimits): Upload | UploadError {
+export function openUpload(c: Context<Env>, limits: UploadLimits): Upload | UploadError {
   const declared = Number(c.req.header('content-length') ?? NaN);
   if (declared > limits.maxUploadBytes) return tooLarge(limits);
   const headers = { 'content-type': c.req.header('content-type') ?? '' };

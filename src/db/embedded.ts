@@ -202,7 +202,9 @@ function runningServer(dir: string): { postmaster: number; port: number | null; 
   let recorded: { owner?: unknown; postmaster?: unknown } = {};
   try {
     recorded = JSON.parse(readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
-  } catch {}
+  } catch {
+    // No record, or one cut short by a crash while it was written: judged as having none.
+  }
   if (recorded.postmaster === postmaster && typeof recorded.owner === 'number') {
     const alive = info ? info.parent === recorded.owner : isAlive(recorded.owner);
     return { postmaster, port, owner: alive ? recorded.owner : null };

@@ -1,5 +1,5 @@
 import type { z } from '@hono/zod-openapi';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Run } from '../http/schemas.js';
 import type { Database } from '../db/schema.js';
 

@@ -99,7 +99,7 @@ function list(env: NodeJS.ProcessEnv, name: string, item: (text: string) => stri
     try {
       return item(text);
     } catch (error) {
-      throw new Error(`${name} must be a comma-separated list of ${(error as Error).message}, got "${text}"`);
+      throw new Error(`${name} must be a comma-separated list of ${(error as Error).message}, got "${text}"`, { cause: error });
     }
   });
 }

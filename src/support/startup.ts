@@ -13,7 +13,9 @@ export async function failStartup(error: unknown, cleanup?: () => Promise<void>)
   let password = '';
   try {
     password = url ? decodeURIComponent(new URL(url).password) : '';
-  } catch {}
+  } catch {
+    // Not a URL: the whole text is still hidden below.
+  }
   for (const secret of [url, password]) if (secret) message = message.split(secret).join('***');
   log(message, { startup: 'failed' }, 'error');
   await cleanup?.().catch(() => {});

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { parse } from 'csv-parse/sync';
 import type { DbHandle } from '../../src/db/connect.js';
-import { CSV_COLUMNS } from '../../src/read/features.js';
 import { dataDir, removeDir, testDatabase } from '../helpers.js';
 import { startService, startServiceToFail, stopService, type Service } from '../service.js';
 

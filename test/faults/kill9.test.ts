@@ -27,11 +27,10 @@ import {
   withClient,
 } from './support.js';
 
-let root: string;
 let sets: Awaited<ReturnType<typeof makeSets<'first' | 'next' | 'big'>>>;
 
 before(async () => {
-  root = await tempDir('kill9');
+  await tempDir('kill9');
   sets = await makeSets({
     first: { users: 500, experiments: 5000, compounds: 20, seed: 1 },
     next: { users: 800, experiments: 6000, compounds: 30, seed: 2 },

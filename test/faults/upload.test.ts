@@ -59,8 +59,8 @@ test('a 1M-experiment upload is streamed: the same result as from DATA_DIR, and 
 
   // The same files from DATA_DIR first, twice (a later run peaks higher than the first): the peak
   // of a run without an upload, against which the upload run is measured.
-  let fromDir = await call(service.base, 'POST', '/data', { timeoutMs: 300_000 });
-  fromDir = await call(service.base, 'POST', '/data', { timeoutMs: 300_000 });
+  await call(service.base, 'POST', '/data', { timeoutMs: 300_000 });
+  const fromDir = await call(service.base, 'POST', '/data', { timeoutMs: 300_000 });
   assert.equal(fromDir.status, 200, fromDir.text);
   const dirPeak = await memory(service.pid, 'VmHWM');
   // Reset the peak (Linux: "5" > clear_refs), so the next reading covers the upload run only.

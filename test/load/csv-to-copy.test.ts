@@ -24,8 +24,8 @@ async function parse(input: string | Buffer, columns = ['a', 'b'], chunkSize = 7
   for (let i = 0; i < bytes.length; i += chunkSize) chunks.push(bytes.subarray(i, i + chunkSize));
   const parser = new CsvToCopy({ file: 'test.csv', columns, maxRecordBytes });
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), parser, async function* (source) {
-    for await (const c of source) out.push(c as Buffer);
+  await pipeline(Readable.from(chunks), parser, async (source: AsyncIterable<Buffer>) => {
+    for await (const c of source) out.push(c);
   });
   const text = Buffer.concat(out).toString('utf8');
   const rows: Row[] = text
