@@ -28,6 +28,8 @@ export interface Config {
   apiToken: string | undefined;
   /** With apiToken set: reads need the token too (except /health). */
   apiTokenReads: boolean;
+  /** On a Citus coordinator: shards of the distributed tables when they are first distributed (unset: Citus's citus.shard_count). */
+  citusShardCount: number | undefined;
 }
 
 /** What bounds the API's reads, so that no reader can hold the service's connections for long. */
@@ -64,6 +66,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadTmpDir: path.resolve(env.UPLOAD_TMPDIR || os.tmpdir()),
     apiToken: env.API_TOKEN || undefined,
     apiTokenReads: env.API_TOKEN_READS === '1',
+    citusShardCount: env.CITUS_SHARD_COUNT ? count(env, 'CITUS_SHARD_COUNT', 0, 1, 64_000) : undefined,
   };
 }
 

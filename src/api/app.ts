@@ -6,8 +6,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import type { HttpBindings } from '@hono/node-server';
-import { sql } from 'kysely';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../config.js';
+import { currentMode } from '../db/citus.js';
 import type { DbHandle } from '../db/handle.js';
 import { RunInProgressError } from '../errors.js';
 import { log, printable } from '../log.js';
@@ -182,7 +182,7 @@ const routes = {
     summary: 'Whether the database answers',
     responses: {
       200: json(Health, 'The database answers.'),
-      503: { ...json(Health.openapi({ example: { status: 'unavailable', error: 'the database does not answer' } }), 'The database does not answer.'), headers: retryAfter },
+      503: { ...json(Health.openapi({ example: { status: 'unavailable', database: 'postgresql', error: 'the database does not answer' } }), 'The database does not answer.'), headers: retryAfter },
       ...common,
     },
   }),
@@ -383,10 +383,10 @@ export function createApp(database: DbHandle, options: EtlOptions & TokenOptions
 
   app.openapi(routes.health, async (c) => {
     try {
-      await sql`SELECT 1`.execute(readers.db);
-      return c.json({ status: 'ok' as const }, 200);
+      const mode = await currentMode(readers.db, database.mode);
+      return c.json({ status: 'ok' as const, database: mode.kind, ...(mode.kind === 'citus' ? { workers: mode.workers, shards: mode.shards } : {}) }, 200);
     } catch {
-      return c.json({ status: 'unavailable' as const, error: 'the database does not answer' }, 503, {
+      return c.json({ status: 'unavailable' as const, database: database.mode.kind, error: 'the database does not answer' }, 503, {
         'Retry-After': String(RETRY_AFTER_SECONDS),
       });
     }

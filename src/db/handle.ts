@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import Cursor from 'pg-cursor';
 import { DEFAULT_READ_LIMITS, type Config, type ReadLimits } from '../config.js';
+import { applyDatabaseMode, type DatabaseMode } from './citus.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { applicationName, createPool, kyselyOn } from './pools.js';
@@ -19,6 +20,8 @@ export interface DbHandle {
   readers: Readers;
   /** Connection string, for tools like psql; contains the password. Never log it. */
   url: string;
+  /** Plain PostgreSQL, or a Citus coordinator whose data tables are distributed (src/db/citus.ts). */
+  mode: DatabaseMode;
   /** Cancels the statements this handle's run pool is running (and only those). */
   cancelQueries(): Promise<void>;
   close(): Promise<void>;
@@ -40,16 +43,19 @@ const READ_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL when it is unset, then applies the
- * schema scripts in `sql/`. Each of the three is its own module; this only puts them in order.
+ * schema scripts in `sql/` and, on a Citus coordinator, distributes the data tables. Each of these
+ * is its own module; this only puts them in order.
  */
 export async function openDb(
-  config: Pick<Config, 'databaseUrl' | 'embeddedDir' | 'embeddedPort'> & { reads?: ReadLimits },
+  config: Pick<Config, 'databaseUrl' | 'embeddedDir' | 'embeddedPort'> & { reads?: ReadLimits; citusShardCount?: number },
 ): Promise<DbHandle> {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDir, config.embeddedPort);
   const url = config.databaseUrl ?? embedded!.url;
   const pool = createPool(url, { role: 'runs', max: 10 });
+  let mode: DatabaseMode;
   try {
     await migrate(pool);
+    mode = await applyDatabaseMode(pool, config.citusShardCount);
   } catch (error) {
     await pool.end();
     await embedded?.stop();
@@ -62,6 +68,7 @@ export async function openDb(
     db,
     readers,
     url,
+    mode,
     async cancelQueries() {
       await pool.query(
         'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',

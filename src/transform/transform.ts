@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.js';
 import { TRANSFORM_DIR } from '../db/paths.js';
 import { TooManyRejectsError } from '../errors.js';
 import { SOURCES } from '../load/sources.js';
-import { type FileTotals, recordTotals } from '../runs.js';
+import { type FileTotals, markSucceeded, recordTotals } from '../runs.js';
 
 /**
  * One statement of `sql/transform/`. The contract with the SQL (sql/transform/README.md): each
@@ -23,22 +23,38 @@ export interface Step {
 
 const cache = new Map<string, Promise<Step[]>>();
 
-/** The transform scripts of `dir`, in file-name order: staging -> work (core + rejects) -> features. */
-export function transformSteps(dir = TRANSFORM_DIR): Promise<Step[]> {
-  let steps = cache.get(dir);
+/**
+ * The transform scripts of `dir`, in file-name order: staging -> work (core + rejects) -> features.
+ * On Citus (`citus`), a step `NNN-name.citus.sql` stands in for its twin `NNN-name.sql`: the same
+ * step (name, place, outputs) written so that it runs on the workers (sql/transform/README.md).
+ */
+export function transformSteps(dir = TRANSFORM_DIR, citus = false): Promise<Step[]> {
+  const key = `${citus ? 'citus' : 'postgresql'}:${dir}`;
+  let steps = cache.get(key);
   if (!steps) {
-    steps = readdir(dir).then((files) =>
-      Promise.all(
-        files
-          .filter((f) => f.endsWith('.sql'))
+    steps = readdir(dir).then((files) => {
+      const sql = files.filter((f) => f.endsWith('.sql'));
+      const twins = new Set(sql.filter((f) => f.endsWith(CITUS_SUFFIX)));
+      for (const twin of twins) {
+        if (!sql.includes(twin.slice(0, -CITUS_SUFFIX.length) + '.sql')) throw new Error(`sql/transform/${twin} has no twin ${twin.slice(0, -CITUS_SUFFIX.length)}.sql`);
+      }
+      return Promise.all(
+        sql
+          .filter((f) => !twins.has(f))
           .sort()
-          .map(async (f) => parseStep(f, await readFile(path.join(dir, f), 'utf8'))),
-      ),
-    );
-    cache.set(dir, steps);
+          .map(async (f) => {
+            const twin = f.slice(0, -'.sql'.length) + CITUS_SUFFIX;
+            const file = citus && twins.has(twin) ? twin : f;
+            return parseStep(f, await readFile(path.join(dir, file), 'utf8'));
+          }),
+      );
+    });
+    cache.set(key, steps);
   }
   return steps;
 }
+
+const CITUS_SUFFIX = '.citus.sql';
 
 function parseStep(file: string, text: string): Step {
   if (/\$([2-9]|\d\d)/.test(text)) throw new Error(`sql/transform/${file}: steps take one parameter, $1 (the run id)`);
@@ -54,12 +70,20 @@ export interface TransformOptions {
   onStep: (name: string) => Promise<void>;
   /** Called after each step with its duration. */
   onStepDone: (name: string, ms: number) => void;
+  /** The database is a Citus coordinator: publish in two commits (see below). */
+  citus?: boolean;
 }
 
 /**
  * Runs the transform and publishes the run in one transaction: readers see the previous run until
  * it commits, and a failure leaves them exactly as they were. When a file has too many rejects, its
  * rejects and totals are committed for inspection but nothing is published (TooManyRejectsError).
+ *
+ * On Citus, a commit is visible on the coordinator (where etl.published lives) a moment before it
+ * is on the workers (their half of the two-phase commit follows), so the run's partitions are
+ * attached in that transaction and etl.published is moved by a second one, once the first has
+ * committed everywhere. A run that dies between the two is recorded as failed by the next start,
+ * and its partitions, never published, are retired like any old run's.
  */
 export async function transformAndPublish(db: Kysely<Database>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
   const tooManyRejects = await db.transaction().execute(async (trx) => {
@@ -78,16 +102,24 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
       const read = options.rowsRead[t.file] ?? 0;
       return read > 0 && t.rows_rejected / read > options.maxRejectRatio;
     });
-    await recordTotals(trx, runId, totals, bad.length === 0);
+    await recordTotals(trx, runId, totals, bad.length === 0 && !options.citus);
     if (bad.length > 0) {
       return bad
         .map((t) => `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`)
         .join('; ');
     }
-    await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
+    if (options.citus) await sql`SELECT etl.attach_run(${runId}::bigint)`.execute(trx);
+    else await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
     return null;
   });
   if (tooManyRejects) throw new TooManyRejectsError(`${tooManyRejects}; see GET /runs/${runId}/rejects`);
+  if (options.citus) {
+    options.signal?.throwIfAborted();
+    await db.transaction().execute(async (trx) => {
+      await markSucceeded(trx, runId);
+      await sql`INSERT INTO etl.published (run_id) VALUES (${runId}::bigint) ON CONFLICT (singleton) DO UPDATE SET run_id = excluded.run_id`.execute(trx);
+    });
+  }
 }
 
 /**
@@ -131,8 +163,13 @@ async function countTotals(trx: Transaction<Database>, runId: number): Promise<F
   return totals;
 }
 
-/** How long retiring old partitions may wait for readers of the old run before the answer goes out. */
+/**
+ * How long retiring old partitions may wait for readers of the old run before the answer goes out.
+ * On Citus the detach is not concurrent: while it waits, new readers of the parent queue behind it,
+ * so it gives up sooner.
+ */
 const RETIRE_WAIT = '5s';
+const CITUS_RETIRE_WAIT = '1s';
 
 /**
  * Detaches the partitions of runs no longer published (CONCURRENTLY: it waits for readers instead
@@ -141,11 +178,13 @@ const RETIRE_WAIT = '5s';
  * are listed and run twice. A reader still streaming the old run holds a detach up: after
  * RETIRE_WAIT it is left pending (new runs attach regardless) and the next run finishes it with
  * FINALIZE (first: a parent takes no new concurrent detach while one is pending), so a slow reader
- * delays a run's answer by at most RETIRE_WAIT. Failing here loses nothing.
+ * delays a run's answer by at most RETIRE_WAIT. Failing here loses nothing. On Citus (twin of
+ * etl.retire_statements in sql/citus/distribute.sql) the detaches are plain ones, and a run that
+ * gives up leaves them to the next run.
  */
-export async function retireOldRuns(db: Kysely<Database>): Promise<void> {
+export async function retireOldRuns(db: Kysely<Database>, citus = false): Promise<void> {
   await db.connection().execute(async (conn) => {
-    await sql`SELECT set_config('lock_timeout', ${RETIRE_WAIT}, false)`.execute(conn);
+    await sql`SELECT set_config('lock_timeout', ${citus ? CITUS_RETIRE_WAIT : RETIRE_WAIT}, false)`.execute(conn);
     try {
       for (let pass = 0; pass < 2; pass++) {
         const { rows } = await conn.executeQuery<{ statement: string }>(CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []));
