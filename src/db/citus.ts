@@ -17,6 +17,17 @@ export const POSTGRESQL: DatabaseMode = { kind: 'postgresql' };
 export const isCitus = (mode: DatabaseMode) => mode.kind === 'citus';
 
 /**
+ * Settings of every session of the service's pools. On Citus: no connection to a worker is kept
+ * from one transaction to the next. A kept connection to a worker that has since restarted fails
+ * the first transaction that uses it ("failure on connection marked as essential"), so each pooled
+ * session would fail one run or read after every worker restart; a new connection per transaction
+ * costs a few milliseconds.
+ */
+export function sessionSettings(mode: DatabaseMode): Record<string, string> {
+  return mode.kind === 'citus' ? { 'citus.max_cached_conns_per_worker': '0' } : {};
+}
+
+/**
  * After the migrations: when the database has the citus extension (its user creates it, as Citus's
  * documentation says), applies sql/citus/distribute.sql, which distributes the data tables and
  * installs the Citus twins of the run's functions; otherwise changes nothing. Idempotent, run on

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import Cursor from 'pg-cursor';
 import { DEFAULT_READ_LIMITS, type Config, type ReadLimits } from '../config.js';
-import { applyDatabaseMode, type DatabaseMode } from './citus.js';
+import { applyDatabaseMode, sessionSettings, type DatabaseMode } from './citus.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { applicationName, createPool, kyselyOn } from './pools.js';
@@ -51,18 +51,22 @@ export async function openDb(
 ): Promise<DbHandle> {
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.embeddedDir, config.embeddedPort);
   const url = config.databaseUrl ?? embedded!.url;
-  const pool = createPool(url, { role: 'runs', max: 10 });
+  // The schema first, on a connection of its own: the pools' settings depend on what it finds.
+  const setup = createPool(url, { role: 'setup', max: 1 });
   let mode: DatabaseMode;
   try {
-    await migrate(pool);
-    mode = await applyDatabaseMode(pool, config.citusShardCount);
+    await migrate(setup);
+    mode = await applyDatabaseMode(setup, config.citusShardCount);
   } catch (error) {
-    await pool.end();
     await embedded?.stop();
     throw error;
+  } finally {
+    await setup.end();
   }
+  const settings = sessionSettings(mode);
+  const pool = createPool(url, { role: 'runs', max: 10, settings });
   const db = kyselyOn(pool);
-  const readers = openReaders(url, config.reads ?? DEFAULT_READ_LIMITS);
+  const readers = openReaders(url, config.reads ?? DEFAULT_READ_LIMITS, settings);
   return {
     pool,
     db,
@@ -85,9 +89,10 @@ export async function openDb(
   };
 }
 
-function openReaders(url: string, limits: ReadLimits): Readers {
+function openReaders(url: string, limits: ReadLimits, settings: Record<string, string>): Readers {
   const reads = createPool(url, {
     role: 'reads',
+    settings,
     max: SHORT_READ_CONNECTIONS,
     connectionTimeoutMillis: READ_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: limits.statementTimeoutMs,
@@ -98,6 +103,7 @@ function openReaders(url: string, limits: ReadLimits): Readers {
   // own idle limit, should the service ever fail to.
   const streams = createPool(url, {
     role: 'streams',
+    settings,
     max: limits.maxStreams,
     statementTimeoutMs: limits.statementTimeoutMs,
     idleInTransactionTimeoutMs: limits.streamIdleTimeoutMs + 10_000,

@@ -70,7 +70,7 @@ test('readers during back-to-back publishes see one whole run or the other, neve
   // may have given way to a reader; the next run finishes it).
   assert.equal((await run(citus, b)).status, 'succeeded');
   const [published] = await query<{ run_id: number }>(citus, 'SELECT run_id FROM etl.published');
-  const parts = await query(citus, `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`);
+  const parts = await query<{ t: string }>(citus, `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`);
   assert.deepEqual(new Set(parts.map((p) => p.t.replace(/.*_run_/, ''))), new Set([String(published!.run_id)]));
   assert.deepEqual(await query(citus, 'SELECT DISTINCT run_id FROM core.compounds'), [{ run_id: published!.run_id }]);
 });

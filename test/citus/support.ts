@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import type { ReadLimits } from '../../src/config.js';
 import { openDb, type DbHandle } from '../../src/db/handle.js';
@@ -98,4 +101,52 @@ async function dropEverywhere(nodes: string[], name: string): Promise<void> {
   for (const node of nodes) {
     await onNode(node, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => {});
   }
+}
+
+/** A node's server process, found through SQL, so that a test can stop it and start it again. */
+export interface NodeProcess {
+  url: string;
+  pid: number;
+  dataDir: string;
+  configFile: string;
+  binDir: string;
+}
+
+export async function nodeProcess(url: string): Promise<NodeProcess> {
+  return onNode(url, async (c) => {
+    const { rows } = await c.query<{ data: string; config: string; bin: string }>(
+      `SELECT current_setting('data_directory') AS data, current_setting('config_file') AS config,
+              (SELECT setting FROM pg_config WHERE name = 'BINDIR') AS bin`,
+    );
+    const { data, config, bin } = rows[0]!;
+    const pid = Number((await readFile(path.join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    return { url, pid, dataDir: data, configFile: config, binDir: bin };
+  });
+}
+
+/** Stops the node (fast shutdown: its sessions are ended, as when a machine is taken down) and waits until it is gone. */
+export async function stopNode(node: NodeProcess): Promise<void> {
+  process.kill(node.pid, 'SIGINT');
+  for (let i = 0; i < 300; i++) {
+    try {
+      process.kill(node.pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the node's server (pid ${node.pid}) did not stop`);
+}
+
+/** Starts a node stopped by stopNode, as the owner of its data directory, and waits until it answers. */
+export async function startNode(node: NodeProcess): Promise<void> {
+  const pgCtl = [path.join(node.binDir, 'pg_ctl'), '-D', node.dataDir, '-o', `-c config_file=${node.configFile}`, '-l', path.join(node.dataDir, 'lab-etl-test-restart.log'), '-w', 'start'];
+  const owner = (await stat(node.dataDir)).uid;
+  const command = process.getuid?.() === 0 && owner !== 0 ? ['runuser', '-u', execFileSync('id', ['-nu', String(owner)]).toString().trim(), '--', ...pgCtl] : pgCtl;
+  execFileSync(command[0]!, command.slice(1), { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (await onNode(node.url, (c) => c.query('SELECT 1')).then(() => true, () => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the node did not answer after it was started');
 }
