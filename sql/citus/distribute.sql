@@ -75,6 +75,9 @@ BEGIN
            WHERE n.nspname = 'work' AND c.relkind = 'r' AND NOT c.relispartition LOOP
     EXECUTE format('DROP TABLE IF EXISTS work.%I', t.relname);
   END LOOP;
+  EXECUTE format('CREATE TABLE work.user_features (LIKE mart.user_features INCLUDING DEFAULTS, CHECK (run_id = %s))', p_run);
+  EXECUTE format('CREATE UNIQUE INDEX %I ON work.user_features (run_id, user_id)', 'user_features_run_' || p_run || '_idx1');
+  PERFORM create_distributed_table('work.user_features', 'user_id', colocate_with => 'core.users');
   FOR t IN SELECT * FROM (VALUES ('users'::name), ('compounds'), ('experiments')) v(table_name) LOOP
     typed := to_regclass(format('staging.%I', t.table_name || '_typed'));
     IF typed IS NULL OR NOT EXISTS (SELECT 1 FROM pg_constraint
@@ -86,9 +89,6 @@ BEGIN
     EXECUTE format('ALTER TABLE %s SET SCHEMA work', typed);
     EXECUTE format('ALTER TABLE work.%I RENAME TO %I', t.table_name || '_typed', t.table_name);
   END LOOP;
-  EXECUTE format('CREATE TABLE work.user_features (LIKE mart.user_features INCLUDING DEFAULTS, CHECK (run_id = %s))', p_run);
-  EXECUTE format('CREATE UNIQUE INDEX %I ON work.user_features (run_id, user_id)', 'user_features_run_' || p_run || '_idx1');
-  PERFORM create_distributed_table('work.user_features', 'user_id', colocate_with => 'core.users');
 END $$;
 
 -- Twin of etl.adopt_user_features (sql/000011): on Citus, 070 writes work.user_features itself.

@@ -87,7 +87,7 @@ export interface TransformOptions {
  */
 export async function transformAndPublish(db: Kysely<Database>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
   const tooManyRejects = await db.transaction().execute(async (trx) => {
-    await tuneTransaction(trx);
+    await tuneTransaction(trx, options.citus);
     for (const step of steps) {
       options.signal?.throwIfAborted();
       await options.onStep(step.name);
@@ -140,9 +140,21 @@ const TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
   min_parallel_index_scan_size: '4TB',
 };
 
+/**
+ * On Citus, added to TRANSFORM_SETTINGS. The run's transaction changes the shards of one colocation
+ * group many times (the DDL of etl.start_work, the text rows added by 020 and 060, the features);
+ * over several connections per worker, Citus then refuses a statement whose task would touch
+ * placements changed over different connections ("cannot perform query with placements that were
+ * modified over multiple connections", seen at 32 shards). One connection per worker avoids that:
+ * the workers still run in parallel, each one task after another.
+ */
+const CITUS_TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
+  'citus.multi_shard_modify_mode': 'sequential',
+};
+
 /** Applies TRANSFORM_SETTINGS to `trx` (the run's transaction; the tests explain a step under them). */
-export async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
-  for (const [name, value] of Object.entries(TRANSFORM_SETTINGS)) {
+export async function tuneTransaction(trx: Transaction<Database>, citus = false): Promise<void> {
+  for (const [name, value] of Object.entries({ ...TRANSFORM_SETTINGS, ...(citus ? CITUS_TRANSFORM_SETTINGS : {}) })) {
     await sql`SELECT set_config(${name}, ${value}, true)`.execute(trx);
   }
 }
