@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { generate } from '../../bench/generate.js';
 import { removeDir, run } from '../helpers.js';
 import { citusDatabase, type CitusDatabase } from './support.js';
@@ -66,6 +67,12 @@ test('EXPLAIN of each step: the features step is one task per shard, pushed down
       if (/ on \w+_\d{6,}\b/.test(body)) assert.match(body, /read_intermediate_result/, `${step}: a shard is read whole\n${plan}`);
     }
   }
+  // GET /data/users/:id reads one shard (the published run's id comes from the coordinator first).
+  const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT * FROM features.user_features WHERE user_id = 7`.execute(citus.db);
+  const point = rows.map((r) => r['QUERY PLAN']).join('\n');
+  assert.match(point, /^Custom Scan \(Citus Adaptive\)[\s\S]*\n {2}Task Count: 1\n/, point);
+  assert.notEqual(tasks(point).at(-1)!.port, coordinatorPort, point);
+
   // The steps that judge text rows reach the workers only for the ids those rows name.
   for (const step of ['users', 'experiments-parsed', 'experiments']) {
     assert.ok(tasks(plans.get(step)!).some((t) => t.port !== coordinatorPort), `${step} asks the workers`);
