@@ -19,8 +19,8 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
   // The address really bound (HOST), not a name that may not match it.
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   const mode = database.mode;
-  const on = mode.kind === 'citus' ? `Citus, ${mode.workers} workers, ${mode.shards} shards` : 'PostgreSQL';
-  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'}: ${on})`, {
+  const on = mode.kind === 'citus' ? `: Citus, ${mode.workers} workers, ${mode.shards} shards` : '';
+  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'}${on})`, {
     address: info.address,
     port: info.port,
     database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
