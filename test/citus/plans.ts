@@ -23,7 +23,7 @@ export async function stepPlans(database: DbHandle, runId: number): Promise<Map<
       // EXPLAIN of CREATE TABLE AS refuses a table that exists: name one that does not.
       .replace(/^(CREATE (?:UNLOGGED )?TABLE \S+)( AS)$/m, '$1_explained$2');
     const { rows } = await database.db.transaction().execute(async (trx) => {
-      await tuneTransaction(trx);
+      await tuneTransaction(trx, database.mode.kind === 'citus');
       return trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${text}`));
     });
     plans.set(step.name, rows.map((r) => r['QUERY PLAN']).join('\n'));
