@@ -36,10 +36,14 @@ server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'er
   const info = server.address() as AddressInfo;
   // The address really bound (HOST), not a name that may not match it.
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'})`, {
+  const mode = database.mode;
+  const on = mode.kind === 'citus' ? `: Citus, ${mode.workers} workers, ${mode.shards} shards` : '';
+  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'}${on})`, {
     address: info.address,
     port: info.port,
     database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
+    mode: mode.kind,
+    ...(mode.kind === 'citus' ? { workers: mode.workers, shards: mode.shards } : {}),
   });
   if (!config.apiToken && !isLoopback(config.host)) {
     log(`HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`, { host: config.host }, 'warn');

@@ -16,11 +16,11 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 // Options (--test-name-pattern=..., say) go to node's test runner; other arguments are test files.
 const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-// Every *.test.ts under test/ but the fault and browser tests (their own npm scripts).
+// Every *.test.ts under test/ but the fault, browser and Citus tests (their own npm scripts).
 const files = selected.length > 0
   ? selected
   : (await readdir(here, { recursive: true }))
-      .filter((f) => f.endsWith('.test.ts') && !/^(faults|browser)\//.test(f))
+      .filter((f) => f.endsWith('.test.ts') && !/^(faults|browser|citus)\//.test(f))
       .sort()
       .map((f) => path.join('test', f));
 

@@ -58,12 +58,12 @@ export interface BenchOptions {
   peers?: string;
 }
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Files
 
-async function generatedFiles(o: BenchOptions): Promise<{ dir: string; sizes: Record<string, number> }> {
+export async function generatedFiles(o: BenchOptions): Promise<{ dir: string; sizes: Record<string, number> }> {
   const started = performance.now();
   const { dir, files, reused } = await generateCached(o);
   log(reused ? `reusing the files in ${dir}` : `generated ${dir} in ${seconds(performance.now() - started)}`);
@@ -73,7 +73,7 @@ async function generatedFiles(o: BenchOptions): Promise<{ dir: string; sizes: Re
 // ---------------------------------------------------------------------------------------------
 // Database
 
-interface BenchDatabase {
+export interface BenchDatabase {
   url: string;
   name: string;
   drop(): Promise<void>;
@@ -92,7 +92,7 @@ async function canConnect(url: string): Promise<string | null> {
   }
 }
 
-async function createDatabase(): Promise<BenchDatabase> {
+export async function createDatabase(): Promise<BenchDatabase> {
   let adminUrl = process.env.DATABASE_URL;
   if (adminUrl) {
     const problem = await canConnect(adminUrl);
@@ -254,7 +254,7 @@ class MemorySampler {
   }
 }
 
-interface Service {
+export interface Service {
   child: ChildProcess;
   port: number;
   logFile: string;
@@ -266,7 +266,7 @@ interface Service {
  * test/service.ts with process.execPath directly, so the pid sampled is the Node process that runs
  * the service. Its output is saved to `logFile` when it stops.
  */
-async function startBenchService(url: string, dataDir: string, logFile: string): Promise<Service> {
+export async function startBenchService(url: string, dataDir: string, logFile: string): Promise<Service> {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const service = await startService({ DATABASE_URL: url, DATA_DIR: dataDir, LOG_LEVEL: '' }, { compiled: true, timeoutMs: 120_000 });
   let stopped = false;
@@ -308,7 +308,7 @@ function request(
   });
 }
 
-interface StepTime {
+export interface StepTime {
   step: string;
   ms: number;
   /** The reads made while this step ran (measured run only). */
@@ -334,7 +334,7 @@ function readStats(latencies: number[]): ReadStats {
 }
 
 /** POST /data, timed; meanwhile polls GET /runs for the current step (about ±0.25 s per step). */
-async function timedRun(
+export async function timedRun(
   port: number,
   progress: Progress = { step: 'starting' },
 ): Promise<{ ms: number; status: number; body: string; steps: StepTime[] }> {
@@ -389,7 +389,7 @@ async function readLoop(port: number, users: number, pauseMs: number, progress: 
 }
 
 /** GET /data streamed: bytes and `"user_id":` keys counted as they arrive, nothing kept. */
-function streamAll(port: number): Promise<{ status: number; ms: number; firstByteMs: number; bytes: number; userKeys: number; head: string }> {
+export function streamAll(port: number): Promise<{ status: number; ms: number; firstByteMs: number; bytes: number; userKeys: number; head: string }> {
   const needle = Buffer.from('"user_id":');
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -669,7 +669,7 @@ export function formatTable(r: BenchResult): string {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 
 function count(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -693,6 +693,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'string' },
       keep: { type: 'boolean' },
       peers: { type: 'string' },
+      'database-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -704,7 +705,9 @@ async function main(argv: string[]): Promise<number> {
         '  users defaults to experiments / 10; --read-pause is the pause between reads during the\n' +
         '  measured run (default 10 ms, 0 = back to back); --keep keeps the bench database;\n' +
         '  --peers PATH runs PATH DATA_DIR PG_URL (e.g. /work/shared/peers/run-peers.sh) and adds its rows.\n' +
-        '  Database: DATABASE_URL\'s server if set, else postgres://postgres@127.0.0.1:5432.',
+        '  Database: DATABASE_URL\'s server if set, else postgres://postgres@127.0.0.1:5432.\n' +
+        '  --database-url URL (a Citus coordinator with workers): the ETL on that PostgreSQL and on the\n' +
+        '  cluster side by side, on the same files, with the time of each step (bench/citus.ts).',
     );
     return 0;
   }
@@ -720,6 +723,14 @@ async function main(argv: string[]): Promise<number> {
     ...(values.peers ? { peers: path.resolve(values.peers) } : {}),
   };
   await mkdir(CACHE_ROOT, { recursive: true });
+  if (values['database-url']) {
+    const { runSideBySide, formatSideBySide } = await import('./citus.js');
+    const result = await runSideBySide(options, values['database-url']);
+    console.log(formatSideBySide(result));
+    if (options.json) await writeFile(options.json, JSON.stringify(result) + '\n');
+    console.log(JSON.stringify(result));
+    return result.errors.length > 0 ? 1 : 0;
+  }
   const result = await runBench(options);
   console.log(formatTable(result));
   const json = JSON.stringify(result);

@@ -15,6 +15,10 @@
 -- The rows are written in user_id order (one sort of the finished rows, ~1 s at 1M users): GET
 -- /data reads them in keyset pages by user_id, ~13% faster from a table in that order.
 --
+-- Each user's experiments are summed in line order, so the average does not depend on how rows
+-- are spread over halves, files or shards (the Citus twin, 070-user-features-by-half.citus.sql,
+-- gives the same bits).
+--
 -- Within a half: one pass over its experiments sorted by user gives each user's count, mean run
 -- time and one array of all the compounds listed (GroupAggregate: a hash aggregate of a million
 -- growing arrays spilled and measured 2-3x slower), then etl.top_compounds counts each user's
@@ -28,7 +32,7 @@ FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS tot
       FROM work.users u
       LEFT JOIN (SELECT user_id, count(*) AS total_experiments, avg(run_time) AS average_run_time,
                         etl.array_cat_agg(compound_ids) AS compounds
-                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (hashint8(user_id) & 1) = 0 ORDER BY user_id) sorted
+                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (hashint8(user_id) & 1) = 0 ORDER BY user_id, line) sorted
                  GROUP BY user_id) e ON e.user_id = u.user_id
       LEFT JOIN LATERAL etl.top_compounds(e.compounds) t ON true
       LEFT JOIN work.compounds k ON k.compound_id = t.ids[1]
@@ -41,7 +45,7 @@ FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS tot
       FROM work.users u
       LEFT JOIN (SELECT user_id, count(*) AS total_experiments, avg(run_time) AS average_run_time,
                         etl.array_cat_agg(compound_ids) AS compounds
-                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (hashint8(user_id) & 1) = 1 ORDER BY user_id) sorted
+                 FROM (SELECT user_id, run_time, compound_ids FROM work.experiments WHERE (hashint8(user_id) & 1) = 1 ORDER BY user_id, line) sorted
                  GROUP BY user_id) e ON e.user_id = u.user_id
       LEFT JOIN LATERAL etl.top_compounds(e.compounds) t ON true
       LEFT JOIN work.compounds k ON k.compound_id = t.ids[1]

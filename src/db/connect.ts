@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import Cursor from 'pg-cursor';
 import { DEFAULT_READ_LIMITS, type Config, type ReadLimits } from '../support/config.js';
 import { StartupError } from '../support/errors.js';
+import { applyDatabaseMode, sessionSettings, type DatabaseMode } from './citus.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { applicationName, createPool, kyselyOn } from './pools.js';
@@ -20,6 +21,8 @@ export interface DbHandle {
   readers: Readers;
   /** Connection string, for tools like psql; contains the password. Never log it. */
   url: string;
+  /** Plain PostgreSQL, or a Citus coordinator whose data tables are distributed (src/db/citus.ts). */
+  mode: DatabaseMode;
   /** Cancels the statements this handle's run pool is running (and only those). */
   cancelQueries(): Promise<void>;
   close(): Promise<void>;
@@ -41,40 +44,50 @@ const READ_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL when it is unset, then applies the
- * schema scripts in `sql/`. Each of the three is its own module; this only puts them in order.
+ * schema scripts in `sql/` and, on a Citus coordinator, distributes the data tables. Each of these
+ * is its own module; this only puts them in order.
  */
 export async function openDb(
   config: Pick<Config, 'databaseUrl' | 'embeddedDir' | 'embeddedPort'> & {
     reads?: ReadLimits;
     /** Use the embedded PostgreSQL another live process runs on embeddedDir instead of refusing (the CLI). */
     shareEmbedded?: boolean;
+    /** On a Citus coordinator: shards of the distributed tables when they are first distributed. */
+    citusShardCount?: number;
   },
 ): Promise<DbHandle> {
   const embedded = config.databaseUrl
     ? null
     : await startEmbeddedPostgres(config.embeddedDir, config.embeddedPort, { shareRunning: config.shareEmbedded });
   const url = config.databaseUrl ?? embedded!.url;
-  const pool = createPool(url, { role: 'runs', max: 10 });
+  // The schema first, on a connection of its own: the pools' settings depend on what it finds.
+  const setup = createPool(url, { role: 'setup', max: 1 });
+  let mode: DatabaseMode;
   try {
-    await pool.query('SELECT 1').catch((error: Error) => {
+    await setup.query('SELECT 1').catch((error: Error) => {
       // The database's own words (refused, unknown host, bad password), never the URL: it may hold a
       // password. (A refused connection to a name with two addresses has only a code, no message.)
       const which = config.databaseUrl ? `the database of DATABASE_URL (${hostOf(url)})` : 'the embedded PostgreSQL';
       throw new StartupError(`${which} cannot be used: ${error.message || (error as NodeJS.ErrnoException).code || 'no answer'}`);
     });
-    await migrate(pool);
+    await migrate(setup);
+    mode = await applyDatabaseMode(setup, config.citusShardCount);
   } catch (error) {
-    await pool.end();
     await embedded?.stop();
     throw error;
+  } finally {
+    await setup.end();
   }
+  const settings = sessionSettings(mode);
+  const pool = createPool(url, { role: 'runs', max: 10, settings });
   const db = kyselyOn(pool);
-  const readers = openReaders(url, config.reads ?? DEFAULT_READ_LIMITS);
+  const readers = openReaders(url, config.reads ?? DEFAULT_READ_LIMITS, settings);
   return {
     pool,
     db,
     readers,
     url,
+    mode,
     async cancelQueries() {
       await pool.query(
         'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
@@ -99,9 +112,10 @@ function hostOf(url: string): string {
   }
 }
 
-function openReaders(url: string, limits: ReadLimits): Readers {
+function openReaders(url: string, limits: ReadLimits, settings: Record<string, string>): Readers {
   const reads = createPool(url, {
     role: 'reads',
+    settings,
     max: SHORT_READ_CONNECTIONS,
     connectionTimeoutMillis: READ_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: limits.statementTimeoutMs,
@@ -112,6 +126,7 @@ function openReaders(url: string, limits: ReadLimits): Readers {
   // own idle limit, should the service ever fail to.
   const streams = createPool(url, {
     role: 'streams',
+    settings,
     max: limits.maxStreams,
     statementTimeoutMs: limits.statementTimeoutMs,
     idleInTransactionTimeoutMs: limits.streamIdleTimeoutMs + 10_000,

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SQL_DIR } from './sql-paths.js';
 
 /** Any two numbers work; they only need to differ from each other and from other apps' locks. */
-const MIGRATE_LOCK = 7_310_001;
+export const MIGRATE_LOCK = 7_310_001;
 
 /** A schema script was changed, removed or added out of order after others were applied. */
 export class MigrationError extends Error {

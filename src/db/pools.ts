@@ -26,6 +26,8 @@ export interface PoolOptions {
   statementTimeoutMs?: number;
   /** Server-side limit on a transaction left idle; PostgreSQL ends the session after it. Unset: none. */
   idleInTransactionTimeoutMs?: number;
+  /** Settings of each session, given when it connects (e.g. src/db/citus.ts sessionSettings). */
+  settings?: Record<string, string>;
 }
 
 /**
@@ -43,6 +45,9 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
     lock_timeout: LOCK_TIMEOUT_MS,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
+    ...(options.settings && Object.keys(options.settings).length > 0
+      ? { options: Object.entries(options.settings).map(([name, value]) => `-c ${name}=${value}`).join(' ') }
+      : {}),
   });
   // An idle client dying (database restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});

@@ -181,5 +181,11 @@ export const Summary = z
   });
 
 export const Health = z
-  .object({ status: z.enum(['ok', 'unavailable']), error: z.string().optional() })
-  .openapi('Health', { example: { status: 'ok' } });
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    database: z.enum(['postgresql', 'citus']).openapi({ description: 'A plain PostgreSQL, or a Citus coordinator whose data is distributed over its workers.' }),
+    workers: z.number().int().optional().openapi({ description: 'Citus only: the active worker nodes.' }),
+    shards: z.number().int().optional().openapi({ description: 'Citus only: the shards each distributed table is split into.' }),
+    error: z.string().optional(),
+  })
+  .openapi('Health', { example: { status: 'ok', database: 'postgresql' } });

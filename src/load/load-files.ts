@@ -123,6 +123,7 @@ export async function loadFiles(
   onStats: (file: string, stats: CsvStats) => void,
   signal?: AbortSignal,
   typed = true,
+  citus = false,
 ): Promise<Record<string, LoadedFile>> {
   const options = pool.options as { connectionString: string; application_name: string; lock_timeout?: number };
   // The worker reads through the descriptors opened here (threads share them), up to each file's
@@ -133,6 +134,7 @@ export async function loadFiles(
     runId,
     sources: SOURCES,
     typed,
+    citus,
     connection: {
       connectionString: options.connectionString,
       application_name: options.application_name,

@@ -83,7 +83,17 @@ async function loadFile(
   await typedDb.query(`DROP TABLE IF EXISTS ${table}_typed`);
   await typedDb.query(`CREATE TABLE ${table}_typed (LIKE core.${source.table}, CHECK (run_id = ${runId}))`);
   await typedDb.query(`ALTER TABLE ${table}_typed ALTER COLUMN run_id SET DEFAULT ${runId}`);
-  const typed = typedDb.query(copyFrom(`COPY ${table}_typed (${TYPED_COLUMNS[source.table]}) FROM STDIN (FREEZE)`));
+  // On Citus the typed rows go straight to the workers: the table is distributed like the core
+  // table it becomes (sql/citus/distribute.sql), and Citus routes each COPYed row to its shard.
+  // (FREEZE applies to a table made in this transaction on this server, which the shards are not.)
+  if (input.citus) {
+    await typedDb.query(
+      source.table === 'compounds'
+        ? `SELECT create_reference_table('${table}_typed')`
+        : `SELECT create_distributed_table('${table}_typed', 'user_id', colocate_with => 'core.users')`,
+    );
+  }
+  const typed = typedDb.query(copyFrom(`COPY ${table}_typed (${TYPED_COLUMNS[source.table]}) FROM STDIN${input.citus ? '' : ' (FREEZE)'}`));
   // A COPY the server refuses fails its stream; remember it so the loop stops at the next chunk.
   let streamError: unknown = null;
   for (const s of [text, typed]) s.on('error', (e) => (streamError ??= e));

@@ -8,6 +8,8 @@ export interface WorkerInput {
   sources: readonly Source[];
   /** Use the typing layer's fast path (false: every row takes the text path, as a reference). */
   typed: boolean;
+  /** The database is a Citus coordinator: the typed tables are distributed before they are filled. */
+  citus: boolean;
   /** pg.Client settings of the worker's two connections (those of the run's pool). */
   connection: { connectionString: string; application_name: string; lock_timeout?: number };
 }

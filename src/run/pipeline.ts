@@ -1,3 +1,4 @@
+import { isCitus } from '../db/citus.js';
 import type { DbHandle } from '../db/connect.js';
 import { InputError, RunFailedError, RunInProgressError, toRunFailure } from '../support/errors.js';
 import { log as stderrLog, type Log } from '../support/log.js';
@@ -154,7 +155,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
   };
 
   await step('checking files');
-  const steps = await transformSteps(options.transformDir);
+  const steps = await transformSteps(options.transformDir, isCitus(database.mode));
   // Each file is opened (and checked) once, read through that descriptor, and closed after the load.
   const inputs = await openInputs(options.dataDir);
   let loaded: Record<string, CsvStats>;
@@ -166,7 +167,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
       options.onProgress?.(progress);
       void setFileProgress(db, runId, file, { bytes: stats.bytesRead, rows_read: stats.rowsRead }).catch(() => {});
     };
-    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal, options.typedFastPath ?? true);
+    loaded = await loadFiles(pool, inputs, runId, onStats, options.signal, options.typedFastPath ?? true, isCitus(database.mode));
   } finally {
     await inputs.close();
   }
@@ -184,9 +185,10 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
     signal: options.signal,
     onStep: step,
     onStepDone: (name, ms) => log(`run ${runId}: ${name} took ${Math.round(ms)} ms`, { run_id: runId, step: name, duration_ms: Math.round(ms) }),
+    citus: isCitus(database.mode),
   });
 
-  await retireOldRuns(db).catch((error) =>
+  await retireOldRuns(db, isCitus(database.mode)).catch((error) =>
     log(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`, { run_id: runId }, 'warn'),
   );
 }

@@ -2,8 +2,13 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
-/** How long retiring old partitions may wait for readers of the old run before the answer goes out. */
+/**
+ * How long retiring old partitions may wait for readers of the old run before the answer goes out.
+ * On Citus the detach is not concurrent: while it waits, new readers of the parent queue behind it,
+ * so it gives up sooner.
+ */
 const RETIRE_WAIT = '5s';
+const CITUS_RETIRE_WAIT = '1s';
 
 /**
  * Detaches the partitions of runs no longer published (CONCURRENTLY: it waits for readers instead
@@ -12,11 +17,13 @@ const RETIRE_WAIT = '5s';
  * are listed and run twice. A reader still streaming the old run holds a detach up: after
  * RETIRE_WAIT it is left pending (new runs attach regardless) and the next run finishes it with
  * FINALIZE (first: a parent takes no new concurrent detach while one is pending), so a slow reader
- * delays a run's answer by at most RETIRE_WAIT. Failing here loses nothing.
+ * delays a run's answer by at most RETIRE_WAIT. Failing here loses nothing. On Citus (twin of
+ * etl.retire_statements in sql/citus/distribute.sql) the detaches are plain ones, and a run that
+ * gives up leaves them to the next run.
  */
-export async function retireOldRuns(db: Kysely<Database>): Promise<void> {
+export async function retireOldRuns(db: Kysely<Database>, citus = false): Promise<void> {
   await db.connection().execute(async (conn) => {
-    await sql`SELECT set_config('lock_timeout', ${RETIRE_WAIT}, false)`.execute(conn);
+    await sql`SELECT set_config('lock_timeout', ${citus ? CITUS_RETIRE_WAIT : RETIRE_WAIT}, false)`.execute(conn);
     try {
       for (let pass = 0; pass < 2; pass++) {
         const { rows } = await conn.executeQuery<{ statement: string }>(CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []));

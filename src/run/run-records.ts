@@ -62,6 +62,11 @@ export async function recordTotals(trx: Kysely<Database>, runId: number, totals:
     .execute();
 }
 
+/** Records the success of a run whose totals are recorded, when it is about to publish (Citus: see transformAndPublish). */
+export async function markSucceeded(trx: Kysely<Database>, runId: number): Promise<void> {
+  await trx.updateTable('etl.runs').set({ status: 'succeeded', step: null, finished_at: new Date() }).where('run_id', '=', runId).execute();
+}
+
 /**
  * Records a run as failed. When the database does not answer (it stopped or restarted mid-run,
  * often the very reason the run failed), retries every second in the background until it does, so

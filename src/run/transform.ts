@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.js';
 import { TRANSFORM_DIR } from '../db/sql-paths.js';
 import { TooManyRejectsError } from '../support/errors.js';
 import { SOURCES } from '../load/inputs.js';
-import { type FileTotals, recordTotals } from './run-records.js';
+import { type FileTotals, markSucceeded, recordTotals } from './run-records.js';
 
 /**
  * One statement of `sql/transform/`. The contract with the SQL (sql/transform/README.md): each
@@ -23,22 +23,38 @@ export interface Step {
 
 const cache = new Map<string, Promise<Step[]>>();
 
-/** The transform scripts of `dir`, in file-name order: staging -> work (core + rejects) -> features. */
-export function transformSteps(dir = TRANSFORM_DIR): Promise<Step[]> {
-  let steps = cache.get(dir);
+/**
+ * The transform scripts of `dir`, in file-name order: staging -> work (core + rejects) -> features.
+ * On Citus (`citus`), a step `NNN-name.citus.sql` stands in for its twin `NNN-name.sql`: the same
+ * step (name, place, outputs) written so that it runs on the workers (sql/transform/README.md).
+ */
+export function transformSteps(dir = TRANSFORM_DIR, citus = false): Promise<Step[]> {
+  const key = `${citus ? 'citus' : 'postgresql'}:${dir}`;
+  let steps = cache.get(key);
   if (!steps) {
-    steps = readdir(dir).then((files) =>
-      Promise.all(
-        files
-          .filter((f) => f.endsWith('.sql'))
+    steps = readdir(dir).then((files) => {
+      const sql = files.filter((f) => f.endsWith('.sql'));
+      const twins = new Set(sql.filter((f) => f.endsWith(CITUS_SUFFIX)));
+      for (const twin of twins) {
+        if (!sql.includes(twin.slice(0, -CITUS_SUFFIX.length) + '.sql')) throw new Error(`sql/transform/${twin} has no twin ${twin.slice(0, -CITUS_SUFFIX.length)}.sql`);
+      }
+      return Promise.all(
+        sql
+          .filter((f) => !twins.has(f))
           .sort()
-          .map(async (f) => parseStep(f, await readFile(path.join(dir, f), 'utf8'))),
-      ),
-    );
-    cache.set(dir, steps);
+          .map(async (f) => {
+            const twin = f.slice(0, -'.sql'.length) + CITUS_SUFFIX;
+            const file = citus && twins.has(twin) ? twin : f;
+            return parseStep(f, await readFile(path.join(dir, file), 'utf8'));
+          }),
+      );
+    });
+    cache.set(key, steps);
   }
   return steps;
 }
+
+const CITUS_SUFFIX = '.citus.sql';
 
 function parseStep(file: string, text: string): Step {
   if (/\$([2-9]|\d\d)/.test(text)) throw new Error(`sql/transform/${file}: steps take one parameter, $1 (the run id)`);
@@ -54,16 +70,24 @@ export interface TransformOptions {
   onStep: (name: string) => Promise<void>;
   /** Called after each step with its duration. */
   onStepDone: (name: string, ms: number) => void;
+  /** The database is a Citus coordinator: publish in two commits (see below). */
+  citus?: boolean;
 }
 
 /**
  * Runs the transform and publishes the run in one transaction: readers see the previous run until
  * it commits, and a failure leaves them exactly as they were. When a file has too many rejects, its
  * rejects and totals are committed for inspection but nothing is published (TooManyRejectsError).
+ *
+ * On Citus, a commit is visible on the coordinator (where etl.published lives) a moment before it
+ * is on the workers (their half of the two-phase commit follows), so the run's partitions are
+ * attached in that transaction and etl.published is moved by a second one, once the first has
+ * committed everywhere. A run that dies between the two is recorded as failed by the next start,
+ * and its partitions, never published, are retired like any old run's.
  */
 export async function transformAndPublish(db: Kysely<Database>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
   const tooManyRejects = await db.transaction().execute(async (trx) => {
-    await tuneTransaction(trx);
+    await tuneTransaction(trx, options.citus);
     for (const step of steps) {
       options.signal?.throwIfAborted();
       await options.onStep(step.name);
@@ -78,16 +102,24 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
       const read = options.rowsRead[t.file] ?? 0;
       return read > 0 && t.rows_rejected / read > options.maxRejectRatio;
     });
-    await recordTotals(trx, runId, totals, bad.length === 0);
+    await recordTotals(trx, runId, totals, bad.length === 0 && !options.citus);
     if (bad.length > 0) {
       return bad
         .map((t) => `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`)
         .join('; ');
     }
-    await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
+    if (options.citus) await sql`SELECT etl.attach_run(${runId}::bigint)`.execute(trx);
+    else await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
     return null;
   });
   if (tooManyRejects) throw new TooManyRejectsError(`${tooManyRejects}; see GET /runs/${runId}/rejects`);
+  if (options.citus) {
+    options.signal?.throwIfAborted();
+    await db.transaction().execute(async (trx) => {
+      await markSucceeded(trx, runId);
+      await sql`INSERT INTO etl.published (run_id) VALUES (${runId}::bigint) ON CONFLICT (singleton) DO UPDATE SET run_id = excluded.run_id`.execute(trx);
+    });
+  }
 }
 
 /**
@@ -108,9 +140,21 @@ const TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
   min_parallel_index_scan_size: '4TB',
 };
 
+/**
+ * On Citus, added to TRANSFORM_SETTINGS. The run's transaction changes the shards of one colocation
+ * group many times (the DDL of etl.start_work, the text rows added by 020 and 060, the features);
+ * over several connections per worker, Citus then refuses a statement whose task would touch
+ * placements changed over different connections ("cannot perform query with placements that were
+ * modified over multiple connections", seen at 32 shards). One connection per worker avoids that:
+ * the workers still run in parallel, each one task after another.
+ */
+const CITUS_TRANSFORM_SETTINGS: Readonly<Record<string, string>> = {
+  'citus.multi_shard_modify_mode': 'sequential',
+};
+
 /** Applies TRANSFORM_SETTINGS to `trx` (the run's transaction; the tests explain a step under them). */
-export async function tuneTransaction(trx: Transaction<Database>): Promise<void> {
-  for (const [name, value] of Object.entries(TRANSFORM_SETTINGS)) {
+export async function tuneTransaction(trx: Transaction<Database>, citus = false): Promise<void> {
+  for (const [name, value] of Object.entries({ ...TRANSFORM_SETTINGS, ...(citus ? CITUS_TRANSFORM_SETTINGS : {}) })) {
     await sql`SELECT set_config(${name}, ${value}, true)`.execute(trx);
   }
 }

@@ -41,6 +41,8 @@ export interface Config {
   allowedOrigins: string[];
   /** Host names (any port) answered besides localhost, 127.0.0.1 and [::1]; see src/api/origin.ts. */
   allowedHosts: string[];
+  /** On a Citus coordinator: shards of the distributed tables when they are first distributed (unset: Citus's citus.shard_count). */
+  citusShardCount: number | undefined;
 }
 
 /** What bounds the API's reads, so that no reader can hold the service's connections for long. */
@@ -89,6 +91,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiTokenReads: env.API_TOKEN_READS === '1',
     allowedOrigins: list(env, 'ALLOWED_ORIGINS', origin),
     allowedHosts: list(env, 'ALLOWED_HOSTS', hostName),
+    citusShardCount: env.CITUS_SHARD_COUNT ? count(env, 'CITUS_SHARD_COUNT', 0, 1, 64_000) : undefined,
   };
 }
 

@@ -61,6 +61,10 @@ export class RunFailedError extends Error {
 export function toRunFailure(runId: number, error: unknown): RunFailedError {
   if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
   const message = error instanceof Error ? error.message : String(error);
+  const worker = lostCitusWorker(error, message);
+  if (worker) {
+    return new RunFailedError(runId, 'unavailable', `the run failed: the Citus worker ${worker} did not answer; nothing was published (run again once it is back)`);
+  }
   if (databaseUnavailable(error)?.lost) {
     return new RunFailedError(runId, 'unavailable', `the run failed: the connection to the database was lost (${message})`);
   }
@@ -71,6 +75,23 @@ export function toRunFailure(runId: number, error: unknown): RunFailedError {
 }
 
 const DOES_NOT_ANSWER = 'the database does not answer';
+
+/**
+ * The node (host:port, without the user name Citus puts before it) when a Citus coordinator reports
+ * that it lost a worker: its messages vary with the moment (a COPY, a query, a commit), and an error
+ * the worker itself sent as it shut down (57P01 and the like) comes relayed, with the node only in
+ * its context.
+ */
+function lostCitusWorker(error: unknown, message: string): string | null {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  const where = String((error as { where?: unknown } | null)?.where ?? '');
+  const match =
+    /connection to the remote node (?:[^@\s]+@)?(\S+:\d+) failed/.exec(message) ??
+    /failed to COPY to shard \d+ on (\S+:\d+)/.exec(message) ??
+    /failure on connection marked as essential: (\S+:\d+)/.exec(message) ??
+    (/^08|^57P0[123]$/.test(code) ? /while executing command on (\S+:\d+)/.exec(where) : null);
+  return match?.[1] ?? null;
+}
 
 /**
  * The one classifier of database failures that say "not now" rather than "broken": `reason` is

@@ -49,7 +49,7 @@ test('before any run: empty features, 404 for users and runs, health ok', async 
   assert.deepEqual((await call('GET', '/runs')).body, { runs: [] });
   assert.equal((await call('GET', '/runs/1')).status, 404);
   assert.equal((await call('GET', '/runs/1/rejects')).status, 404);
-  assert.deepEqual(await call('GET', '/health'), { status: 200, type: 'application/json', body: { status: 'ok' } });
+  assert.deepEqual(await call('GET', '/health'), { status: 200, type: 'application/json', body: { status: 'ok', database: 'postgresql' } });
 });
 
 test('POST /data runs the sample set and GET /data serves it', async (t) => {
