@@ -277,5 +277,12 @@ export async function getUserFeatures(db: Kysely<Database>, userId: number): Pro
  * transactions that already hold a lock on the parent.
  */
 export async function lockPublished(trx: Kysely<Database>): Promise<void> {
-  await sql`LOCK TABLE mart.user_features IN ACCESS SHARE MODE`.execute(trx);
+  // On Citus the lock is taken on the coordinator only (where a retire's DETACH takes its lock
+  // first): propagated, it would open the workers' side of this transaction, and so take their
+  // snapshots, before the coordinator's, and a run published in between would read as the new
+  // etl.published over the workers' old rows (half the users, measured). Opened later, by the
+  // first read, the workers' snapshots follow the coordinator's. On PostgreSQL the setting does not
+  // exist and nothing is set. One round trip for both statements.
+  await sql`SELECT set_config('citus.enable_ddl_propagation', 'off', true) WHERE current_setting('citus.enable_ddl_propagation', true) IS NOT NULL;
+            LOCK TABLE mart.user_features IN ACCESS SHARE MODE`.execute(trx);
 }

@@ -50,7 +50,8 @@ test('readers during back-to-back publishes see one whole run or the other, neve
         seen.points++;
       } else {
         const body = await dataBody(citus);
-        assert.ok(body === bodyA || body === bodyB, 'GET /data is one whole run');
+        const users = (b: string) => (b.match(/"user_id":/g) ?? []).length;
+        assert.ok(body === bodyA || body === bodyB, `GET /data is one whole run: ${users(body)} users, against ${users(bodyA)} and ${users(bodyB)}; ${body.slice(0, 120)}`);
         if (body === bodyA) seen.a++;
         else seen.b++;
       }
