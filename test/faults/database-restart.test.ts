@@ -123,7 +123,7 @@ for (const [mode, stopDatabase] of Object.entries(stops)) {
     // While the database is down the service answers, with 503 on /health and clean errors elsewhere.
     const health = await call(service.base, 'GET', '/health', { timeoutMs: 15_000 });
     assert.equal(health.status, 503);
-    assert.deepEqual(health.body, { status: 'unavailable', error: 'the database does not answer' });
+    assert.deepEqual(health.body, { status: 'unavailable', database: 'postgresql', error: 'the database does not answer' });
     for (const [method, route] of [['GET', '/data'], ['GET', '/data/users/1'], ['GET', `/runs/${running.run_id}`], ['POST', '/data']] as const) {
       const down = await call(service.base, method, route, { timeoutMs: 15_000 });
       assert.ok(down.status >= 500, `${method} ${route} while the database is down: ${down.status}`);
