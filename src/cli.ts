@@ -26,7 +26,14 @@ try {
   throw error; // not reached: failStartup exits
 }
 const tty = process.stderr.isTTY === true;
-const sizes = await Promise.all(SOURCES.map((s) => stat(path.join(config.dataDir, s.file)).then((i) => i.size, () => 0)));
+const sizes = await Promise.all(
+  SOURCES.map((s) =>
+    stat(path.join(config.dataDir, s.file)).then(
+      (i) => i.size,
+      () => 0,
+    ),
+  ),
+);
 const totalBytes = sizes.reduce((a, b) => a + b, 0);
 
 let shown = '';

@@ -46,7 +46,11 @@ server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'er
     ...(mode.kind === 'citus' ? { workers: mode.workers, shards: mode.shards } : {}),
   });
   if (!config.apiToken && !isLoopback(config.host)) {
-    log(`HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`, { host: config.host }, 'warn');
+    log(
+      `HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`,
+      { host: config.host },
+      'warn',
+    );
   }
   // A newcomer's next commands, with the port actually taken.
   const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;

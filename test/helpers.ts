@@ -55,16 +55,24 @@ export const options = (dataDir: string, extra: Partial<EtlOptions> = {}): EtlOp
   ...extra,
 });
 
-export const run = (database: DbHandle, dataDir: string, extra: Partial<EtlOptions> = {}) =>
-  runEtl(database, options(dataDir, extra));
+export const run = (database: DbHandle, dataDir: string, extra: Partial<EtlOptions> = {}) => runEtl(database, options(dataDir, extra));
 
 /** Writes the three files (CRLF, `,\t` like the challenge unless given raw text) into a new temp dir. */
 export async function dataDir(files: Partial<Record<'users' | 'compounds' | 'experiments', string | string[][]>>) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-data-'));
   const defaults = {
-    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'Ann', 'ann@example.com', '2023-01-01']],
-    compounds: [['compound_id', 'compound_name', 'compound_structure'], ['1', 'Aspirin', 'C9H8O4']],
-    experiments: [['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'], ['1', '1', '1', '10']],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['1', 'Ann', 'ann@example.com', '2023-01-01'],
+    ],
+    compounds: [
+      ['compound_id', 'compound_name', 'compound_structure'],
+      ['1', 'Aspirin', 'C9H8O4'],
+    ],
+    experiments: [
+      ['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'],
+      ['1', '1', '1', '10'],
+    ],
   };
   const names = { users: 'users.csv', compounds: 'compounds.csv', experiments: 'user_experiments.csv' } as const;
   for (const key of ['users', 'compounds', 'experiments'] as const) {

@@ -28,7 +28,10 @@ async function* held(source) {
       const text = (stderr.get(file) ?? []).join('');
       stderr.delete(file);
       if (text) {
-        yield { type: 'test:stderr', data: { file, message: `── stderr of ${file} (shown because a test failed) ──\n${text}── end of stderr ──\n` } };
+        yield {
+          type: 'test:stderr',
+          data: { file, message: `── stderr of ${file} (shown because a test failed) ──\n${text}── end of stderr ──\n` },
+        };
       }
     }
     // The file's last event: its held stderr is not needed any more.

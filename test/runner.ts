@@ -17,12 +17,13 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 // Every *.test.ts under test/ but the fault, browser and Citus tests (their own npm scripts).
-const files = selected.length > 0
-  ? selected
-  : (await readdir(here, { recursive: true }))
-      .filter((f) => f.endsWith('.test.ts') && !/^(faults|browser|citus)\//.test(f))
-      .sort()
-      .map((f) => path.join('test', f));
+const files =
+  selected.length > 0
+    ? selected
+    : (await readdir(here, { recursive: true }))
+        .filter((f) => f.endsWith('.test.ts') && !/^(faults|browser|citus)\//.test(f))
+        .sort()
+        .map((f) => path.join('test', f));
 
 /**
  * Test files run at once. Most of a file's time is spent waiting (on PostgreSQL, on a service
@@ -68,15 +69,23 @@ try {
   await pool.end();
 }
 
-const reporters = [`--test-reporter=${path.join(here, 'quiet-spec.mjs')}`, '--test-reporter-destination=stdout',
-  `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout'];
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...runnerOptions, ...files], {
-  stdio: 'inherit',
-  // The tests' own in-process logs: warnings and errors only, unless LOG_LEVEL says otherwise.
-  // Whatever a test file writes to stderr (these logs, the output of the services it starts) is
-  // shown only when one of its tests fails (test/quiet-spec.mjs).
-  env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url, TEST_TEMPLATE_DATABASE: template },
-});
+const reporters = [
+  `--test-reporter=${path.join(here, 'quiet-spec.mjs')}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`,
+  '--test-reporter-destination=stdout',
+];
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...runnerOptions, ...files],
+  {
+    stdio: 'inherit',
+    // The tests' own in-process logs: warnings and errors only, unless LOG_LEVEL says otherwise.
+    // Whatever a test file writes to stderr (these logs, the output of the services it starts) is
+    // shown only when one of its tests fails (test/quiet-spec.mjs).
+    env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url, TEST_TEMPLATE_DATABASE: template },
+  },
+);
 const [code] = (await once(child, 'exit')) as [number | null];
 await admin(`DROP DATABASE IF EXISTS ${template}`).catch(() => {});
 await stopServer();

@@ -70,7 +70,12 @@ class PortTaken extends Error {}
 
 async function startOn(
   env: Record<string, string>,
-  { timeoutMs = 90_000, track, compiled = false, cwd = ROOT }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean; cwd?: string },
+  {
+    timeoutMs = 90_000,
+    track,
+    compiled = false,
+    cwd = ROOT,
+  }: { timeoutMs?: number; track?: (child: ChildProcess) => void; compiled?: boolean; cwd?: string },
 ): Promise<Service> {
   const { child, port, output } = await spawnService(env, { compiled, cwd });
   track?.(child);
@@ -128,7 +133,11 @@ async function spawnService(env: Record<string, string>, { compiled, cwd }: { co
 }
 
 /** Sends `signal` and waits (bounded) for the process to exit; SIGKILLs it and throws on timeout. */
-export async function stopService(service: Service, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<Exit & { ms: number }> {
+export async function stopService(
+  service: Service,
+  signal: NodeJS.Signals = 'SIGTERM',
+  timeoutMs = 30_000,
+): Promise<Exit & { ms: number }> {
   const started = performance.now();
   const exited = exitOf(service.child, timeoutMs);
   service.child.kill(signal);

@@ -156,7 +156,9 @@ function psql(url: string, command: string): Promise<string> {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (error) => reject(new Error(`could not run psql: ${error.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`psql ${command.slice(0, 60)}... failed (${code}): ${err.trim()}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`psql ${command.slice(0, 60)}... failed (${code}): ${err.trim()}`)),
+    );
   });
 }
 
@@ -184,7 +186,11 @@ async function loadCeiling(url: string, dir: string): Promise<{ parallelMs: numb
   started = performance.now();
   await Promise.all(FILES.map(copyOne));
   const parallelMs = performance.now() - started;
-  log(`load ceiling, parallel: ${seconds(parallelMs)} (${Object.entries(rows).map(([f, n]) => `${f} ${n} lines`).join(', ')})`);
+  log(
+    `load ceiling, parallel: ${seconds(parallelMs)} (${Object.entries(rows)
+      .map(([f, n]) => `${f} ${n} lines`)
+      .join(', ')})`,
+  );
 
   await sqlQuery(url, FILES.map((f) => `DROP TABLE ${f.table};`).join('\n'));
   await checkpoint(url);
@@ -245,7 +251,7 @@ class MemorySampler {
   /** Ends a window: the sampled peak, and VmHWM when it was reset at the start of the window. */
   end(): { sampledPeakMb: number; hwmMb: number | null; nowMb: number } {
     const now = this.sample();
-    const hwm = this.canResetHwm ? readMemory(this.pid)?.hwmKb ?? null : null;
+    const hwm = this.canResetHwm ? (readMemory(this.pid)?.hwmKb ?? null) : null;
     return { sampledPeakMb: this.peakKb / 1024, hwmMb: hwm === null ? null : hwm / 1024, nowMb: now / 1024 };
   }
 
@@ -352,7 +358,7 @@ export async function timedRun(
       if (answer?.status !== 200) continue;
       const newest = (JSON.parse(answer.body) as { runs: { status: string; step: string | null }[] }).runs[0];
       if (!newest) continue;
-      const step = newest.status === 'running' ? newest.step ?? 'running' : 'committed, retiring the previous run';
+      const step = newest.status === 'running' ? (newest.step ?? 'running') : 'committed, retiring the previous run';
       if (transitions.at(-1)!.step !== step) transitions.push({ step, at: performance.now() });
       progress.step = step;
     }
@@ -389,26 +395,31 @@ async function readLoop(port: number, users: number, pauseMs: number, progress: 
 }
 
 /** GET /data streamed: bytes and `"user_id":` keys counted as they arrive, nothing kept. */
-export function streamAll(port: number): Promise<{ status: number; ms: number; firstByteMs: number; bytes: number; userKeys: number; head: string }> {
+export function streamAll(
+  port: number,
+): Promise<{ status: number; ms: number; firstByteMs: number; bytes: number; userKeys: number; head: string }> {
   const needle = Buffer.from('"user_id":');
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: '/data', agent: new http.Agent({ keepAlive: false }) }, (res) => {
-      const firstByteMs = performance.now() - started;
-      let bytes = 0;
-      let userKeys = 0;
-      let head = '';
-      let carry = Buffer.alloc(0);
-      res.on('data', (d: Buffer) => {
-        if (head.length < 200) head += d.subarray(0, 200 - head.length).toString();
-        bytes += d.length;
-        const buf = carry.length > 0 ? Buffer.concat([carry, d]) : d;
-        for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + needle.length)) userKeys++;
-        carry = Buffer.from(buf.subarray(Math.max(0, buf.length - (needle.length - 1))));
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, firstByteMs, bytes, userKeys, head }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'GET', path: '/data', agent: new http.Agent({ keepAlive: false }) },
+      (res) => {
+        const firstByteMs = performance.now() - started;
+        let bytes = 0;
+        let userKeys = 0;
+        let head = '';
+        let carry = Buffer.alloc(0);
+        res.on('data', (d: Buffer) => {
+          if (head.length < 200) head += d.subarray(0, 200 - head.length).toString();
+          bytes += d.length;
+          const buf = carry.length > 0 ? Buffer.concat([carry, d]) : d;
+          for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + needle.length)) userKeys++;
+          carry = Buffer.from(buf.subarray(Math.max(0, buf.length - (needle.length - 1))));
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, firstByteMs, bytes, userKeys, head }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -466,7 +477,9 @@ async function runPeers(script: string, dir: string, url: string): Promise<PeerR
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => process.stderr.write(`[peers] ${d.toString()}`));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}: ${out.trim().slice(-500)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}: ${out.trim().slice(-500)}`)),
+    );
   });
   const peers: PeerResult[] = [];
   for (const line of output.split('\n')) {
@@ -521,7 +534,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const secondMem = sampler.end();
     const readResult = await reads;
     if (second.status !== 200) throw new Error(`the second run answered ${second.status}: ${second.body.slice(0, 500)}`);
-    log(`second run: ${seconds(second.ms)}, peak RSS ${(secondMem.hwmMb ?? secondMem.sampledPeakMb).toFixed(0)} MB, ${readResult.count} reads`);
+    log(
+      `second run: ${seconds(second.ms)}, peak RSS ${(secondMem.hwmMb ?? secondMem.sampledPeakMb).toFixed(0)} MB, ${readResult.count} reads`,
+    );
 
     log('GET /data');
     await sleep(1000); // let the heap settle after the run
@@ -646,7 +661,9 @@ export function formatTable(r: BenchResult): string {
     ],
     [
       'GET /data, all users: time (first byte)',
-      r.getData.error ? `failed: ${r.getData.error.slice(0, 120)}` : `${s(r.getData.s)} (${s(r.getData.firstByteS)}), ${r.getData.mb.toFixed(1)} MB`,
+      r.getData.error
+        ? `failed: ${r.getData.error.slice(0, 120)}`
+        : `${s(r.getData.s)} (${s(r.getData.firstByteS)}), ${r.getData.mb.toFixed(1)} MB`,
     ],
     ['GET /data: users/s', r.getData.error ? '–' : int(r.getData.usersPerS)],
     ['Node peak RSS during GET /data', `${r.getData.peakRssMb.toFixed(0)} MB`],
@@ -705,7 +722,7 @@ async function main(argv: string[]): Promise<number> {
         '  users defaults to experiments / 10; --read-pause is the pause between reads during the\n' +
         '  measured run (default 10 ms, 0 = back to back); --keep keeps the bench database;\n' +
         '  --peers PATH runs PATH DATA_DIR PG_URL (e.g. /work/shared/peers/run-peers.sh) and adds its rows.\n' +
-        '  Database: DATABASE_URL\'s server if set, else postgres://postgres@127.0.0.1:5432.\n' +
+        "  Database: DATABASE_URL's server if set, else postgres://postgres@127.0.0.1:5432.\n" +
         '  --database-url URL (a Citus coordinator with workers): the ETL on that PostgreSQL and on the\n' +
         '  cluster side by side, on the same files, with the time of each step (bench/citus.ts).',
     );

@@ -62,10 +62,14 @@ const withNode = (url: string, host: string, port: number, database?: string) =>
 
 /** A fresh database on every node of the cluster at `coordinatorUrl`, distributed-ready. */
 async function createCitusDatabase(coordinatorUrl: string): Promise<BenchDatabase> {
-  const workers = await onNode(coordinatorUrl, async (c) =>
-    (await c.query<{ nodename: string; nodeport: number }>(
-      `SELECT nodename, nodeport FROM pg_dist_node WHERE isactive AND noderole = 'primary' AND groupid <> 0 ORDER BY nodeport`,
-    )).rows,
+  const workers = await onNode(
+    coordinatorUrl,
+    async (c) =>
+      (
+        await c.query<{ nodename: string; nodeport: number }>(
+          `SELECT nodename, nodeport FROM pg_dist_node WHERE isactive AND noderole = 'primary' AND groupid <> 0 ORDER BY nodeport`,
+        )
+      ).rows,
   );
   if (workers.length === 0) throw new Error('--database-url: the coordinator has no active workers (pg_dist_node)');
   const coordinator = new URL(coordinatorUrl);
@@ -77,7 +81,9 @@ async function createCitusDatabase(coordinatorUrl: string): Promise<BenchDatabas
   await drop();
   for (const node of nodes) {
     await onNode(node, (c) => c.query(`CREATE DATABASE ${name}`));
-    await onNode(withNode(node, new URL(node).hostname, Number(new URL(node).port || 5432), name), (c) => c.query('CREATE EXTENSION citus'));
+    await onNode(withNode(node, new URL(node).hostname, Number(new URL(node).port || 5432), name), (c) =>
+      c.query('CREATE EXTENSION citus'),
+    );
   }
   const url = withNode(coordinatorUrl, coordinator.hostname, Number(coordinator.port || 5432), name);
   await onNode(url, async (c) => {
@@ -101,7 +107,15 @@ async function measure(kind: SideResult['database'], database: BenchDatabase, di
     log(`${kind}: measured run ${seconds(second.ms)}`);
     const all = await streamAll(service.port);
     log(`${kind}: GET /data ${(all.bytes / 1e6).toFixed(1)} MB in ${seconds(all.ms)}`);
-    return { database: kind, health, firstRunS: first.ms / 1000, runS: second.ms / 1000, steps: second.steps, getDataS: all.ms / 1000, getDataMb: all.bytes / 1e6 };
+    return {
+      database: kind,
+      health,
+      firstRunS: first.ms / 1000,
+      runS: second.ms / 1000,
+      steps: second.steps,
+      getDataS: all.ms / 1000,
+      getDataMb: all.bytes / 1e6,
+    };
   } finally {
     await service.stop();
   }

@@ -284,13 +284,7 @@ function writeRunTime(w: ChunkedFileWriter, rng: () => number): void {
   }
 }
 
-async function writeExperiments(
-  file: string,
-  m: number,
-  users: number,
-  k: number,
-  rng: () => number,
-): Promise<number> {
+async function writeExperiments(file: string, m: number, users: number, k: number, rng: () => number): Promise<number> {
   // Only users whose id is not a multiple of 10 ever run experiments (~10% never do).
   // Eligible index j (0-based) -> user id: 9 eligible ids per block of 10.
   const eligible = users - Math.floor(users / 10);
@@ -380,13 +374,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   await mkdir(out, { recursive: true });
   const files: Record<string, number> = {};
   files[USERS_FILE] = await writeUsers(path.join(out, USERS_FILE), users, streamRng(seed, 0));
-  files[EXPERIMENTS_FILE] = await writeExperiments(
-    path.join(out, EXPERIMENTS_FILE),
-    experiments,
-    users,
-    compounds,
-    streamRng(seed, 1),
-  );
+  files[EXPERIMENTS_FILE] = await writeExperiments(path.join(out, EXPERIMENTS_FILE), experiments, users, compounds, streamRng(seed, 1));
   files[COMPOUNDS_FILE] = await writeCompounds(path.join(out, COMPOUNDS_FILE), compounds, streamRng(seed, 2));
   return { files };
 }
@@ -405,9 +393,19 @@ export async function generateCached(
 ): Promise<GenerateResult & { dir: string; reused: boolean }> {
   const dir = path.join(root, `u${options.users}-e${options.experiments}-c${options.compounds}-s${options.seed ?? 1}`);
   const marker = path.join(dir, 'generated.json');
-  const cached = await readFile(marker, 'utf8').then((text) => JSON.parse(text) as Record<string, number>, () => null);
+  const cached = await readFile(marker, 'utf8').then(
+    (text) => JSON.parse(text) as Record<string, number>,
+    () => null,
+  );
   if (cached) {
-    const sizes = await Promise.all(Object.keys(cached).map((f) => stat(path.join(dir, f)).then((i) => i.size, () => -1)));
+    const sizes = await Promise.all(
+      Object.keys(cached).map((f) =>
+        stat(path.join(dir, f)).then(
+          (i) => i.size,
+          () => -1,
+        ),
+      ),
+    );
     if (Object.values(cached).every((size, i) => sizes[i] === size)) return { dir, files: cached, reused: true };
   }
   const scratch = `${dir}.${process.pid}.${Date.now()}`;

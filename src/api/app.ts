@@ -86,7 +86,9 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
   }
   for (const [path, methods] of allowed) {
     const allow = [...methods].sort().join(', ');
-    app.all(path, (c) => c.json({ error: `${c.req.method} is not allowed on ${printable(c.req.path, 200)}; use ${allow}` }, 405, { Allow: allow }));
+    app.all(path, (c) =>
+      c.json({ error: `${c.req.method} is not allowed on ${printable(c.req.path, 200)}; use ${allow}` }, 405, { Allow: allow }),
+    );
   }
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${printable(c.req.path, 200)}` }, 404));

@@ -32,7 +32,12 @@ export function requireToken({ apiToken, apiTokenReads = false }: TokenOptions):
     if (presented !== undefined && timingSafeEqual(digest(presented), expected)) return next();
     // Repeated headers reach here joined by ", " (as fetch's Headers does): that is two credentials,
     // not a missing one, and which one counts is not guessed.
-    const problem = header === undefined ? 'missing token' : presented === undefined ? 'more than one Authorization header, or not a Bearer token' : 'wrong token';
+    const problem =
+      header === undefined
+        ? 'missing token'
+        : presented === undefined
+          ? 'more than one Authorization header, or not a Bearer token'
+          : 'wrong token';
     return c.json(
       { error: `${problem}: send Authorization: Bearer <API_TOKEN>` },
       401,

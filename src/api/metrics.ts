@@ -38,7 +38,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly lastRunId = new Gauge({ name: 'etl_last_run_id', help: 'The id of the last run this process finished.', registers: [this.registry] });
+  readonly lastRunId = new Gauge({
+    name: 'etl_last_run_id',
+    help: 'The id of the last run this process finished.',
+    registers: [this.registry],
+  });
 
   readonly lastRunSucceeded = new Gauge({
     name: 'etl_last_run_succeeded',
@@ -107,7 +111,13 @@ export class Metrics {
   #rows(kind: string, help: string) {
     // Waits for a failed run's record like lastRunDuration: prom-client reads the metrics of a
     // scrape side by side, so each one that comes from the record must wait for it itself.
-    return new Gauge({ name: `etl_last_run_rows_${kind}`, help, labelNames: ['file'] as const, registers: [this.registry], collect: () => this.#pending });
+    return new Gauge({
+      name: `etl_last_run_rows_${kind}`,
+      help,
+      labelNames: ['file'] as const,
+      registers: [this.registry],
+      collect: () => this.#pending,
+    });
   }
 
   /**
@@ -115,7 +125,10 @@ export class Metrics {
    * progress while it runs, the time of each step, then the outcome and the counters of its run
    * record. An attempt that could not start (another run holds the lock) is not counted.
    */
-  runListener(record: (runId: number) => Promise<RunRecord | null>): { onProgress: (progress: RunProgress) => void; onEnd: (end: RunEnd) => void } {
+  runListener(record: (runId: number) => Promise<RunRecord | null>): {
+    onProgress: (progress: RunProgress) => void;
+    onEnd: (end: RunEnd) => void;
+  } {
     let step: { name: string; started: number } | null = null;
     const endStep = () => {
       if (step) this.lastRunStepDuration.set({ step: step.name }, (performance.now() - step.started) / 1000);

@@ -22,14 +22,18 @@ export const logRequests =
     const status = c.res.status;
     metrics.httpDuration.observe({ method: c.req.method, route, status: String(status) }, seconds);
     const path = printable(c.req.path, 256);
-    log(`${c.req.method} ${path} ${status}`, {
-      request_id: c.get('requestId'),
-      method: c.req.method,
-      path,
-      route,
-      status,
-      duration_ms: Math.round(seconds * 1e4) / 10,
-    }, status >= 500 ? 'warn' : 'info');
+    log(
+      `${c.req.method} ${path} ${status}`,
+      {
+        request_id: c.get('requestId'),
+        method: c.req.method,
+        path,
+        route,
+        status,
+        duration_ms: Math.round(seconds * 1e4) / 10,
+      },
+      status >= 500 ? 'warn' : 'info',
+    );
   };
 
 /** Every body is capped at 16 KiB but an upload's, which is streamed (src/api/upload.ts). */

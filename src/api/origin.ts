@@ -35,7 +35,9 @@ export function checkHost({ host = '127.0.0.1', allowedHosts = [] }: BrowserOpti
   return async (c, next) => {
     if (allowed.has(requestHost(c))) return next();
     return c.json(
-      { error: `this service does not answer requests for the host ${quoted(c.req.header('host'))}: add its name to ALLOWED_HOSTS to allow it` },
+      {
+        error: `this service does not answer requests for the host ${quoted(c.req.header('host'))}: add its name to ALLOWED_HOSTS to allow it`,
+      },
       403,
       { Connection: 'close' },
     );

@@ -49,7 +49,11 @@ export class StreamGate {
    * never reads it (HEAD, see app.ts, cancels it); takes nothing for `idleTimeoutMs`; the service
    * shuts down; or producing a chunk fails.
    */
-  async respond<E extends { Bindings: Partial<HttpBindings> }>(c: Context<E>, open: () => AsyncGenerator<string>, contentType: string): Promise<Response> {
+  async respond<E extends { Bindings: Partial<HttpBindings> }>(
+    c: Context<E>,
+    open: () => AsyncGenerator<string>,
+    contentType: string,
+  ): Promise<Response> {
     if (this.#active.size >= this.max) return busy(c, `all ${this.max} streaming slots are in use`);
     let stop = () => {};
     let stopped = false; // the service began shutting down before the response existed
@@ -70,45 +74,42 @@ export class StreamGate {
     const idleTimeoutMs = this.idleTimeoutMs;
     const active = this.#active;
     c.header('content-type', contentType);
-    const response = stream(
-      c,
-      async (body) => {
-        let cut: string | null = null;
-        // Cuts the HTTP response: the stream machinery first, then (under node-server) the socket.
-        stop = () => {
-          cut ??= 'the service is shutting down';
-          body.abort();
-          c.env?.outgoing?.destroy();
-        };
-        // A cancelled body (client gone, HEAD) frees the slot at once; the connection follows as
-        // soon as the snapshot is rolled back below.
-        body.onAbort(() => {
-          active.delete(slot);
-        });
-        if (stopped) stop();
-        try {
-          for (let next = first; !next.done && !body.aborted; next = await chunks.next()) {
-            // A write waits until the client has taken the previous chunks: that wait is the idle time.
-            const idle = setTimeout(() => {
-              cut = `its client took nothing for ${idleTimeoutMs} ms`;
-              stop();
-            }, idleTimeoutMs);
-            try {
-              await body.write(next.value);
-            } finally {
-              clearTimeout(idle);
-            }
+    const response = stream(c, async (body) => {
+      let cut: string | null = null;
+      // Cuts the HTTP response: the stream machinery first, then (under node-server) the socket.
+      stop = () => {
+        cut ??= 'the service is shutting down';
+        body.abort();
+        c.env?.outgoing?.destroy();
+      };
+      // A cancelled body (client gone, HEAD) frees the slot at once; the connection follows as
+      // soon as the snapshot is rolled back below.
+      body.onAbort(() => {
+        active.delete(slot);
+      });
+      if (stopped) stop();
+      try {
+        for (let next = first; !next.done && !body.aborted; next = await chunks.next()) {
+          // A write waits until the client has taken the previous chunks: that wait is the idle time.
+          const idle = setTimeout(() => {
+            cut = `its client took nothing for ${idleTimeoutMs} ms`;
+            stop();
+          }, idleTimeoutMs);
+          try {
+            await body.write(next.value);
+          } finally {
+            clearTimeout(idle);
           }
-        } catch (error) {
-          cut = `it failed: ${(error as Error).message}`;
-          stop();
-        } finally {
-          active.delete(slot);
-          await chunks.return(undefined).catch(() => {});
-          if (cut) log(`${c.req.method} ${c.req.path}: stream ended early: ${cut}`, { request_id: c.get('requestId') }, 'warn');
         }
-      },
-    );
+      } catch (error) {
+        cut = `it failed: ${(error as Error).message}`;
+        stop();
+      } finally {
+        active.delete(slot);
+        await chunks.return(undefined).catch(() => {});
+        if (cut) log(`${c.req.method} ${c.req.path}: stream ended early: ${cut}`, { request_id: c.get('requestId') }, 'warn');
+      }
+    });
     this.#streamed.add(response);
     return response;
   }

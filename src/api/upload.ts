@@ -152,7 +152,13 @@ function partFile(name: string | undefined): { file: string } | { problem: strin
  * client sends, a throw there (a defect) fails this upload like any other problem, instead of
  * escaping from an event emitter and taking the process with it.
  */
-function receiveParts(body: Readable, headers: Record<string, string>, dir: string, limits: UploadLimits, signal?: AbortSignal): Promise<void> {
+function receiveParts(
+  body: Readable,
+  headers: Record<string, string>,
+  dir: string,
+  limits: UploadLimits,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     // Part names are read as UTF-8, as browsers and curl send them (busboy's default is latin1).
     const parser = busboy({ headers, defParamCharset: 'utf8', limits: { fieldSize: 1024, headerPairs: 20 } });
@@ -163,18 +169,29 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
     let ended = false;
     let settled = false;
 
-    const guard = <A extends unknown[]>(listener: (...args: A) => void) => (...args: A): void => {
-      try {
-        listener(...args);
-      } catch (error) {
-        fail(new Error(`the upload could not be received (${(error as Error)?.message ?? String(error)})`));
-      }
-    };
-    const rate = new MinRate(limits.uploadRateWindowMs, limits.uploadMinBytesPerSecond, guard((bytes: number, windowMs: number) => {
-      const sent = bytes === 0 ? 'nothing' : `only ${bytes} bytes`;
-      fail(new UploadError(400, `the client sent ${sent} in the last ${windowMs / 1000} s (${received} bytes in all), below the minimum of ` +
-        `${limits.uploadMinBytesPerSecond} bytes/s (UPLOAD_MIN_BYTES_PER_SECOND) an upload must keep up while it holds the run lock; the upload was abandoned`));
-    }));
+    const guard =
+      <A extends unknown[]>(listener: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          listener(...args);
+        } catch (error) {
+          fail(new Error(`the upload could not be received (${(error as Error)?.message ?? String(error)})`));
+        }
+      };
+    const rate = new MinRate(
+      limits.uploadRateWindowMs,
+      limits.uploadMinBytesPerSecond,
+      guard((bytes: number, windowMs: number) => {
+        const sent = bytes === 0 ? 'nothing' : `only ${bytes} bytes`;
+        fail(
+          new UploadError(
+            400,
+            `the client sent ${sent} in the last ${windowMs / 1000} s (${received} bytes in all), below the minimum of ` +
+              `${limits.uploadMinBytesPerSecond} bytes/s (UPLOAD_MIN_BYTES_PER_SECOND) an upload must keep up while it holds the run lock; the upload was abandoned`,
+          ),
+        );
+      }),
+    );
 
     const cleanup = () => {
       rate.stop();
@@ -200,15 +217,18 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
       received += chunk.length;
       rate.received(chunk.length);
       if (received > limits.maxUploadBytes) return fail(tooLarge(limits));
-      if ((received % COLLECT_EVERY_BYTES) < chunk.length) freeDroppedChunks();
+      if (received % COLLECT_EVERY_BYTES < chunk.length) freeDroppedChunks();
       if (!parser.write(chunk)) {
         body.pause();
         rate.pause();
-        parser.once('drain', guard(() => {
-          if (settled) return;
-          rate.resume();
-          body.resume();
-        }));
+        parser.once(
+          'drain',
+          guard(() => {
+            if (settled) return;
+            rate.resume();
+            body.resume();
+          }),
+        );
       }
     });
     const onEnd = guard(() => {
@@ -224,41 +244,64 @@ function receiveParts(body: Readable, headers: Record<string, string>, dir: stri
     // The run is then recorded as cancelled and the client answered 503 before the service exits.
     const onAbort = guard(() => fail(new Error('the service is shutting down')));
 
-    parser.on('file', guard((name: string | undefined, stream: Readable) => {
-      // Destroying the parser errors every part stream it made, even one never piped anywhere.
-      stream.on('error', () => {});
-      if (settled) return void stream.resume();
-      const part = partFile(name);
-      if ('problem' in part) return fail(new UploadError(400, part.problem));
-      if (seen.has(name!)) return fail(new UploadError(400, `the part ${name} is sent more than once`));
-      seen.add(name!);
-      streams.push(stream);
-      const written = pipeline(stream, createWriteStream(path.join(dir, part.file), { flags: 'wx', mode: 0o600 }));
-      files.push(written);
-      // The server's path stays out of the message: the code says enough (ENOSPC, EACCES).
-      written.catch(guard((error: NodeJS.ErrnoException) => fail(error instanceof UploadError ? error : new Error(`could not store the part ${name} (${error.code ?? error.message})`))));
-    }));
-    parser.on('field', guard((name: string | undefined) => {
-      const part = partFile(name);
-      if ('problem' in part) return fail(new UploadError(400, part.problem));
-      fail(new UploadError(400, `the part ${name} is not a file: send it as a file (with a filename), e.g. curl -F ${name}=@${part.file}`));
-    }));
-    parser.on('error', guard((error: Error) => fail(new UploadError(400, `the body is not valid multipart/form-data (${error.message})`))));
-    parser.on('close', guard(() => {
-      void Promise.all(files).then(
-        guard(() => {
-          if (settled) return;
-          const missing = [...PARTS.keys()].filter((name) => !seen.has(name));
-          if (missing.length > 0) {
-            return fail(new UploadError(422, `the part${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: send exactly the file parts ${PART_NAMES}`));
-          }
-          settled = true;
-          cleanup();
-          resolve();
-        }),
-        () => {},
-      );
-    }));
+    parser.on(
+      'file',
+      guard((name: string | undefined, stream: Readable) => {
+        // Destroying the parser errors every part stream it made, even one never piped anywhere.
+        stream.on('error', () => {});
+        if (settled) return void stream.resume();
+        const part = partFile(name);
+        if ('problem' in part) return fail(new UploadError(400, part.problem));
+        if (seen.has(name!)) return fail(new UploadError(400, `the part ${name} is sent more than once`));
+        seen.add(name!);
+        streams.push(stream);
+        const written = pipeline(stream, createWriteStream(path.join(dir, part.file), { flags: 'wx', mode: 0o600 }));
+        files.push(written);
+        // The server's path stays out of the message: the code says enough (ENOSPC, EACCES).
+        written.catch(
+          guard((error: NodeJS.ErrnoException) =>
+            fail(error instanceof UploadError ? error : new Error(`could not store the part ${name} (${error.code ?? error.message})`)),
+          ),
+        );
+      }),
+    );
+    parser.on(
+      'field',
+      guard((name: string | undefined) => {
+        const part = partFile(name);
+        if ('problem' in part) return fail(new UploadError(400, part.problem));
+        fail(
+          new UploadError(400, `the part ${name} is not a file: send it as a file (with a filename), e.g. curl -F ${name}=@${part.file}`),
+        );
+      }),
+    );
+    parser.on(
+      'error',
+      guard((error: Error) => fail(new UploadError(400, `the body is not valid multipart/form-data (${error.message})`))),
+    );
+    parser.on(
+      'close',
+      guard(() => {
+        void Promise.all(files).then(
+          guard(() => {
+            if (settled) return;
+            const missing = [...PARTS.keys()].filter((name) => !seen.has(name));
+            if (missing.length > 0) {
+              return fail(
+                new UploadError(
+                  422,
+                  `the part${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing: send exactly the file parts ${PART_NAMES}`,
+                ),
+              );
+            }
+            settled = true;
+            cleanup();
+            resolve();
+          }),
+          () => {},
+        );
+      }),
+    );
 
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort);

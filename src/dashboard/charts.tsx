@@ -31,7 +31,8 @@ type Bucket = Summary['histogram'][number];
 /** "1 experiment", "0 experiments", "5–9 experiments". */
 const experiments = (b: Bucket) => `${bucketLabel(b)} ${b.min_experiments === 1 && b.max_experiments === 1 ? 'experiment' : 'experiments'}`;
 
-const bucketLabel = (b: Bucket) => (b.min_experiments === b.max_experiments ? count(b.min_experiments) : `${count(b.min_experiments)}–${count(b.max_experiments)}`);
+const bucketLabel = (b: Bucket) =>
+  b.min_experiments === b.max_experiments ? count(b.min_experiments) : `${count(b.min_experiments)}–${count(b.max_experiments)}`;
 
 /** Users by number of experiments: a vertical bar per bucket, with its count of users. */
 export function ExperimentsHistogram({ histogram }: { histogram: Summary['histogram'] }) {
@@ -58,41 +59,59 @@ export function ExperimentsHistogram({ histogram }: { histogram: Summary['histog
   return (
     <figure class="chart">
       <div class="chart-scroll">
-      <svg viewBox={`0 0 ${WIDTH} ${Math.ceil(height)}`} role="img" aria-labelledby="histogram-title histogram-desc" class="chart-svg">
-        <title id="histogram-title">Histogram of experiments per user</title>
-        <desc id="histogram-desc">{description}</desc>
-        {axis.map((tick) => (
-          <g class="grid">
-            <line x1={left} x2={WIDTH - right} y1={y(tick)} y2={y(tick)} />
-            <text x={left - 6} y={y(tick) + FONT / 3} text-anchor="end">{count(tick)}</text>
-          </g>
-        ))}
-        {histogram.map((b, i) => {
-          const x = left + i * band;
-          const barTop = y(b.users);
-          const labelX = x + band / 2;
-          const labelY = top + plotHeight + FONT + 4;
-          return (
-            <g>
-              <rect class={tail && i === histogram.length - 1 ? 'bar bar-tail' : 'bar'} x={x + (band - bar) / 2} y={barTop} width={bar} height={top + plotHeight - barTop}>
-                <title>{`${experiments(b)}: ${plural(b.users, 'user', 'users')}`}</title>
-              </rect>
-              <text
-                class="tick"
-                x={labelX}
-                y={labelY}
-                text-anchor={turned ? 'end' : 'middle'}
-                transform={turned ? `rotate(-45 ${labelX} ${labelY - FONT / 2})` : undefined}
-              >
-                {labels[i]}
+        <svg viewBox={`0 0 ${WIDTH} ${Math.ceil(height)}`} role="img" aria-labelledby="histogram-title histogram-desc" class="chart-svg">
+          <title id="histogram-title">Histogram of experiments per user</title>
+          <desc id="histogram-desc">{description}</desc>
+          {axis.map((tick) => (
+            <g class="grid">
+              <line x1={left} x2={WIDTH - right} y1={y(tick)} y2={y(tick)} />
+              <text x={left - 6} y={y(tick) + FONT / 3} text-anchor="end">
+                {count(tick)}
               </text>
             </g>
-          );
-        })}
-        <line class="axis" x1={left} x2={WIDTH - right} y1={top + plotHeight} y2={top + plotHeight} />
-        <text class="axis-title" x={left + plotWidth / 2} y={height - 6} text-anchor="middle">Experiments per user</text>
-        <text class="axis-title" x={14} y={top + plotHeight / 2} text-anchor="middle" transform={`rotate(-90 14 ${top + plotHeight / 2})`}>Users</text>
-      </svg>
+          ))}
+          {histogram.map((b, i) => {
+            const x = left + i * band;
+            const barTop = y(b.users);
+            const labelX = x + band / 2;
+            const labelY = top + plotHeight + FONT + 4;
+            return (
+              <g>
+                <rect
+                  class={tail && i === histogram.length - 1 ? 'bar bar-tail' : 'bar'}
+                  x={x + (band - bar) / 2}
+                  y={barTop}
+                  width={bar}
+                  height={top + plotHeight - barTop}
+                >
+                  <title>{`${experiments(b)}: ${plural(b.users, 'user', 'users')}`}</title>
+                </rect>
+                <text
+                  class="tick"
+                  x={labelX}
+                  y={labelY}
+                  text-anchor={turned ? 'end' : 'middle'}
+                  transform={turned ? `rotate(-45 ${labelX} ${labelY - FONT / 2})` : undefined}
+                >
+                  {labels[i]}
+                </text>
+              </g>
+            );
+          })}
+          <line class="axis" x1={left} x2={WIDTH - right} y1={top + plotHeight} y2={top + plotHeight} />
+          <text class="axis-title" x={left + plotWidth / 2} y={height - 6} text-anchor="middle">
+            Experiments per user
+          </text>
+          <text
+            class="axis-title"
+            x={14}
+            y={top + plotHeight / 2}
+            text-anchor="middle"
+            transform={`rotate(-90 14 ${top + plotHeight / 2})`}
+          >
+            Users
+          </text>
+        </svg>
       </div>
       <figcaption>
         How many users ran how many experiments (users with none included).
@@ -102,11 +121,19 @@ export function ExperimentsHistogram({ histogram }: { histogram: Summary['histog
         <summary>The numbers</summary>
         <table>
           <thead>
-            <tr><th scope="col">Experiments</th><th scope="col" class="num">Users</th></tr>
+            <tr>
+              <th scope="col">Experiments</th>
+              <th scope="col" class="num">
+                Users
+              </th>
+            </tr>
           </thead>
           <tbody>
             {histogram.map((b, i) => (
-              <tr><td>{labels[i]}</td><td class="num">{count(b.users)}</td></tr>
+              <tr>
+                <td>{labels[i]}</td>
+                <td class="num">{count(b.users)}</td>
+              </tr>
             ))}
           </tbody>
         </table>
@@ -132,36 +159,54 @@ export function TopCompoundsChart({ compounds }: { compounds: Summary['top_compo
   return (
     <figure class="chart">
       <div class="chart-scroll">
-      <svg viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-labelledby="compounds-title compounds-desc" class="chart-svg">
-        <title id="compounds-title">The compounds most often a user's top compound</title>
-        <desc id="compounds-desc">{description}</desc>
-        {compounds.map((c, i) => {
-          const y = top + i * row;
-          const width = Math.max((c.users / most) * plotWidth, 1);
-          return (
-            <g>
-              <text x={left - 8} y={y + row / 2 + FONT / 3} text-anchor="end">{names[i]}</text>
-              <rect class="bar" x={left} y={y + 4} width={width} height={row - 8}>
-                <title>{`${c.compound_name} (id ${c.compound_id}): ${plural(c.users, 'user', 'users')}`}</title>
-              </rect>
-              <text class="value" x={left + width + 6} y={y + row / 2 + FONT / 3}>{count(c.users)}</text>
-            </g>
-          );
-        })}
-        <line class="axis" x1={left} x2={left} y1={top} y2={top + plotHeight} />
-        <text class="axis-title" x={left + plotWidth / 2} y={height - 10} text-anchor="middle">Users with it among their top compounds</text>
-      </svg>
+        <svg viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-labelledby="compounds-title compounds-desc" class="chart-svg">
+          <title id="compounds-title">The compounds most often a user's top compound</title>
+          <desc id="compounds-desc">{description}</desc>
+          {compounds.map((c, i) => {
+            const y = top + i * row;
+            const width = Math.max((c.users / most) * plotWidth, 1);
+            return (
+              <g>
+                <text x={left - 8} y={y + row / 2 + FONT / 3} text-anchor="end">
+                  {names[i]}
+                </text>
+                <rect class="bar" x={left} y={y + 4} width={width} height={row - 8}>
+                  <title>{`${c.compound_name} (id ${c.compound_id}): ${plural(c.users, 'user', 'users')}`}</title>
+                </rect>
+                <text class="value" x={left + width + 6} y={y + row / 2 + FONT / 3}>
+                  {count(c.users)}
+                </text>
+              </g>
+            );
+          })}
+          <line class="axis" x1={left} x2={left} y1={top} y2={top + plotHeight} />
+          <text class="axis-title" x={left + plotWidth / 2} y={height - 10} text-anchor="middle">
+            Users with it among their top compounds
+          </text>
+        </svg>
       </div>
       <figcaption>For each compound, the users whose most common compound it is; a tie counts for each tied compound.</figcaption>
       <details>
         <summary>The numbers</summary>
         <table>
           <thead>
-            <tr><th scope="col">Compound</th><th scope="col" class="num">Id</th><th scope="col" class="num">Users</th></tr>
+            <tr>
+              <th scope="col">Compound</th>
+              <th scope="col" class="num">
+                Id
+              </th>
+              <th scope="col" class="num">
+                Users
+              </th>
+            </tr>
           </thead>
           <tbody>
             {compounds.map((c) => (
-              <tr><td>{c.compound_name}</td><td class="num">{c.compound_id}</td><td class="num">{count(c.users)}</td></tr>
+              <tr>
+                <td>{c.compound_name}</td>
+                <td class="num">{c.compound_id}</td>
+                <td class="num">{count(c.users)}</td>
+              </tr>
             ))}
           </tbody>
         </table>

@@ -36,12 +36,16 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
     <Layout title="Features" page="features">
       <h1>Features</h1>
       {run === null ? (
-        <p>Nothing is published yet: run the ETL on the <a href="/">overview</a>.</p>
+        <p>
+          Nothing is published yet: run the ETL on the <a href="/">overview</a>.
+        </p>
       ) : (
         <p>
           {`Published by run ${run.run_id}: ${count(run.features.users)} users, ${count(run.features.experiments)} experiments, `}
           <strong>{decimal(view.average)}</strong> experiments per user on average.{' '}
-          <a href="/data.csv" download="features.csv">Download all users as CSV</a>
+          <a href="/data.csv" download="features.csv">
+            Download all users as CSV
+          </a>
         </p>
       )}
       <form method="get" action="/ui/features" class="row card" role="search" aria-label="Go to a user">
@@ -49,39 +53,57 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
         <input id="user" name="user" type="number" min={1} step={1} inputmode="numeric" value={user === undefined ? '' : String(user)} />
         <label for="limit">Users per page</label>
         <select id="limit" name="limit">
-          {[...new Set([...PAGE_SIZES, limit])].sort((a, b) => a - b).map((size) => (
-            <option value={String(size)} selected={size === limit}>{String(size)}</option>
-          ))}
+          {[...new Set([...PAGE_SIZES, limit])]
+            .sort((a, b) => a - b)
+            .map((size) => (
+              <option value={String(size)} selected={size === limit}>
+                {String(size)}
+              </option>
+            ))}
         </select>
         <button type="submit">Show</button>
       </form>
       {missing ? (
         <p class="message message-warning" role="status">
-          {first === undefined ? `No user has an id of ${user} or more.` : `There is no user ${user}; the page starts at the next user id, ${first}.`}
+          {first === undefined
+            ? `No user has an id of ${user} or more.`
+            : `There is no user ${user}; the page starts at the next user id, ${first}.`}
         </p>
       ) : null}
       {users.length === 0 ? (
-        run === null ? null : <p>No users on this page.</p>
+        run === null ? null : (
+          <p>No users on this page.</p>
+        )
       ) : (
         <div class="table-wrap" tabindex={0} role="region" aria-labelledby="features-caption">
           <table>
             <caption id="features-caption">{`Users ${first} to ${last}, by user id`}</caption>
             <thead>
               <tr>
-                <th scope="col" class="num">User id</th>
+                <th scope="col" class="num">
+                  User id
+                </th>
                 <th scope="col">Name</th>
                 <th scope="col">Email</th>
-                <th scope="col" class="num">Experiments</th>
-                <th scope="col" class="num">Average run time</th>
+                <th scope="col" class="num">
+                  Experiments
+                </th>
+                <th scope="col" class="num">
+                  Average run time
+                </th>
                 <th scope="col">Top compound</th>
                 <th scope="col">Top compound ids (all tied)</th>
-                <th scope="col" class="num">Experiments with it</th>
+                <th scope="col" class="num">
+                  Experiments with it
+                </th>
               </tr>
             </thead>
             <tbody>
               {users.map((u) => (
                 <tr class={u.user_id === user ? 'highlight' : undefined} aria-current={u.user_id === user ? 'true' : undefined}>
-                  <th scope="row" class="num">{u.user_id}</th>
+                  <th scope="row" class="num">
+                    {u.user_id}
+                  </th>
                   <td>{u.name}</td>
                   <td>{u.email}</td>
                   <td class="num">{count(u.total_experiments)}</td>
@@ -97,7 +119,13 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
       )}
       <nav class="pager" aria-label="Pages of users">
         {view.after > 0 || user !== undefined ? <a href={pageHref(0, limit)}>First page</a> : null}
-        {view.nextAfter !== null ? <a class="button" rel="next" href={pageHref(view.nextAfter, limit)}>Next page</a> : users.length > 0 ? <span class="muted">Last page</span> : null}
+        {view.nextAfter !== null ? (
+          <a class="button" rel="next" href={pageHref(view.nextAfter, limit)}>
+            Next page
+          </a>
+        ) : users.length > 0 ? (
+          <span class="muted">Last page</span>
+        ) : null}
       </nav>
     </Layout>
   );

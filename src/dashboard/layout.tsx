@@ -11,7 +11,9 @@ export type PageName = 'overview' | 'features' | 'run';
 export function Layout({ title, page, script = false, children }: { title: string; page: PageName; script?: boolean; children: Child }) {
   const link = (href: string, name: PageName | null, text: string) => (
     <li>
-      <a href={href} aria-current={name === page ? 'page' : undefined}>{text}</a>
+      <a href={href} aria-current={name === page ? 'page' : undefined}>
+        {text}
+      </a>
     </li>
   );
   return (
@@ -25,9 +27,13 @@ export function Layout({ title, page, script = false, children }: { title: strin
         {script ? <script src={ASSETS.js.path} defer></script> : null}
       </head>
       <body>
-        <a class="skip" href="#content">Skip to the content</a>
+        <a class="skip" href="#content">
+          Skip to the content
+        </a>
         <header class="top">
-          <p class="brand"><a href="/">lab-features-etl</a></p>
+          <p class="brand">
+            <a href="/">lab-features-etl</a>
+          </p>
           <nav aria-label="Dashboard">
             <ul>
               {link('/', 'overview', 'Runs & overview')}
@@ -48,7 +54,9 @@ export function MessagePage({ title, page, children }: { title: string; page: Pa
     <Layout title={title} page={page}>
       <h1>{title}</h1>
       <p class="message message-failed">{children}</p>
-      <p><a href="/">Back to the runs</a></p>
+      <p>
+        <a href="/">Back to the runs</a>
+      </p>
     </Layout>
   );
 }

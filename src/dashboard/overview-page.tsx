@@ -33,8 +33,8 @@ function RunEtl() {
     <section aria-labelledby="run-etl-title">
       <h2 id="run-etl-title">Run the ETL</h2>
       <p class="hint">
-        Reads the three CSV files in the service's <code>DATA_DIR</code>, checks, transforms and publishes them in one transaction:
-        the features below stay as they are until the run commits, and stay if it fails.
+        Reads the three CSV files in the service's <code>DATA_DIR</code>, checks, transforms and publishes them in one transaction: the
+        features below stay as they are until the run commits, and stay if it fails.
       </p>
       <form id="run-form" method="post" action="/data">
         <button type="submit">Run ETL</button>
@@ -44,10 +44,16 @@ function RunEtl() {
       <details id="token-box">
         <summary>API token</summary>
         <form id="token-form" class="row">
-          <label for="token">Token (the service's <code>API_TOKEN</code>)</label>
+          <label for="token">
+            Token (the service's <code>API_TOKEN</code>)
+          </label>
           <input id="token" type="password" autocomplete="off" spellcheck={false} />
-          <button type="submit" class="secondary">Use it</button>
-          <button type="button" id="token-forget" class="secondary">Forget it</button>
+          <button type="submit" class="secondary">
+            Use it
+          </button>
+          <button type="button" id="token-forget" class="secondary">
+            Forget it
+          </button>
         </form>
         <p class="hint">
           Needed only when the service sets <code>API_TOKEN</code>. Kept in this tab (sessionStorage) and sent as
@@ -67,14 +73,32 @@ function Published({ summary }: { summary: Summary }) {
       ) : (
         <>
           <dl class="stats">
-            <div><dt>From run</dt><dd><a href={`/ui/runs/${summary.run_id}`}>{summary.run_id}</a></dd></div>
-            <div><dt>Users</dt><dd>{count(summary.users)}</dd></div>
-            <div><dt>Experiments</dt><dd>{count(summary.experiments)}</dd></div>
-            <div><dt>Experiments per user</dt><dd>{decimal(summary.average_experiments_per_user)}</dd></div>
+            <div>
+              <dt>From run</dt>
+              <dd>
+                <a href={`/ui/runs/${summary.run_id}`}>{summary.run_id}</a>
+              </dd>
+            </div>
+            <div>
+              <dt>Users</dt>
+              <dd>{count(summary.users)}</dd>
+            </div>
+            <div>
+              <dt>Experiments</dt>
+              <dd>{count(summary.experiments)}</dd>
+            </div>
+            <div>
+              <dt>Experiments per user</dt>
+              <dd>{decimal(summary.average_experiments_per_user)}</dd>
+            </div>
           </dl>
           <p class="row">
-            <a class="button" href="/ui/features">Browse the features</a>
-            <a class="button secondary" href="/data.csv" download="features.csv">Download as CSV</a>
+            <a class="button" href="/ui/features">
+              Browse the features
+            </a>
+            <a class="button secondary" href="/data.csv" download="features.csv">
+              Download as CSV
+            </a>
           </p>
         </>
       )}
@@ -87,7 +111,12 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
   const running = runs.find((r) => r.status === 'running');
   const columns = 5 + SOURCES.length + 1;
   return (
-    <section id="runs" aria-labelledby="runs-title" data-latest-run={String(runs[0]?.run_id ?? 0)} data-running-run={running ? String(running.run_id) : undefined}>
+    <section
+      id="runs"
+      aria-labelledby="runs-title"
+      data-latest-run={String(runs[0]?.run_id ?? 0)}
+      data-running-run={running ? String(running.run_id) : undefined}
+    >
       <h2 id="runs-title">Latest runs</h2>
       {runs.length === 0 ? (
         <p>No run yet.</p>
@@ -101,9 +130,17 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                 <th scope="col">Status</th>
                 <th scope="col">Source</th>
                 <th scope="col">Started (UTC)</th>
-                <th scope="col" class="num">Duration</th>
-                {SOURCES.map((s) => <th scope="col" class="num">{s.file}</th>)}
-                <th scope="col" class="num">Rejected rows</th>
+                <th scope="col" class="num">
+                  Duration
+                </th>
+                {SOURCES.map((s) => (
+                  <th scope="col" class="num">
+                    {s.file}
+                  </th>
+                ))}
+                <th scope="col" class="num">
+                  Rejected rows
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -112,10 +149,16 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                 return (
                   <>
                     <tr>
-                      <th scope="row" class="nowrap"><a href={`/ui/runs/${run.run_id}`}>{`Run ${run.run_id}`}</a></th>
-                      <td><StatusBadge run={run} /></td>
+                      <th scope="row" class="nowrap">
+                        <a href={`/ui/runs/${run.run_id}`}>{`Run ${run.run_id}`}</a>
+                      </th>
+                      <td>
+                        <StatusBadge run={run} />
+                      </td>
                       <td>{run.source === 'upload' ? 'upload' : 'DATA_DIR'}</td>
-                      <td class="nowrap"><time datetime={run.started_at.toISOString()}>{utc(run.started_at)}</time></td>
+                      <td class="nowrap">
+                        <time datetime={run.started_at.toISOString()}>{utc(run.started_at)}</time>
+                      </td>
                       <td class="num nowrap">{duration(run.duration_ms)}</td>
                       {SOURCES.map((s) => {
                         const f = run.files[s.file];
@@ -125,7 +168,9 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                           </td>
                         );
                       })}
-                      <td class="num">{rejected > 0 ? <a href={`/ui/runs/${run.run_id}#rejects`}>{count(rejected)}</a> : count(rejected)}</td>
+                      <td class="num">
+                        {rejected > 0 ? <a href={`/ui/runs/${run.run_id}#rejects`}>{count(rejected)}</a> : count(rejected)}
+                      </td>
                     </tr>
                     {run.error ? (
                       <tr class="error-row">

@@ -71,7 +71,10 @@ export function dashboard({ db, publicRun }: DashboardOptions): Hono {
     const answer = await readFeaturesPage(db, { ...wanted, limit: wanted.limit + 1 });
     const users = answer.users.slice(0, wanted.limit);
     const nextAfter = answer.users.length > wanted.limit ? users[users.length - 1]!.user_id : null;
-    return page(c, <FeaturesPage view={{ run: answer.run, average: answer.average_experiments_per_user, users, nextAfter, user, ...wanted }} />);
+    return page(
+      c,
+      <FeaturesPage view={{ run: answer.run, average: answer.average_experiments_per_user, users, nextAfter, user, ...wanted }} />,
+    );
   });
 
   app.get('/ui/runs/:id', async (c) => {
@@ -101,7 +104,14 @@ function check<S extends z.ZodType>(schema: S, value: string | undefined): z.out
   return result.success ? result.data : new Error(result.error.issues[0]?.message ?? 'invalid parameter');
 }
 
-const refused = (c: Context, name: PageName, error: Error) => page(c, <MessagePage title="Not a valid address" page={name}>{error.message}</MessagePage>, 400);
+const refused = (c: Context, name: PageName, error: Error) =>
+  page(
+    c,
+    <MessagePage title="Not a valid address" page={name}>
+      {error.message}
+    </MessagePage>,
+    400,
+  );
 
 async function page(c: Context, element: unknown, status: 200 | 400 | 404 = 200) {
   return c.html(`<!doctype html>${await element}`, status);

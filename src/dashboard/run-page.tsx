@@ -49,19 +49,31 @@ export function RunPage({ view }: { view: RunView }) {
           <dt>Source</dt>
           <dd>{run.source === 'upload' ? 'files uploaded with POST /data' : 'the files in DATA_DIR'}</dd>
           <dt>Started</dt>
-          <dd><time datetime={run.started_at.toISOString()}>{`${utc(run.started_at)} UTC`}</time></dd>
+          <dd>
+            <time datetime={run.started_at.toISOString()}>{`${utc(run.started_at)} UTC`}</time>
+          </dd>
           <dt>Finished</dt>
           <dd>{run.finished_at ? <time datetime={run.finished_at.toISOString()}>{`${utc(run.finished_at)} UTC`}</time> : 'not yet'}</dd>
           <dt>Duration</dt>
           <dd>{duration(run.duration_ms)}</dd>
-          {run.step ? (<><dt>Step</dt><dd>{run.step}</dd></>) : null}
+          {run.step ? (
+            <>
+              <dt>Step</dt>
+              <dd>{run.step}</dd>
+            </>
+          ) : null}
           {run.status === 'succeeded' ? (
             <>
               <dt>Published</dt>
               <dd>{`${count(run.features.users)} users, ${count(run.features.experiments)} experiments, ${decimal(run.features.average_experiments_per_user)} experiments per user`}</dd>
             </>
           ) : null}
-          {run.error ? (<><dt>Error</dt><dd class="message message-failed">{run.error}</dd></>) : null}
+          {run.error ? (
+            <>
+              <dt>Error</dt>
+              <dd class="message message-failed">{run.error}</dd>
+            </>
+          ) : null}
         </dl>
         <div class="table-wrap" tabindex={0} role="region" aria-label="Files of the run">
           <table>
@@ -69,10 +81,18 @@ export function RunPage({ view }: { view: RunView }) {
             <thead>
               <tr>
                 <th scope="col">File</th>
-                <th scope="col" class="num">Size read</th>
-                <th scope="col" class="num">Rows read</th>
-                <th scope="col" class="num">Loaded</th>
-                <th scope="col" class="num">Rejected</th>
+                <th scope="col" class="num">
+                  Size read
+                </th>
+                <th scope="col" class="num">
+                  Rows read
+                </th>
+                <th scope="col" class="num">
+                  Loaded
+                </th>
+                <th scope="col" class="num">
+                  Rejected
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -117,7 +137,9 @@ export function RunPage({ view }: { view: RunView }) {
                   <thead>
                     <tr>
                       <th scope="col">File</th>
-                      <th scope="col" class="num">Line</th>
+                      <th scope="col" class="num">
+                        Line
+                      </th>
                       <th scope="col">Reason</th>
                       <th scope="col">Raw line</th>
                     </tr>
@@ -143,7 +165,11 @@ export function RunPage({ view }: { view: RunView }) {
             )}
             <nav class="pager" aria-label="Pages of rejected rows">
               {offset > 0 ? <a href={pageHref(run.run_id, Math.max(0, offset - limit), limit)}>Previous page</a> : null}
-              {view.more ? <a class="button" rel="next" href={pageHref(run.run_id, offset + limit, limit)}>Next page</a> : null}
+              {view.more ? (
+                <a class="button" rel="next" href={pageHref(run.run_id, offset + limit, limit)}>
+                  Next page
+                </a>
+              ) : null}
             </nav>
           </>
         )}

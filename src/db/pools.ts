@@ -46,7 +46,11 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
     ...(options.settings && Object.keys(options.settings).length > 0
-      ? { options: Object.entries(options.settings).map(([name, value]) => `-c ${name}=${value}`).join(' ') }
+      ? {
+          options: Object.entries(options.settings)
+            .map(([name, value]) => `-c ${name}=${value}`)
+            .join(' '),
+        }
       : {}),
   });
   // An idle client dying (database restart) must not crash the process; the pool replaces it.

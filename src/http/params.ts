@@ -13,14 +13,16 @@ export const quoted = (value: unknown) => `"${printable(String(value), 40)}"`;
  */
 export const idParam = (name: string, example: number) => {
   const message = (issue: { input?: unknown }) => `${quoted(issue.input)} is not a valid id (a positive integer)`;
-  return z
-    .string({ error: message })
-    .regex(new RegExp(`^[1-9][0-9]{0,${MAX_ID_DIGITS - 1}}$`), { error: message })
-    // Checked on the text, before it becomes a number: 9007199254740993 converts to ...992, and the
-    // message must quote what the client sent.
-    .refine((text) => Number(text) <= MAX_ID, { error: message })
-    .transform(Number)
-    .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example });
+  return (
+    z
+      .string({ error: message })
+      .regex(new RegExp(`^[1-9][0-9]{0,${MAX_ID_DIGITS - 1}}$`), { error: message })
+      // Checked on the text, before it becomes a number: 9007199254740993 converts to ...992, and the
+      // message must quote what the client sent.
+      .refine((text) => Number(text) <= MAX_ID, { error: message })
+      .transform(Number)
+      .openapi({ param: { name, in: 'path' }, type: 'integer', minimum: 1, maximum: MAX_ID, example })
+  );
 };
 
 /**

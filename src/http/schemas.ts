@@ -6,13 +6,19 @@ import { z } from '@hono/zod-openapi';
 // and Reject are z.infer of them (test/run/shapes.test.ts holds the SQL columns to the same lists).
 
 export const ErrorBody = z
-  .object({ error: z.string().openapi({ description: 'What went wrong, for a person to read. Never a stack trace, SQL or a connection string.' }) })
+  .object({
+    error: z.string().openapi({ description: 'What went wrong, for a person to read. Never a stack trace, SQL or a connection string.' }),
+  })
   .openapi('Error', { example: { error: 'no user 4242 in the published features' } });
 
 export const RunErrorBody = z
   .object({
     error: z.string(),
-    run_id: z.number().int().nullable().openapi({ description: 'The run that failed, or (409) the run in progress; null if it could not be told.' }),
+    run_id: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'The run that failed, or (409) the run in progress; null if it could not be told.' }),
   })
   .openapi('RunError', { example: { error: 'run 7 is in progress', run_id: 7 } });
 
@@ -29,7 +35,9 @@ export const Run = z
   .object({
     run_id: z.number().int(),
     status: z.enum(['running', 'succeeded', 'failed']),
-    source: z.enum(['data_dir', 'upload']).openapi({ description: 'Where the files came from: DATA_DIR, or the parts of a multipart POST /data.' }),
+    source: z
+      .enum(['data_dir', 'upload'])
+      .openapi({ description: 'Where the files came from: DATA_DIR, or the parts of a multipart POST /data.' }),
     step: z.string().nullable().openapi({ description: 'The current step while running, else null.' }),
     started_at: z.iso.datetime(),
     finished_at: z.iso.datetime().nullable(),
@@ -82,7 +90,9 @@ export const UserFeatures = z
     average_run_time: z.number().nullable().openapi({ description: 'Mean experiment_run_time of those experiments; null when none.' }),
     top_compound_id: z.number().int().nullable().openapi({ description: 'The lowest of top_compound_ids; null when no experiments.' }),
     top_compound_name: z.string().nullable(),
-    top_compound_ids: z.array(z.number().int()).openapi({ description: "Every compound in the most of the user's experiments (ties kept), ascending." }),
+    top_compound_ids: z
+      .array(z.number().int())
+      .openapi({ description: "Every compound in the most of the user's experiments (ties kept), ascending." }),
     top_compound_experiments: z.number().int().nullable().openapi({ description: 'In how many experiments the top compounds appear.' }),
   })
   .openapi('UserFeatures', { example: USER_EXAMPLE });
@@ -131,13 +141,19 @@ export const RejectsPage = z
       run_id: 3,
       limit: 1000,
       offset: 0,
-      rejected: [{ file: 'users.csv', line: 4, reason: 'user_id x is not a positive integer', raw: 'x,\tB,\tb,\t2023-01-01', raw_bytes: 19 }],
+      rejected: [
+        { file: 'users.csv', line: 4, reason: 'user_id x is not a positive integer', raw: 'x,\tB,\tb,\t2023-01-01', raw_bytes: 19 },
+      ],
     },
   });
 
 export const Summary = z
   .object({
-    run_id: z.number().int().nullable().openapi({ description: 'The published run; null before any run succeeded (then the rest is empty).' }),
+    run_id: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'The published run; null before any run succeeded (then the rest is empty).' }),
     users: z.number().int(),
     experiments: z.number().int(),
     average_experiments_per_user: z.number().nullable(),
@@ -154,12 +170,10 @@ export const Summary = z
           'Users by number of experiments, in at most 21 buckets from 0 up, users with no experiments included and empty buckets kept. ' +
           'The buckets are equally wide (a round width: 1, 2, 5, 10, 20, ...) up to the 99th percentile; when a few users are beyond them, one last, wider bucket ends at the largest count.',
       }),
-    top_compounds: z
-      .array(z.object({ compound_id: z.number().int(), compound_name: z.string(), users: z.number().int() }))
-      .openapi({
-        description:
-          'The 10 compounds that are most often among a user\'s top compounds, most users first (then by id). A tie counts for each tied compound, so the counts can add up to more than the users.',
-      }),
+    top_compounds: z.array(z.object({ compound_id: z.number().int(), compound_name: z.string(), users: z.number().int() })).openapi({
+      description:
+        "The 10 compounds that are most often among a user's top compounds, most users first (then by id). A tie counts for each tied compound, so the counts can add up to more than the users.",
+    }),
   })
   .openapi('Summary', {
     example: {
@@ -183,7 +197,9 @@ export const Summary = z
 export const Health = z
   .object({
     status: z.enum(['ok', 'unavailable']),
-    database: z.enum(['postgresql', 'citus']).openapi({ description: 'A plain PostgreSQL, or a Citus coordinator whose data is distributed over its workers.' }),
+    database: z
+      .enum(['postgresql', 'citus'])
+      .openapi({ description: 'A plain PostgreSQL, or a Citus coordinator whose data is distributed over its workers.' }),
     workers: z.number().int().optional().openapi({ description: 'Citus only: the active worker nodes.' }),
     shards: z.number().int().optional().openapi({ description: 'Citus only: the shards each distributed table is split into.' }),
     error: z.string().optional(),

@@ -503,5 +503,4 @@ class CopyWriter {
     this.room((end - start) * 2);
     this.length = writeEscaped(this.buf, this.length, src, start, end);
   }
-
 }

@@ -94,13 +94,12 @@ async function checkUnchanged(input: InputFile, bytesRead: number): Promise<void
   const size = Number(now.size);
   if (size === input.size && now.mtimeNs === input.mtimeNs && bytesRead === input.size) return;
   const what =
-    size > input.size ? `it grew from ${input.size} to ${size} bytes`
-    : size < input.size ? `it shrank from ${input.size} to ${size} bytes`
-    : 'it was modified';
-  throw new InputError(
-    input.file,
-    `the file changed while it was being read (${what}); nothing was loaded: run again once it is complete`,
-  );
+    size > input.size
+      ? `it grew from ${input.size} to ${size} bytes`
+      : size < input.size
+        ? `it shrank from ${input.size} to ${size} bytes`
+        : 'it was modified';
+  throw new InputError(input.file, `the file changed while it was being read (${what}); nothing was loaded: run again once it is complete`);
 }
 
 export interface LoadedFile extends CsvStats {

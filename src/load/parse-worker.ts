@@ -78,7 +78,9 @@ async function loadFile(
   const runId = Number(input.runId);
   await textDb.query('BEGIN');
   await textDb.query(`TRUNCATE ${table}`);
-  const text = textDb.query(copyFrom(`COPY ${table} (${['line', 'parse_error', 'raw', 'raw_is_preview', ...source.columns].join(', ')}) FROM STDIN (FREEZE)`));
+  const text = textDb.query(
+    copyFrom(`COPY ${table} (${['line', 'parse_error', 'raw', 'raw_is_preview', ...source.columns].join(', ')}) FROM STDIN (FREEZE)`),
+  );
   await typedDb.query('BEGIN');
   await typedDb.query(`DROP TABLE IF EXISTS ${table}_typed`);
   await typedDb.query(`CREATE TABLE ${table}_typed (LIKE core.${source.table}, CHECK (run_id = ${runId}))`);
@@ -115,7 +117,7 @@ async function loadFile(
   // the size the file had when the loader opened it: bytes appended since are not this run's.
   const buf = Buffer.allocUnsafe(CHUNK);
   let lastReport = 0;
-  for (let position = 0; position < file.size; ) {
+  for (let position = 0; position < file.size;) {
     const { bytesRead } = await read(file.fd, buf, 0, Math.min(CHUNK, file.size - position), position);
     if (bytesRead === 0) break; // it shrank: the loader's check says so
     position += bytesRead;
@@ -171,7 +173,11 @@ async function run(input: WorkerInput): Promise<void> {
       post({ type: 'failed', input: { file: error.file, problem: error.problem, ...line }, message: error.message });
     } else {
       const code = (error as { code?: unknown } | null)?.code;
-      post({ type: 'failed', message: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}) });
+      post({
+        type: 'failed',
+        message: error instanceof Error ? error.message : String(error),
+        ...(typeof code === 'string' ? { code } : {}),
+      });
     }
   }
 }

@@ -162,7 +162,10 @@ function isDate(buf: Buffer, s: number, e: number): boolean {
     if (d < 0 || d > 9) return false;
     year = year * 10 + d;
   }
-  const m1 = buf[s + 5]! - ZERO, m2 = buf[s + 6]! - ZERO, d1 = buf[s + 8]! - ZERO, d2 = buf[s + 9]! - ZERO;
+  const m1 = buf[s + 5]! - ZERO,
+    m2 = buf[s + 6]! - ZERO,
+    d1 = buf[s + 8]! - ZERO,
+    d2 = buf[s + 9]! - ZERO;
   if (m1 < 0 || m1 > 9 || m2 < 0 || m2 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return false;
   const month = m1 * 10 + m2;
   const day = d1 * 10 + d2;
@@ -276,7 +279,6 @@ class TypedWriter {
     this.room((e - s) * 2);
     this.length = writeEscaped(this.buf, this.length, src, s, e);
   }
-
 }
 
 abstract class BaseTyper implements RowTyper {
@@ -325,8 +327,11 @@ class IdTextTyper extends BaseTyper {
     f.select(picks[0]!);
     const id = this.freshId(f);
     if (id < 0) return false;
-    const idBuf = f.buf, idStart = digitsStart, idEnd = f.end;
-    let dBuf = idBuf, dStart = 0;
+    const idBuf = f.buf,
+      idStart = digitsStart,
+      idEnd = f.end;
+    let dBuf = idBuf,
+      dStart = 0;
     if (this.dated) {
       f.select(picks[3]!);
       if (!isDate(f.buf, f.start, f.end)) return false;
@@ -335,7 +340,9 @@ class IdTextTyper extends BaseTyper {
     }
     f.select(picks[1]!);
     if (charLength(f.buf, f.start, f.end, this.limits[0]) > this.limits[0]) return false;
-    const nBuf = f.buf, nStart = f.start, nEnd = f.end;
+    const nBuf = f.buf,
+      nStart = f.start,
+      nEnd = f.end;
     f.select(picks[2]!);
     if (charLength(f.buf, f.start, f.end, this.limits[1]) > this.limits[1]) return false;
     const out = this.out;
@@ -389,15 +396,21 @@ export class ExperimentTyper extends BaseTyper {
     f.select(picks[0]!);
     const id = this.freshId(f);
     if (id < 0) return false;
-    const idBuf = f.buf, idStart = digitsStart, idEnd = f.end;
+    const idBuf = f.buf,
+      idStart = digitsStart,
+      idEnd = f.end;
     f.select(picks[1]!);
     const uid = parseId(f.buf, f.start, f.end);
     if (uid < 0 || !this.known.users.has(uid)) return false;
-    const uBuf = f.buf, uStart = digitsStart, uEnd = f.end;
+    const uBuf = f.buf,
+      uStart = digitsStart,
+      uEnd = f.end;
     f.select(picks[3]!);
     const kind = runTimeKind(f.buf, f.start, f.end);
     if (kind < 0) return false;
-    const rBuf = f.buf, rStart = f.start, rEnd = f.end;
+    const rBuf = f.buf,
+      rStart = f.start,
+      rEnd = f.end;
     f.select(picks[2]!);
     const count = this.compounds(f.buf, f.start, f.end);
     if (count < 0) return false;
@@ -424,14 +437,17 @@ export class ExperimentTyper extends BaseTyper {
 
   /** Parses the `;` list into this.ids (repeats dropped); the count, or -1 when not certainly valid. */
   private compounds(buf: Buffer, start: number, end: number): number {
-    const ids = this.ids, starts = this.idStarts, ends = this.idEnds;
+    const ids = this.ids,
+      starts = this.idStarts,
+      ends = this.idEnds;
     const known = this.known.compounds;
     let count = 0;
     let from = start;
     for (;;) {
       let to = from;
       while (to < end && buf[to] !== SEMI) to++;
-      let s = from, e = to;
+      let s = from,
+        e = to;
       while (s < e && (buf[s] === SPACE || buf[s] === TAB)) s++;
       while (e > s && (buf[e - 1] === SPACE || buf[e - 1] === TAB)) e--;
       const id = parseId(buf, s, e);

@@ -58,11 +58,17 @@ async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, renderi
     // row per page instead of one per user (the per-row cursor path measured ~128k users/s at 1M
     // users, bound by Node).
     await keysetPlans(trx);
-    const { rows: mode } = await sql<{ citus: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`.execute(trx);
+    const { rows: mode } = await sql<{
+      citus: boolean;
+    }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`.execute(trx);
     const citus = mode[0]!.citus;
     let count = 0;
     let last = page.after ?? 0;
-    const fetchPage = (after: number, want: number) => rendering.page(after, want, citus).execute(trx).then((r) => r.rows[0]!);
+    const fetchPage = (after: number, want: number) =>
+      rendering
+        .page(after, want, citus)
+        .execute(trx)
+        .then((r) => r.rows[0]!);
     const batch = citus ? CITUS_BATCH : BATCH;
     const wanted = () => (page.limit === undefined ? batch : Math.min(batch, page.limit - count));
     let want = wanted();
@@ -89,7 +95,11 @@ async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, renderi
   } finally {
     // Thrown, or ended early by a reader that went away: end the snapshot. Kysely discards the
     // connection if even that fails.
-    if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
+    if (!trx.isCommitted && !trx.isRolledBack)
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => {});
   }
 }
 
@@ -117,7 +127,10 @@ async function keysetPlans(trx: Kysely<Database>): Promise<void> {
  * with exactly the values its JSON has (the same stored JSON, parsed by the driver), for the
  * dashboard, which shows one bounded page.
  */
-export async function readFeaturesPage(db: Kysely<Database>, { after = 0, limit }: { after?: number; limit: number }): Promise<FeaturesSnapshot & { users: UserFeatures[] }> {
+export async function readFeaturesPage(
+  db: Kysely<Database>,
+  { after = 0, limit }: { after?: number; limit: number },
+): Promise<FeaturesSnapshot & { users: UserFeatures[] }> {
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
@@ -153,7 +166,8 @@ export function featuresJson(db: Kysely<Database>, page: FeaturesPage = {}): Asy
     page: (last, want, citus) => sql`
       SELECT count(*)::int AS n, max(user_id) AS last, string_agg(json, ',' ORDER BY user_id) AS chunk
       FROM (SELECT user_id, json FROM features.user_features_json WHERE ${pageOf(last, want, citus)} ORDER BY user_id LIMIT ${want}) p`,
-    head: (s) => `{"run":${JSON.stringify(s.run)},"average_experiments_per_user":${JSON.stringify(s.average_experiments_per_user)},"users":[`,
+    head: (s) =>
+      `{"run":${JSON.stringify(s.run)},"average_experiments_per_user":${JSON.stringify(s.average_experiments_per_user)},"users":[`,
     between: ',',
     tail: (count, last) => (page.limit === undefined ? ']}' : `],"next_after":${count === page.limit ? last : null}}`),
   });
@@ -203,20 +217,21 @@ const csvText = (column: string, raw: boolean) => {
  * null an empty field. (csv-stringify on rows parsed in Node measured 14 s per million users on
  * this machine, alone past STATEMENT_TIMEOUT_MS with the rest; this renders 1M users in seconds.)
  */
-const csvRecord = (raw: boolean) => sql<string>`concat(${sql.join(
-  [
-    sql.ref('f.user_id'),
-    csvText('f.name', raw),
-    csvText('f.email', raw),
-    sql.ref('f.total_experiments'),
-    sql.ref('f.average_run_time'),
-    sql.ref('f.top_compound_id'),
-    csvText('f.top_compound_name', raw),
-    sql`array_to_string(f.top_compound_ids, ';')`,
-    sql.ref('f.top_compound_experiments'),
-  ],
-  sql`, ',', `,
-)})`;
+const csvRecord = (raw: boolean) =>
+  sql<string>`concat(${sql.join(
+    [
+      sql.ref('f.user_id'),
+      csvText('f.name', raw),
+      csvText('f.email', raw),
+      sql.ref('f.total_experiments'),
+      sql.ref('f.average_run_time'),
+      sql.ref('f.top_compound_id'),
+      csvText('f.top_compound_name', raw),
+      sql`array_to_string(f.top_compound_ids, ';')`,
+      sql.ref('f.top_compound_experiments'),
+    ],
+    sql`, ',', `,
+  )})`;
 
 export interface CsvOptions {
   /** The exact text values, formulas and control characters included (for programs); default: spreadsheetSafe. */
@@ -231,7 +246,11 @@ export interface CsvOptions {
  * `top_compound_ids` is a `;`-separated list and a null is an empty field. Records end in CRLF.
  * The run and the average are not per-user values: `onSnapshot` is told them.
  */
-export function featuresCsv(db: Kysely<Database>, page: FeaturesPage = {}, { raw = false, onSnapshot = () => {} }: CsvOptions = {}): AsyncGenerator<string> {
+export function featuresCsv(
+  db: Kysely<Database>,
+  page: FeaturesPage = {},
+  { raw = false, onSnapshot = () => {} }: CsvOptions = {},
+): AsyncGenerator<string> {
   const record = csvRecord(raw);
   return renderFeatures(db, page, {
     page: (last, want, citus) => sql`

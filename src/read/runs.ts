@@ -15,10 +15,7 @@ export async function getRun(db: Kysely<Database>, runId: number): Promise<RunRe
 }
 
 /** Newest first. */
-export async function listRuns(
-  db: Kysely<Database>,
-  { runId, limit = 50 }: { runId?: number; limit?: number } = {},
-): Promise<RunRecord[]> {
+export async function listRuns(db: Kysely<Database>, { runId, limit = 50 }: { runId?: number; limit?: number } = {}): Promise<RunRecord[]> {
   let query = db.selectFrom('etl.runs').selectAll().orderBy('run_id', 'desc').limit(limit);
   if (runId !== undefined) query = query.where('run_id', '=', runId);
   const runs = await query.execute();

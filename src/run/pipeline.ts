@@ -140,7 +140,12 @@ async function recordedRun(database: DbHandle, options: EtlOptions): Promise<Run
     );
   }
   const run = (await getRun(database.db, runId))!;
-  log(`run ${runId} succeeded in ${run.duration_ms} ms`, { run_id: runId, duration_ms: run.duration_ms, files: run.files, features: run.features });
+  log(`run ${runId} succeeded in ${run.duration_ms} ms`, {
+    run_id: runId,
+    duration_ms: run.duration_ms,
+    files: run.files,
+    features: run.features,
+  });
   return run;
 }
 
@@ -184,7 +189,8 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
     maxRejectRatio: options.maxRejectRatio,
     signal: options.signal,
     onStep: step,
-    onStepDone: (name, ms) => log(`run ${runId}: ${name} took ${Math.round(ms)} ms`, { run_id: runId, step: name, duration_ms: Math.round(ms) }),
+    onStepDone: (name, ms) =>
+      log(`run ${runId}: ${name} took ${Math.round(ms)} ms`, { run_id: runId, step: name, duration_ms: Math.round(ms) }),
     citus: isCitus(database.mode),
   });
 
@@ -197,7 +203,10 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
 function requireRows(loaded: Record<string, CsvStats>): void {
   for (const { file } of [USERS, EXPERIMENTS]) {
     if (loaded[file]?.rowsRead === 0) {
-      throw new InputError(file, 'the file has no data rows, only a header; publishing it would empty the features (set ALLOW_EMPTY=1 to allow it)');
+      throw new InputError(
+        file,
+        'the file has no data rows, only a header; publishing it would empty the features (set ALLOW_EMPTY=1 to allow it)',
+      );
     }
   }
 }

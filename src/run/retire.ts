@@ -26,7 +26,9 @@ export async function retireOldRuns(db: Kysely<Database>, citus = false): Promis
     await sql`SELECT set_config('lock_timeout', ${citus ? CITUS_RETIRE_WAIT : RETIRE_WAIT}, false)`.execute(conn);
     try {
       for (let pass = 0; pass < 2; pass++) {
-        const { rows } = await conn.executeQuery<{ statement: string }>(CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []));
+        const { rows } = await conn.executeQuery<{ statement: string }>(
+          CompiledQuery.raw('SELECT etl.retire_statements() AS statement', []),
+        );
         // A parent takes no new concurrent detach while one is pending: FINALIZE those first.
         const order = (statement: string) => (/ FINALIZE$/.test(statement) ? 0 : / CONCURRENTLY$/.test(statement) ? 1 : 2);
         // The first failure ends the attempt: the other detaches would wait on the same readers.

@@ -10,10 +10,7 @@ export const RUN_LOCK = 7_310_002;
  * Runs `work` while holding the run lock on a connection of its own, or returns at once when
  * another session holds it.
  */
-export async function withRunLock<T>(
-  pool: pg.Pool,
-  work: () => Promise<T>,
-): Promise<{ locked: true; value: T } | { locked: false }> {
+export async function withRunLock<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{ locked: true; value: T } | { locked: false }> {
   const lock = await pool.connect();
   let broken = false;
   try {

@@ -46,7 +46,12 @@ export interface FileTotals {
  */
 export async function recordTotals(trx: Kysely<Database>, runId: number, totals: FileTotals[], succeeded: boolean): Promise<void> {
   for (const { file, rows_loaded, rows_rejected } of totals) {
-    await trx.updateTable('etl.run_files').set({ rows_loaded, rows_rejected }).where('run_id', '=', runId).where('file', '=', file).execute();
+    await trx
+      .updateTable('etl.run_files')
+      .set({ rows_loaded, rows_rejected })
+      .where('run_id', '=', runId)
+      .where('file', '=', file)
+      .execute();
   }
   const users = totals.find((t) => t.file === USERS.file)!.rows_loaded;
   const experiments = totals.find((t) => t.file === EXPERIMENTS.file)!.rows_loaded;
@@ -92,7 +97,9 @@ export async function pruneRejects(db: Kysely<Database>, keep: number): Promise<
   await db
     .deleteFrom('etl.rejects')
     .where('run_id', '<', (eb) =>
-      eb.selectFrom(eb.selectFrom('etl.runs').select('run_id').orderBy('run_id', 'desc').limit(keep).as('newest')).select((e) => e.fn.min('run_id').as('oldest')),
+      eb
+        .selectFrom(eb.selectFrom('etl.runs').select('run_id').orderBy('run_id', 'desc').limit(keep).as('newest'))
+        .select((e) => e.fn.min('run_id').as('oldest')),
     )
     .where('run_id', 'not in', (eb) => eb.selectFrom('etl.published').select('run_id'))
     .execute();
@@ -119,11 +126,6 @@ export async function failInterruptedRuns(db: Kysely<Database>): Promise<void> {
 }
 
 export async function runningRunId(db: Kysely<Database>): Promise<number | null> {
-  const row = await db
-    .selectFrom('etl.runs')
-    .select('run_id')
-    .where('status', '=', 'running')
-    .orderBy('run_id', 'desc')
-    .executeTakeFirst();
+  const row = await db.selectFrom('etl.runs').select('run_id').where('status', '=', 'running').orderBy('run_id', 'desc').executeTakeFirst();
   return row?.run_id ?? null;
 }

@@ -36,7 +36,8 @@ export function transformSteps(dir = TRANSFORM_DIR, citus = false): Promise<Step
       const sql = files.filter((f) => f.endsWith('.sql'));
       const twins = new Set(sql.filter((f) => f.endsWith(CITUS_SUFFIX)));
       for (const twin of twins) {
-        if (!sql.includes(twin.slice(0, -CITUS_SUFFIX.length) + '.sql')) throw new Error(`sql/transform/${twin} has no twin ${twin.slice(0, -CITUS_SUFFIX.length)}.sql`);
+        if (!sql.includes(twin.slice(0, -CITUS_SUFFIX.length) + '.sql'))
+          throw new Error(`sql/transform/${twin} has no twin ${twin.slice(0, -CITUS_SUFFIX.length)}.sql`);
       }
       return Promise.all(
         sql
@@ -105,7 +106,10 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
     await recordTotals(trx, runId, totals, bad.length === 0 && !options.citus);
     if (bad.length > 0) {
       return bad
-        .map((t) => `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`)
+        .map(
+          (t) =>
+            `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`,
+        )
         .join('; ');
     }
     if (options.citus) await sql`SELECT etl.attach_run(${runId}::bigint)`.execute(trx);
@@ -117,7 +121,9 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
     options.signal?.throwIfAborted();
     await db.transaction().execute(async (trx) => {
       await markSucceeded(trx, runId);
-      await sql`INSERT INTO etl.published (run_id) VALUES (${runId}::bigint) ON CONFLICT (singleton) DO UPDATE SET run_id = excluded.run_id`.execute(trx);
+      await sql`INSERT INTO etl.published (run_id) VALUES (${runId}::bigint) ON CONFLICT (singleton) DO UPDATE SET run_id = excluded.run_id`.execute(
+        trx,
+      );
     });
   }
 }

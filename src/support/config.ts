@@ -97,7 +97,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** A comma-separated list, each item checked (and normalised) by `item`, which throws a message. */
 function list(env: NodeJS.ProcessEnv, name: string, item: (text: string) => string): string[] {
-  const items = (env[name] ?? '').split(',').map((text) => text.trim()).filter(Boolean);
+  const items = (env[name] ?? '')
+    .split(',')
+    .map((text) => text.trim())
+    .filter(Boolean);
   return items.map((text) => {
     try {
       return item(text);
@@ -116,7 +119,15 @@ function origin(text: string): string {
   } catch {
     throw new Error(what);
   }
-  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.pathname !== '/' || url.search || url.hash || text.endsWith('/'))
+  if (
+    !['http:', 'https:'].includes(url.protocol) ||
+    url.username ||
+    url.password ||
+    url.pathname !== '/' ||
+    url.search ||
+    url.hash ||
+    text.endsWith('/')
+  )
     throw new Error(what);
   return url.origin;
 }
@@ -138,7 +149,8 @@ function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: numb
   const text = env[name];
   if (!text) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new StartupError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new StartupError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
   return value;
 }
 

@@ -63,7 +63,11 @@ export function toRunFailure(runId: number, error: unknown): RunFailedError {
   const message = error instanceof Error ? error.message : String(error);
   const worker = lostCitusWorker(error, message);
   if (worker) {
-    return new RunFailedError(runId, 'unavailable', `the run failed: the Citus worker ${worker} did not answer; nothing was published (run again once it is back)`);
+    return new RunFailedError(
+      runId,
+      'unavailable',
+      `the run failed: the Citus worker ${worker} did not answer; nothing was published (run again once it is back)`,
+    );
   }
   if (databaseUnavailable(error)?.lost) {
     return new RunFailedError(runId, 'unavailable', `the run failed: the connection to the database was lost (${message})`);
@@ -106,7 +110,8 @@ export function databaseUnavailable(error: unknown): { reason: string; lost: boo
   const message = (error as Error | null)?.message ?? '';
   if (/timeout exceeded when trying to connect/i.test(message)) return { reason: 'all database connections are busy', lost: true };
   if (code === '57014') return { reason: 'the database took too long to answer', lost: false };
-  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code)) return { reason: DOES_NOT_ANSWER, lost: true };
+  if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$|^08|^57P0[123]$/.test(code))
+    return { reason: DOES_NOT_ANSWER, lost: true };
   // Insufficient resources (too many connections, disk full): not now, but the connection is there.
   if (/^53/.test(code)) return { reason: DOES_NOT_ANSWER, lost: false };
   if (/connection terminated|connection error|Connection refused/i.test(message)) return { reason: DOES_NOT_ANSWER, lost: true };

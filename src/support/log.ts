@@ -28,7 +28,10 @@ export interface LogSettings {
 }
 
 /** Reads LOG_LEVEL and LOG_FORMAT; an unknown value is reported, not fatal (logging must not stop the service). */
-export function logSettings(env: NodeJS.ProcessEnv = process.env, tty = process.stderr.isTTY === true): LogSettings & { problems: string[] } {
+export function logSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  tty = process.stderr.isTTY === true,
+): LogSettings & { problems: string[] } {
   const problems: string[] = [];
   const levelText = (env.LOG_LEVEL || 'info').toLowerCase();
   const level = (LOG_LEVELS as readonly string[]).includes(levelText) ? (levelText as LogSettings['level']) : 'info';
@@ -42,7 +45,10 @@ export function logSettings(env: NodeJS.ProcessEnv = process.env, tty = process.
 /** A pino logger to stderr with the given settings. */
 export function createLogger({ level, format }: LogSettings, fd = 2): Logger {
   if (format === 'pretty') {
-    return pino({ level }, pretty({ destination: fd, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', singleLine: true }));
+    return pino(
+      { level },
+      pretty({ destination: fd, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', singleLine: true }),
+    );
   }
   return pino(
     {

@@ -65,7 +65,10 @@ test('POST /data runs the sample set and GET /data serves it', async (t) => {
   const data = await call('GET', '/data');
   assert.equal(data.body.run.run_id, posted.body.run_id);
   assert.equal(data.body.average_experiments_per_user, 1.75);
-  assert.deepEqual(data.body.users.map((u: any) => u.user_id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual(
+    data.body.users.map((u: any) => u.user_id),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+  );
   // Worked out by hand from data/user_experiments.csv.
   assert.deepEqual(data.body.users[0], {
     user_id: 1,
@@ -78,7 +81,9 @@ test('POST /data runs the sample set and GET /data serves it', async (t) => {
     top_compound_ids: [2],
     top_compound_experiments: 3,
   });
-  const tops = Object.fromEntries(data.body.users.map((u: any) => [u.user_id, [u.total_experiments, u.top_compound_ids, u.top_compound_experiments]]));
+  const tops = Object.fromEntries(
+    data.body.users.map((u: any) => [u.user_id, [u.total_experiments, u.top_compound_ids, u.top_compound_experiments]]),
+  );
   assert.deepEqual(tops, {
     1: [3, [2], 3],
     2: [3, [3], 3], // 12;3 + 3;12 + 5;3: compound 3 in all three, 12 in two
@@ -97,7 +102,10 @@ test('POST /data runs the sample set and GET /data serves it', async (t) => {
   const user = await call('GET', '/data/users/8');
   assert.deepEqual([user.status, user.body.top_compound_id, user.body.top_compound_name], [200, 2, 'Caffeine']);
   const runs = await call('GET', '/runs');
-  assert.deepEqual(runs.body.runs.map((r: any) => r.run_id), [posted.body.run_id]);
+  assert.deepEqual(
+    runs.body.runs.map((r: any) => r.run_id),
+    [posted.body.run_id],
+  );
   assert.deepEqual((await call('GET', `/runs/${posted.body.run_id}`)).body, posted.body);
   assert.deepEqual((await call('GET', `/runs/${posted.body.run_id}/rejects`)).body, {
     run_id: posted.body.run_id,
@@ -143,12 +151,22 @@ test('unusable input answers 422 naming the file and the run is recorded as fail
 
 test('rejects page through limit and offset', async () => {
   const dir = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'A', 'a', '2023-01-01'], ...['x', 'y', 'z'].map((id) => [id, 'B', 'b', '2023-01-01'])],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['1', 'A', 'a', '2023-01-01'],
+      ...['x', 'y', 'z'].map((id) => [id, 'B', 'b', '2023-01-01']),
+    ],
   });
   const response = await createApp(database, options(dir, { maxRejectRatio: 1 })).request('/data', { method: 'POST' });
   const runId = ((await response.json()) as any).run_id;
   const page = await call('GET', `/runs/${runId}/rejects?limit=2&offset=1`);
-  assert.deepEqual(page.body.rejected.map((r: any) => [r.file, r.line]), [['users.csv', 4], ['users.csv', 5]]);
+  assert.deepEqual(
+    page.body.rejected.map((r: any) => [r.file, r.line]),
+    [
+      ['users.csv', 4],
+      ['users.csv', 5],
+    ],
+  );
   assert.equal((await call('GET', `/runs/${runId}/rejects?limit=0`)).status, 400);
   assert.equal((await call('GET', `/runs/${runId}/rejects?offset=-1`)).status, 400);
   await removeDir(dir);
@@ -182,7 +200,10 @@ test('GET /data pages by user_id with limit and after, in the same shape', async
     after = page.body.next_after;
   }
   assert.deepEqual(pages, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], []]);
-  assert.deepEqual((await call('GET', '/data?after=8')).body.users.map((u: any) => u.user_id), [9, 10]);
+  assert.deepEqual(
+    (await call('GET', '/data?after=8')).body.users.map((u: any) => u.user_id),
+    [9, 10],
+  );
   for (const bad of ['limit=0', 'limit=100001', 'limit=x', 'after=-1', 'after=1e3']) {
     assert.equal((await call('GET', `/data?${bad}`)).status, 400, bad);
   }
@@ -191,14 +212,20 @@ test('GET /data pages by user_id with limit and after, in the same shape', async
 test('no request can point the service at other files, and bodies are bounded', async () => {
   const tries = [
     app.request('/data?dir=/etc&data_dir=..&file=../../etc/passwd', { method: 'POST' }),
-    app.request('/data', { method: 'POST', body: JSON.stringify({ dataDir: '/etc', DATA_DIR: '/' }), headers: { 'content-type': 'application/json' } }),
+    app.request('/data', {
+      method: 'POST',
+      body: JSON.stringify({ dataDir: '/etc', DATA_DIR: '/' }),
+      headers: { 'content-type': 'application/json' },
+    }),
   ];
   // What DATA_DIR holds: a run that read any other file would show other sizes or row counts.
   const sample = async (file: string, rows: number) => {
     const bytes = (await stat(path.join(SAMPLE_DIR, file))).size;
     return [file, { bytes, rows_read: rows, rows_loaded: rows, rows_rejected: 0 }];
   };
-  const expected = Object.fromEntries(await Promise.all([sample('users.csv', 12), sample('compounds.csv', 6), sample('user_experiments.csv', 21)]));
+  const expected = Object.fromEntries(
+    await Promise.all([sample('users.csv', 12), sample('compounds.csv', 6), sample('user_experiments.csv', 21)]),
+  );
   for (const response of await Promise.all(tries)) {
     if (response.status === 409) continue; // the two raced each other: either way neither read elsewhere
     assert.equal(response.status, 200);

@@ -9,7 +9,10 @@ test('the dashboard script compiles and formats counts and bytes exactly as the 
   assert.doesNotThrow(() => new Function(CLIENT_SCRIPT), 'the served script is valid JavaScript');
   for (const fn of [count, bytes]) assert.ok(CLIENT_SCRIPT.includes(fn.toString()), `${fn.name} comes from format.ts`);
   // The functions as the browser gets them: their source alone, with nothing of the module around it.
-  const client = new Function(`${count.toString()}\n${bytes.toString()}\nreturn { count, bytes };`)() as { count: typeof count; bytes: typeof bytes };
+  const client = new Function(`${count.toString()}\n${bytes.toString()}\nreturn { count, bytes };`)() as {
+    count: typeof count;
+    bytes: typeof bytes;
+  };
   for (const n of [null, undefined, 0, 7, 999, 1000, 12_345, 1_234_567, 9_007_199_254_740_991]) assert.equal(client.count(n), count(n));
   assert.equal(count(12_345), '12,345');
   assert.equal(count(null), '—');

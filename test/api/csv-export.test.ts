@@ -23,7 +23,12 @@ const USERS = [
   '6,Zoë 🧪,z@example.org,2023-01-06',
   '7,"lone\nLF and lone\rCR",lf@example.org,2023-01-07',
 ].join('\r\n');
-const COMPOUNDS = ['compound_id,compound_name,compound_structure', '1,Aspirin,C9H8O4', '2,"Caffeine, anhydrous",C8H10N4O2', '3,Ibuprofen,C13H18O2'].join('\r\n');
+const COMPOUNDS = [
+  'compound_id,compound_name,compound_structure',
+  '1,Aspirin,C9H8O4',
+  '2,"Caffeine, anhydrous",C8H10N4O2',
+  '3,Ibuprofen,C13H18O2',
+].join('\r\n');
 const EXPERIMENTS = [
   'experiment_id,user_id,experiment_compound_ids,experiment_run_time',
   '1,1,1;2,10',
@@ -46,7 +51,8 @@ after(async () => {
   await removeDir(dir);
 });
 
-const json = async (url: string) => (await (await app.request(url)).json()) as { run: { run_id: number }; average_experiments_per_user: number; users: UserFeatures[] };
+const json = async (url: string) =>
+  (await (await app.request(url)).json()) as { run: { run_id: number }; average_experiments_per_user: number; users: UserFeatures[] };
 
 /** A CSV record back to the JSON answer's types: empty is null, top_compound_ids a list. */
 function typed(record: Record<string, string>): UserFeatures {
@@ -116,8 +122,14 @@ test('?limit=&after= page the CSV like the JSON, each page with its header row',
 });
 
 test('CSV answers go through the stream limit: 503 with Retry-After when no slot is free', async () => {
-  const full = createApp({ ...database, readers: { ...database.readers, limits: { ...database.readers.limits, maxStreams: 0 } } }, options(dir));
-  for (const [url, accept] of [['/data.csv', '*/*'], ['/data', 'text/csv']] as const) {
+  const full = createApp(
+    { ...database, readers: { ...database.readers, limits: { ...database.readers.limits, maxStreams: 0 } } },
+    options(dir),
+  );
+  for (const [url, accept] of [
+    ['/data.csv', '*/*'],
+    ['/data', 'text/csv'],
+  ] as const) {
     const response = await full.request(url, { headers: { accept } });
     assert.equal(response.status, 503, url);
     assert.equal(response.headers.get('retry-after'), '5');
@@ -127,7 +139,10 @@ test('CSV answers go through the stream limit: 503 with Retry-After when no slot
 
 test('the CSV is produced a batch of users at a time, never whole', async () => {
   const many = await dataDir({
-    users: ['user_id,name,email,signup_date', ...Array.from({ length: 12_000 }, (_, i) => `${i + 1},User ${i + 1},u${i + 1}@example.org,2023-01-01`)].join('\n'),
+    users: [
+      'user_id,name,email,signup_date',
+      ...Array.from({ length: 12_000 }, (_, i) => `${i + 1},User ${i + 1},u${i + 1}@example.org,2023-01-01`),
+    ].join('\n'),
     experiments: 'experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,1,10',
   });
   try {

@@ -18,9 +18,21 @@ const HOSTILE = '<img src=x onerror=alert(1)>';
 before(async () => {
   database = await testDatabase();
   dir = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ['1', HOSTILE, 'a@example.org', '2023-01-01'], ['2', 'Bo', 'b@example.org', '2023-01-01'], ['<script>x</script>', 'Bad', 'c@example.org', '2023-01-01']],
-    compounds: [['compound_id', 'compound_name', 'compound_structure'], ['1', '</title><script>alert(2)</script>', 'C']],
-    experiments: [['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'], ['1', '1', '1', '10'], ['2', '2', '1', '20']],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['1', HOSTILE, 'a@example.org', '2023-01-01'],
+      ['2', 'Bo', 'b@example.org', '2023-01-01'],
+      ['<script>x</script>', 'Bad', 'c@example.org', '2023-01-01'],
+    ],
+    compounds: [
+      ['compound_id', 'compound_name', 'compound_structure'],
+      ['1', '</title><script>alert(2)</script>', 'C'],
+    ],
+    experiments: [
+      ['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'],
+      ['1', '1', '1', '10'],
+      ['2', '2', '1', '20'],
+    ],
   });
   app = createApp(database, options(dir, { maxRejectRatio: 1 }));
 });
@@ -65,7 +77,11 @@ test('before any run: the overview says so, and every page is HTML under a CSP t
 });
 
 test('the assets are served by the service with their types; the overview has every element its script uses', async () => {
-  for (const [url, type] of [['/ui/dashboard.css', /^text\/css/], ['/ui/dashboard.js', /^text\/javascript/], ['/ui/icon.svg', /^image\/svg\+xml/]] as const) {
+  for (const [url, type] of [
+    ['/ui/dashboard.css', /^text\/css/],
+    ['/ui/dashboard.js', /^text\/javascript/],
+    ['/ui/icon.svg', /^image\/svg\+xml/],
+  ] as const) {
     const asset = await get(url);
     assert.equal(asset.status, 200, url);
     assert.match(asset.headers.get('content-type') ?? '', type, url);
@@ -80,7 +96,17 @@ test('the assets are served by the service with their types; the overview has ev
   const overview = (await get('/')).text;
   assert.match(overview, /<script src="\/ui\/dashboard\.js" defer(="")?><\/script>/);
   const ids = [...script.matchAll(/getElementById\('([^']+)'\)/g)].map((m) => m[1]!);
-  assert.deepEqual([...new Set(ids)].sort(), ['run-form', 'run-message', 'run-progress', 'runs', 'token', 'token-box', 'token-forget', 'token-form', 'token-state']);
+  assert.deepEqual([...new Set(ids)].sort(), [
+    'run-form',
+    'run-message',
+    'run-progress',
+    'runs',
+    'token',
+    'token-box',
+    'token-forget',
+    'token-form',
+    'token-state',
+  ]);
   for (const id of ids) assert.match(overview, new RegExp(`id="${id}"`), `#${id} is on the overview page`);
   // The script finds the run a click started by comparing with the newest run the page shows
   // (0 before any run, see the first test; the run's id after it, see the next).
@@ -94,7 +120,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
 
   const overview = await get('/');
   assert.match(overview.text, new RegExp(`href="/ui/runs/${run.run_id}">Run ${run.run_id}</a>`));
-  assert.match(overview.text, new RegExp(`<section id="runs"[^>]* data-latest-run="${run.run_id}"`), 'the script\'s newest run');
+  assert.match(overview.text, new RegExp(`<section id="runs"[^>]* data-latest-run="${run.run_id}"`), "the script's newest run");
   assert.match(overview.text, /3 \/ 2 \/ 1/, 'users.csv: read / loaded / rejected');
   assert.match(overview.text, /&lt;\/title&gt;&lt;script&gt;alert\(2\)&lt;\/script&gt;/, 'the compound name, escaped');
   assert.doesNotMatch(overview.text, /<script>alert/);
@@ -108,7 +134,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
   const rejects = await get(`/ui/runs/${run.run_id}`);
   assert.equal(rejects.status, 200);
   assert.match(rejects.text, /Rejected rows 1 to 1 of 1, by file and line/);
-  assert.match(rejects.text, /<td class="num">4<\/td>/, 'the reject\'s line');
+  assert.match(rejects.text, /<td class="num">4<\/td>/, "the reject's line");
   assert.match(rejects.text, /&lt;script&gt;x&lt;\/script&gt;,\tBad/, 'its raw line, escaped');
   assert.doesNotMatch(rejects.text, /<script>x/);
 });
@@ -127,7 +153,7 @@ test('the features page pages like the API, and a jump marks the user asked for'
   assert.match(beyond.text, /No user has an id of 3 or more\./);
 });
 
-test('bad parameters get 400 with the API\'s own message, an unknown run 404, both as pages', async () => {
+test("bad parameters get 400 with the API's own message, an unknown run 404, both as pages", async () => {
   const cases: [string, number, RegExp][] = [
     ['/ui/features?limit=0', 400, /limit must be an integer from 1 to 1000, got &quot;0&quot;/],
     ['/ui/features?after=x', 400, /after must be an integer/],

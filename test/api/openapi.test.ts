@@ -77,7 +77,10 @@ test('every route the app serves is in the document, with its parameters, answer
   const error = document.components.schemas.Error;
   assert.deepEqual(error.required, ['error']);
   assert.ok(error.example.error);
-  assert.equal(document.paths['/data/users/{id}'].get.responses['404'].content['application/json'].schema.$ref, '#/components/schemas/Error');
+  assert.equal(
+    document.paths['/data/users/{id}'].get.responses['404'].content['application/json'].schema.$ref,
+    '#/components/schemas/Error',
+  );
   assert.ok(document.paths['/data'].get.responses['503'].headers['Retry-After']);
   // Examples of the bodies that matter to a reader of the docs.
   for (const name of ['UserFeatures', 'Run', 'Rejects', 'RunError', 'Health']) {
@@ -123,7 +126,10 @@ test('GET /docs works offline: the page and every script and style it loads come
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   const html = await page.text();
   const assets = [...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="([^"]+)"/g)].map((m) => m[1]!);
-  assert.ok(assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css')), `the page loads a script and a style (${assets})`);
+  assert.ok(
+    assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css')),
+    `the page loads a script and a style (${assets})`,
+  );
   assert.doesNotMatch(html, /https?:\/\//, 'no absolute URL: nothing is fetched from another host');
   assert.match(html, /url: ?['"]\/openapi\.json['"]/);
   for (const asset of assets) {
@@ -152,7 +158,11 @@ test("every answer carries a request id: the client's when short and plain, else
 
 test('real answers match their documented schemas exactly: no missing and no undocumented fields', async () => {
   const dir = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'Ann', 'ann@example.com', '2023-01-01'], ['x', 'Bad', 'b@example.com', '2023-01-01']],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['1', 'Ann', 'ann@example.com', '2023-01-01'],
+      ['x', 'Bad', 'b@example.com', '2023-01-01'],
+    ],
   });
   try {
     const posted = await createApp(database, options(dir, { maxRejectRatio: 1 })).request('/data', { method: 'POST' });

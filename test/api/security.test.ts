@@ -61,7 +61,13 @@ interface Answer {
 }
 
 /** One request with exactly these headers (node:http sends Host: 127.0.0.1:PORT unless `host` is given). */
-function request(target: Service, method: string, path: string, headers: Record<string, string | string[]> = {}, body?: string): Promise<Answer> {
+function request(
+  target: Service,
+  method: string,
+  path: string,
+  headers: Record<string, string | string[]> = {},
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: target.port, method, path, headers, agent: false }, (res) => {
       let text = '';
@@ -77,7 +83,8 @@ function request(target: Service, method: string, path: string, headers: Record<
 
 const error = (answer: Answer) => (JSON.parse(answer.body) as { error: string }).error;
 const runCount = async (target: Service) => (JSON.parse((await request(target, 'GET', '/runs')).body) as { runs: unknown[] }).runs.length;
-const userName = async (target: Service, id: number) => (JSON.parse((await request(target, 'GET', `/data/users/${id}`)).body) as { name: string }).name;
+const userName = async (target: Service, id: number) =>
+  (JSON.parse((await request(target, 'GET', `/data/users/${id}`)).body) as { name: string }).name;
 
 /** A multipart body replacing user 1's name, as the attack page of the issue sent it. */
 function attackForm(): { headers: Record<string, string>; body: string } {
@@ -89,7 +96,10 @@ function attackForm(): { headers: Record<string, string>; body: string } {
   };
   const body =
     Object.entries(parts)
-      .map(([name, text]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}.csv"\r\nContent-Type: text/csv\r\n\r\n${text}\r\n`)
+      .map(
+        ([name, text]) =>
+          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}.csv"\r\nContent-Type: text/csv\r\n\r\n${text}\r\n`,
+      )
       .join('') + `--${boundary}--\r\n`;
   return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body };
 }
@@ -110,7 +120,11 @@ test('POST /data from a page on another origin: 403 naming ALLOWED_ORIGINS, body
     for (const upload of [false, true]) {
       const answer = await request(service, 'POST', '/data', { ...headers, ...(upload ? form : {}) }, upload ? body : undefined);
       assert.equal(answer.status, 403, `${label}, upload: ${upload}`);
-      assert.match(error(answer), /^refused: a web page on another origin \(.+\) may not change anything here; .* add its origin to ALLOWED_ORIGINS$/, label);
+      assert.match(
+        error(answer),
+        /^refused: a web page on another origin \(.+\) may not change anything here; .* add its origin to ALLOWED_ORIGINS$/,
+        label,
+      );
       assert.equal(answer.headers.connection, 'close', label);
     }
   }
@@ -118,15 +132,18 @@ test('POST /data from a page on another origin: 403 naming ALLOWED_ORIGINS, body
   assert.equal((await request(service, 'DELETE', '/data', { origin: 'http://evil.example' })).status, 403);
   assert.equal(await runCount(service), runs, 'no run was started');
   assert.equal(await userName(service, 1), 'Alice', 'the published features are unchanged');
-  assert.match(service.output(), /POST \/data 403/, "each refusal is logged");
+  assert.match(service.output(), /POST \/data 403/, 'each refusal is logged');
 });
 
-test('POST /data from the service\'s own pages and from clients that are not browsers works as before', async () => {
+test("POST /data from the service's own pages and from clients that are not browsers works as before", async () => {
   const runs = await runCount(service);
   for (const [label, headers] of [
     ['curl (no Origin, no Sec-Fetch-Site)', {}],
     ['the dashboard at 127.0.0.1', { origin: `http://127.0.0.1:${service.port}`, 'sec-fetch-site': 'same-origin' }],
-    ['the dashboard at localhost', { host: `localhost:${service.port}`, origin: `http://localhost:${service.port}`, 'sec-fetch-site': 'same-origin' }],
+    [
+      'the dashboard at localhost',
+      { host: `localhost:${service.port}`, origin: `http://localhost:${service.port}`, 'sec-fetch-site': 'same-origin' },
+    ],
     ['the dashboard at [::1]', { host: `[::1]:${service.port}`, origin: `http://[::1]:${service.port}`, 'sec-fetch-site': 'same-origin' }],
     ['a typed URL (Sec-Fetch-Site: none)', { 'sec-fetch-site': 'none' }],
   ] as const) {
@@ -138,25 +155,56 @@ test('POST /data from the service\'s own pages and from clients that are not bro
   assert.equal((await request(service, 'GET', '/data', { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' })).status, 200);
 });
 
-test('a Host that is not loopback\'s is refused on every route while bound to 127.0.0.1 (DNS rebinding)', async () => {
+test("a Host that is not loopback's is refused on every route while bound to 127.0.0.1 (DNS rebinding)", async () => {
   const runs = await runCount(service);
-  for (const host of ['attacker.example', `attacker.example:${service.port}`, 'localhost.attacker.example', '127.0.0.1.nip.io', 'localhost.']) {
-    for (const [method, path] of [['GET', '/data'], ['GET', '/data/users/1'], ['GET', '/health'], ['GET', '/'], ['GET', '/nope'], ['POST', '/data']] as const) {
+  for (const host of [
+    'attacker.example',
+    `attacker.example:${service.port}`,
+    'localhost.attacker.example',
+    '127.0.0.1.nip.io',
+    'localhost.',
+  ]) {
+    for (const [method, path] of [
+      ['GET', '/data'],
+      ['GET', '/data/users/1'],
+      ['GET', '/health'],
+      ['GET', '/'],
+      ['GET', '/nope'],
+      ['POST', '/data'],
+    ] as const) {
       const answer = await request(service, method, path, { host });
       assert.equal(answer.status, 403, `${method} ${path} with Host ${host}`);
-      assert.equal(error(answer), `this service does not answer requests for the host "${host}": add its name to ALLOWED_HOSTS to allow it`);
+      assert.equal(
+        error(answer),
+        `this service does not answer requests for the host "${host}": add its name to ALLOWED_HOSTS to allow it`,
+      );
       assert.doesNotMatch(answer.body, /Alice|alice@/);
     }
   }
   assert.equal(await runCount(service), runs);
-  for (const host of ['localhost', `localhost:${service.port}`, `LOCALHOST:${service.port}`, `127.0.0.1:${service.port}`, `[::1]:${service.port}`, '127.0.0.1:1']) {
+  for (const host of [
+    'localhost',
+    `localhost:${service.port}`,
+    `LOCALHOST:${service.port}`,
+    `127.0.0.1:${service.port}`,
+    `[::1]:${service.port}`,
+    '127.0.0.1:1',
+  ]) {
     assert.equal((await request(service, 'GET', '/data/users/1', { host })).status, 200, host);
   }
 });
 
 test('ALLOWED_HOSTS and ALLOWED_ORIGINS: a dashboard served elsewhere may run the ETL; HOST=0.0.0.0 checks no Host; bad values stop start-up', async () => {
   const dashboard = 'https://dash.example.org';
-  const allowed = await startService({ DATABASE_URL: database.url, DATA_DIR: dir, ALLOWED_HOSTS: 'etl.example.org, 192.168.1.20', ALLOWED_ORIGINS: `${dashboard},http://localhost:3000` }, { timeoutMs: 60_000 });
+  const allowed = await startService(
+    {
+      DATABASE_URL: database.url,
+      DATA_DIR: dir,
+      ALLOWED_HOSTS: 'etl.example.org, 192.168.1.20',
+      ALLOWED_ORIGINS: `${dashboard},http://localhost:3000`,
+    },
+    { timeoutMs: 60_000 },
+  );
   try {
     assert.equal((await request(allowed, 'GET', '/data/users/1', { host: 'etl.example.org:8080' })).status, 200);
     assert.equal((await request(allowed, 'GET', '/data/users/1', { host: '192.168.1.20' })).status, 200);
@@ -164,7 +212,10 @@ test('ALLOWED_HOSTS and ALLOWED_ORIGINS: a dashboard served elsewhere may run th
     const posted = await request(allowed, 'POST', '/data', { host: 'etl.example.org', origin: dashboard, 'sec-fetch-site': 'cross-site' });
     assert.equal(posted.status, 200, posted.body);
     assert.equal((await request(allowed, 'POST', '/data', { origin: 'http://localhost:3000', 'sec-fetch-site': 'same-site' })).status, 200);
-    assert.equal((await request(allowed, 'POST', '/data', { origin: 'https://evil.example.org', 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal(
+      (await request(allowed, 'POST', '/data', { origin: 'https://evil.example.org', 'sec-fetch-site': 'cross-site' })).status,
+      403,
+    );
   } finally {
     assert.equal((await stopService(allowed)).code, 0);
   }
@@ -174,21 +225,45 @@ test('ALLOWED_HOSTS and ALLOWED_ORIGINS: a dashboard served elsewhere may run th
   const open = await startService({ DATABASE_URL: database.url, DATA_DIR: dir, HOST: '0.0.0.0' }, { timeoutMs: 60_000 });
   try {
     assert.equal((await request(open, 'GET', '/data/users/1', { host: 'etl.internal:8080' })).status, 200);
-    assert.equal((await request(open, 'POST', '/data', { host: 'etl.internal:8080', origin: 'http://etl.internal:8080', 'sec-fetch-site': 'same-origin' })).status, 200);
+    assert.equal(
+      (
+        await request(open, 'POST', '/data', {
+          host: 'etl.internal:8080',
+          origin: 'http://etl.internal:8080',
+          'sec-fetch-site': 'same-origin',
+        })
+      ).status,
+      200,
+    );
     assert.equal((await request(open, 'POST', '/data', { host: 'etl.internal:8080', origin: 'http://evil.example' })).status, 403);
   } finally {
     assert.equal((await stopService(open)).code, 0);
   }
 
   for (const [name, value, message] of [
-    ['ALLOWED_ORIGINS', 'https://dash.example.org/app', /^start-up failed: ALLOWED_ORIGINS must be a comma-separated list of origins such as .* got "https:\/\/dash\.example\.org\/app"$/],
-    ['ALLOWED_HOSTS', 'http://etl.example.org', /^start-up failed: ALLOWED_HOSTS must be a comma-separated list of host names such as .* got "http:\/\/etl\.example\.org"$/],
+    [
+      'ALLOWED_ORIGINS',
+      'https://dash.example.org/app',
+      /^start-up failed: ALLOWED_ORIGINS must be a comma-separated list of origins such as .* got "https:\/\/dash\.example\.org\/app"$/,
+    ],
+    [
+      'ALLOWED_HOSTS',
+      'http://etl.example.org',
+      /^start-up failed: ALLOWED_HOSTS must be a comma-separated list of host names such as .* got "http:\/\/etl\.example\.org"$/,
+    ],
   ] as const) {
     // A bad setting is one log line and exit code 1 (src/startup.ts), like every start-up failure.
     const failed = await startServiceToFail({ DATABASE_URL: database.url, DATA_DIR: dir, [name]: value });
     assert.equal(failed.code, 1, failed.output);
-    const lines = failed.output.trim().split('\n').map((line) => JSON.parse(line) as { level: string; msg: string });
-    assert.deepEqual(lines.map((l) => l.level), ['error'], failed.output);
+    const lines = failed.output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: string; msg: string });
+    assert.deepEqual(
+      lines.map((l) => l.level),
+      ['error'],
+      failed.output,
+    );
     assert.match(lines[0]!.msg, message);
   }
 });
@@ -213,15 +288,23 @@ test('/data.csv is safe to open in a spreadsheet; ?raw=1 has the exact values of
   assert.equal(byId.get(9)!.name, 'Doe, Jane = fine', 'a formula sign inside a value is harmless and kept');
   assert.doesNotMatch(csv.body, /[\x1b\x7f-\x9f]/, 'no raw control character in the download');
   for (const record of safe) {
-    for (const column of ['name', 'email', 'top_compound_name']) assert.doesNotMatch(record[column]!, /^[=+\-@\t\r]/, `${record.user_id} ${column}`);
+    for (const column of ['name', 'email', 'top_compound_name'])
+      assert.doesNotMatch(record[column]!, /^[=+\-@\t\r]/, `${record.user_id} ${column}`);
   }
 
   // The exact values, for programs: the JSON answer's, byte for byte; also through Accept: text/csv.
-  for (const [path, headers] of [['/data.csv?raw=1', {}], ['/data?raw=1', { accept: 'text/csv' }]] as const) {
+  for (const [path, headers] of [
+    ['/data.csv?raw=1', {}],
+    ['/data?raw=1', { accept: 'text/csv' }],
+  ] as const) {
     const raw = await request(service, 'GET', path, headers);
     assert.equal(raw.status, 200, path);
     const exact = parse(raw.body, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(exact.map((r) => [Number(r.user_id), r.name, r.email]), users.map((u) => [u.user_id, u.name, u.email]), path);
+    assert.deepEqual(
+      exact.map((r) => [Number(r.user_id), r.name, r.email]),
+      users.map((u) => [u.user_id, u.name, u.email]),
+      path,
+    );
     assert.ok(raw.body.includes(HOSTILE.esc), 'control characters kept in raw');
   }
   assert.equal((await request(service, 'GET', '/data.csv?raw=0')).body, csv.body);

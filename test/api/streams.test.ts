@@ -43,7 +43,10 @@ test('beyond MAX_STREAMS: 503 with Retry-After; /health answers and a run commit
     assert.equal((await held.request('/data', { method: 'POST' })).status, 200);
     // Two answers nobody reads: each keeps its stream (and its snapshot) while unread.
     unread.push(await held.request('/data'), await held.request('/runs/1/rejects'));
-    assert.deepEqual(unread.map((r) => r.status), [200, 200]);
+    assert.deepEqual(
+      unread.map((r) => r.status),
+      [200, 200],
+    );
     const refused = await held.request('/data');
     assert.equal(refused.status, 503);
     assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
@@ -83,7 +86,7 @@ test('a stream nobody reads is ended after the idle limit and gives its connecti
   const unread = await app.request('/data');
   assert.equal(unread.status, 200);
   const second = await app.request('/data');
-  assert.equal(await openStreamTransactions() > 0, true, 'the unread streams hold their snapshots');
+  assert.equal((await openStreamTransactions()) > 0, true, 'the unread streams hold their snapshots');
   // No client ever reads them: after STREAM_IDLE_TIMEOUT_MS (0.5 s here) both are ended.
   await until('the idle streams to give their connections back', async () => (await openStreamTransactions()) === 0);
   const text = await unread.text();

@@ -28,7 +28,14 @@ const summary = async (on = app) => {
 test('before any run: no run, nothing to count', async (t) => {
   const own = await testDatabase(); // no test's run in it, whatever ran before
   t.after(() => own.close());
-  assert.deepEqual(await summary(createApp(own, options(CHALLENGE_DIR))), { run_id: null, users: 0, experiments: 0, average_experiments_per_user: null, histogram: [], top_compounds: [] });
+  assert.deepEqual(await summary(createApp(own, options(CHALLENGE_DIR))), {
+    run_id: null,
+    users: 0,
+    experiments: 0,
+    average_experiments_per_user: null,
+    histogram: [],
+    top_compounds: [],
+  });
 });
 
 test('the challenge files: totals, histogram and top compounds worked out by hand', async () => {
@@ -59,10 +66,10 @@ test('the challenge files: totals, histogram and top compounds worked out by han
   });
 });
 
-test('a failed run changes nothing: the summary is the published run\'s', async () => {
+test("a failed run changes nothing: the summary is the published run's", async () => {
   assert.equal((await app.request('/data', { method: 'POST' })).status, 200);
   const before = await summary();
-  assert.equal(before.users, 10, 'the challenge\'s run is published');
+  assert.equal(before.users, 10, "the challenge's run is published");
   const broken = await dataDir({ users: 'user_id,\tname\r\n1,\tAnn' });
   try {
     const response = await createApp(database, options(broken)).request('/data', { method: 'POST' });
@@ -92,7 +99,13 @@ test('a long tail: round bucket widths up to the 99th percentile, the tail in on
     counts.set(u, n);
     for (let i = 0; i < n; i++) experiments.push([String(++id), String(u), `7;${(u % 3) + 1}`, '1']);
   }
-  const compounds = [['compound_id', 'compound_name', 'compound_structure'], ['1', 'One', 'X'], ['2', 'Two', 'X'], ['3', 'Three', 'X'], ['7', 'Seven', 'X']];
+  const compounds = [
+    ['compound_id', 'compound_name', 'compound_structure'],
+    ['1', 'One', 'X'],
+    ['2', 'Two', 'X'],
+    ['3', 'Three', 'X'],
+    ['7', 'Seven', 'X'],
+  ];
   const dir = await dataDir({ users, experiments, compounds });
   try {
     const posted = (await (await createApp(database, options(dir)).request('/data', { method: 'POST' })).json()) as any;

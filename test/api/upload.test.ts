@@ -167,17 +167,53 @@ test('bad uploads: a clear 4xx, nothing published, no files left behind', async 
     { name: 'compounds', content: compounds },
   ];
   const cases: [string, () => Promise<{ status: number; text: string; body: any }>, number, RegExp][] = [
-    ['a missing part', async () => upload(await form(CHALLENGE_DIR, ['users', 'user_experiments'])), 422, /^upload: the part compounds is missing/],
-    ['two missing parts', async () => upload(await form(CHALLENGE_DIR, ['users'])), 422, /^upload: the parts user_experiments, compounds are missing/],
+    [
+      'a missing part',
+      async () => upload(await form(CHALLENGE_DIR, ['users', 'user_experiments'])),
+      422,
+      /^upload: the part compounds is missing/,
+    ],
+    [
+      'two missing parts',
+      async () => upload(await form(CHALLENGE_DIR, ['users'])),
+      422,
+      /^upload: the parts user_experiments, compounds are missing/,
+    ],
     ['an unknown part', () => rawAnswer(multipart([...all, { name: 'extra', content: 'x' }])), 400, /^upload: unknown part "extra"/],
-    ['a repeated part', () => rawAnswer(multipart([all[0]!, all[0]!, ...all.slice(1)])), 400, /^upload: the part users is sent more than once/],
-    ['a part that is not a file', () => rawAnswer(multipart([{ ...all[0]!, field: true }, ...all.slice(1)])), 400, /^upload: the part users is not a file/],
-    ['a body cut short of its closing boundary', () => rawAnswer(multipart(all).subarray(0, 300)), 400, /^upload: the body is not valid multipart/],
-    ['a multipart body without a boundary', () => rawAnswer(multipart(all), 'multipart/form-data'), 400, /^upload: the body is not valid multipart\/form-data \(Multipart: Boundary not found\)/],
-    ['a body over MAX_UPLOAD_BYTES, declared', () => rawAnswer(multipart(all), undefined, MAX_UPLOAD_BYTES + 1), 413, /^upload: the body is larger than MAX_UPLOAD_BYTES \(65536 bytes\)/],
+    [
+      'a repeated part',
+      () => rawAnswer(multipart([all[0]!, all[0]!, ...all.slice(1)])),
+      400,
+      /^upload: the part users is sent more than once/,
+    ],
+    [
+      'a part that is not a file',
+      () => rawAnswer(multipart([{ ...all[0]!, field: true }, ...all.slice(1)])),
+      400,
+      /^upload: the part users is not a file/,
+    ],
+    [
+      'a body cut short of its closing boundary',
+      () => rawAnswer(multipart(all).subarray(0, 300)),
+      400,
+      /^upload: the body is not valid multipart/,
+    ],
+    [
+      'a multipart body without a boundary',
+      () => rawAnswer(multipart(all), 'multipart/form-data'),
+      400,
+      /^upload: the body is not valid multipart\/form-data \(Multipart: Boundary not found\)/,
+    ],
+    [
+      'a body over MAX_UPLOAD_BYTES, declared',
+      () => rawAnswer(multipart(all), undefined, MAX_UPLOAD_BYTES + 1),
+      413,
+      /^upload: the body is larger than MAX_UPLOAD_BYTES \(65536 bytes\)/,
+    ],
     [
       'a body over MAX_UPLOAD_BYTES, chunked',
-      () => rawAnswer(multipart([{ name: 'users', content: Buffer.alloc(MAX_UPLOAD_BYTES + 1, 'a') }, ...all.slice(1)]), undefined, 'chunked'),
+      () =>
+        rawAnswer(multipart([{ name: 'users', content: Buffer.alloc(MAX_UPLOAD_BYTES + 1, 'a') }, ...all.slice(1)]), undefined, 'chunked'),
       413,
       /^upload: the body is larger than MAX_UPLOAD_BYTES/,
     ],
@@ -192,14 +228,22 @@ test('bad uploads: a clear 4xx, nothing published, no files left behind', async 
     assert.deepEqual(await spooled(), [], `${label}: no files left`);
     if (answer.body.run_id) {
       const run = await get(`/runs/${answer.body.run_id}`);
-      assert.deepEqual([run.status, run.source, run.error], ['failed', 'upload', answer.body.error], `${label}: recorded as a failed upload`);
+      assert.deepEqual(
+        [run.status, run.source, run.error],
+        ['failed', 'upload', answer.body.error],
+        `${label}: recorded as a failed upload`,
+      );
     }
   }
   // Refused before anything was read: no run at all.
   const declared = await rawAnswer(multipart(all), undefined, MAX_UPLOAD_BYTES + 1);
   assert.equal(declared.body.run_id, undefined);
   // Any other body keeps the 16 KiB limit.
-  const plain = await fetch(`${service.base}/data`, { method: 'POST', body: 'x'.repeat(17 * 1024), headers: { 'content-type': 'text/plain' } });
+  const plain = await fetch(`${service.base}/data`, {
+    method: 'POST',
+    body: 'x'.repeat(17 * 1024),
+    headers: { 'content-type': 'text/plain' },
+  });
   assert.equal(plain.status, 413);
   assert.deepEqual(await plain.json(), { error: 'request body too large' });
   // And the service is as good as before.
@@ -260,7 +304,10 @@ test('an upload while a run is in progress: 409 before its body is sent, and not
     { name: 'compounds', content: await readFile(path.join(CHALLENGE_DIR, 'compounds.csv')) },
   ]);
   const first = await rawUpload(body.length, body.subarray(0, 200));
-  const holder = await newestRun('the first upload to hold the lock', (run) => run.status === 'running' && run.step === 'receiving the upload');
+  const holder = await newestRun(
+    'the first upload to hold the lock',
+    (run) => run.status === 'running' && run.step === 'receiving the upload',
+  );
   await waitFor('the first upload to make its directory', async () => (await spooled()).length === 1);
 
   // The second sends only its headers: the answer comes without its body.
@@ -273,7 +320,9 @@ test('an upload while a run is in progress: 409 before its body is sent, and not
 
   // The first completes normally.
   first.socket.write(body.subarray(200));
-  const done = await waitFor('the first upload\'s answer', async () => (/\r\n\r\n\{[^]*\}$/.test(first.received()) ? first.received() : null));
+  const done = await waitFor("the first upload's answer", async () =>
+    /\r\n\r\n\{[^]*\}$/.test(first.received()) ? first.received() : null,
+  );
   assert.match(done, /^HTTP\/1\.1 200 /, done.slice(0, 300));
   first.socket.destroy();
   assert.deepEqual(await spooled(), []);
@@ -281,7 +330,10 @@ test('an upload while a run is in progress: 409 before its body is sent, and not
 
 test('API_TOKEN: POST needs the bearer token (missing or wrong: 401 JSON), reads stay open; no warning on a non-loopback HOST', async () => {
   const token = 'test-token-0123456789';
-  const secured = await startService({ DATABASE_URL: database.url, DATA_DIR: path.join(root, 'data'), API_TOKEN: token, HOST: '0.0.0.0' }, { timeoutMs: 30_000 });
+  const secured = await startService(
+    { DATABASE_URL: database.url, DATA_DIR: path.join(root, 'data'), API_TOKEN: token, HOST: '0.0.0.0' },
+    { timeoutMs: 30_000 },
+  );
   try {
     const post = (headers: Record<string, string>, body?: FormData) => fetch(`${secured.base}/data`, { method: 'POST', headers, body });
     for (const [label, headers] of [
@@ -312,10 +364,14 @@ test('API_TOKEN: POST needs the bearer token (missing or wrong: 401 JSON), reads
     assert.doesNotMatch(secured.output(), /is reachable from other machines/);
 
     // bin/trigger.sh uploads a directory's three files, with API_TOKEN from its environment.
-    const trigger = (env: Record<string, string>) => exec('bin/trigger.sh', [secured.base, CHALLENGE_DIR], { cwd: ROOT, env: { ...process.env, ...env } });
+    const trigger = (env: Record<string, string>) =>
+      exec('bin/trigger.sh', [secured.base, CHALLENGE_DIR], { cwd: ROOT, env: { ...process.env, ...env } });
     const summary = JSON.parse((await trigger({ API_TOKEN: token })).stdout);
     assert.deepEqual([summary.status, summary.source, summary.files['users.csv'].bytes], ['succeeded', 'upload', 432]);
-    const refusedTrigger = await trigger({ API_TOKEN: '' }).then(() => null, (error: { code: number; stderr: string }) => error);
+    const refusedTrigger = await trigger({ API_TOKEN: '' }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
     assert.equal(refusedTrigger?.code, 1);
     assert.match(refusedTrigger!.stderr, /trigger: HTTP 401/);
   } finally {
@@ -324,9 +380,16 @@ test('API_TOKEN: POST needs the bearer token (missing or wrong: 401 JSON), reads
 });
 
 test('a non-loopback HOST without API_TOKEN logs one warning at start-up', async () => {
-  const open = await startService({ DATABASE_URL: database.url, DATA_DIR: path.join(root, 'data'), HOST: '0.0.0.0' }, { timeoutMs: 30_000 });
+  const open = await startService(
+    { DATABASE_URL: database.url, DATA_DIR: path.join(root, 'data'), HOST: '0.0.0.0' },
+    { timeoutMs: 30_000 },
+  );
   try {
-    assert.equal(open.output().match(/HOST=0\.0\.0\.0 is reachable from other machines and API_TOKEN is not set/g)?.length, 1, open.output());
+    assert.equal(
+      open.output().match(/HOST=0\.0\.0\.0 is reachable from other machines and API_TOKEN is not set/g)?.length,
+      1,
+      open.output(),
+    );
   } finally {
     assert.equal((await stopService(open)).code, 0);
   }

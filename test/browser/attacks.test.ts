@@ -114,30 +114,34 @@ if (skip) {
     return answered;
   }
 
-  test('pages on another origin cannot run the ETL: a multipart form, a form without files, fetch no-cors, and the same from file://', { timeout: 180_000 }, async () => {
-    const runs = (await api('/runs')).runs.length;
-    const page = await context.newPage();
-    for (const base of [attackerBase, pathToFileURL(pagesDir).href]) {
-      for (const name of ['form.html', 'empty-form.html', 'no-cors.html']) {
-        const url = `${base}/${name}`;
-        const response = await attack(page, url);
-        assert.equal(response.status(), 403, url);
-        if (name !== 'no-cors.html') {
-          // (Playwright does not see the final headers of a no-cors fetch; a navigation's it does.)
-          const sent = await response.request().allHeaders();
-          assert.equal(sent.origin, base.startsWith('file:') ? 'null' : attackerBase, `${url}: Chromium said where it came from`);
-          // The form's answer is shown to the user: the service's own message.
-          await page.waitForURL(`${service.base}/data`);
-          assert.match(await page.locator('body').innerText(), /refused: a web page on another origin .* ALLOWED_ORIGINS/, url);
-        } else {
-          await page.waitForFunction(() => document.title === 'sent');
+  test(
+    'pages on another origin cannot run the ETL: a multipart form, a form without files, fetch no-cors, and the same from file://',
+    { timeout: 180_000 },
+    async () => {
+      const runs = (await api('/runs')).runs.length;
+      const page = await context.newPage();
+      for (const base of [attackerBase, pathToFileURL(pagesDir).href]) {
+        for (const name of ['form.html', 'empty-form.html', 'no-cors.html']) {
+          const url = `${base}/${name}`;
+          const response = await attack(page, url);
+          assert.equal(response.status(), 403, url);
+          if (name !== 'no-cors.html') {
+            // (Playwright does not see the final headers of a no-cors fetch; a navigation's it does.)
+            const sent = await response.request().allHeaders();
+            assert.equal(sent.origin, base.startsWith('file:') ? 'null' : attackerBase, `${url}: Chromium said where it came from`);
+            // The form's answer is shown to the user: the service's own message.
+            await page.waitForURL(`${service.base}/data`);
+            assert.match(await page.locator('body').innerText(), /refused: a web page on another origin .* ALLOWED_ORIGINS/, url);
+          } else {
+            await page.waitForFunction(() => document.title === 'sent');
+          }
         }
       }
-    }
-    await page.close();
-    assert.equal((await api('/runs')).runs.length, runs, 'no run was started');
-    assert.equal((await api('/data/users/1')).name, 'Alice', 'the published features are unchanged');
-  });
+      await page.close();
+      assert.equal((await api('/runs')).runs.length, runs, 'no run was started');
+      assert.equal((await api('/data/users/1')).name, 'Alice', 'the published features are unchanged');
+    },
+  );
 
   test('a rebound name (DNS rebinding) gets 403 for every read; the loopback names are answered', { timeout: 120_000 }, async () => {
     const page = await context.newPage();
@@ -145,7 +149,11 @@ if (skip) {
       const response = await page.goto(`http://${REBOUND}:${service.port}${route}`);
       assert.equal(response?.status(), 403, route);
       const text = await page.locator('body').innerText();
-      assert.match(text, new RegExp(`does not answer requests for the host \\\\"${REBOUND}:${service.port}\\\\": add its name to ALLOWED_HOSTS`), route);
+      assert.match(
+        text,
+        new RegExp(`does not answer requests for the host \\\\"${REBOUND}:${service.port}\\\\": add its name to ALLOWED_HOSTS`),
+        route,
+      );
       assert.doesNotMatch(text, /Alice|alice@example/, route);
     }
     for (const name of ['localhost', '127.0.0.1']) {
@@ -167,15 +175,27 @@ if (skip) {
     await page.locator('.swagger-ui .info .title').filter({ hasText: 'lab-features-etl' }).waitFor();
     await page.locator('.opblock-summary-path').filter({ hasText: '/data.csv' }).first().waitFor();
     // Chromium asks for /favicon.ico on its own (the docs page names no icon): that 404 is expected.
-    assert.deepEqual(missing.filter((p) => p !== '/favicon.ico'), []);
-    const errors = recorder.errors.slice(errorsBefore).filter((e) => !/^Failed to load resource: the server responded with a status of 404 /.test(e));
+    assert.deepEqual(
+      missing.filter((p) => p !== '/favicon.ico'),
+      [],
+    );
+    const errors = recorder.errors
+      .slice(errorsBefore)
+      .filter((e) => !/^Failed to load resource: the server responded with a status of 404 /.test(e));
     assert.deepEqual(errors, [], 'no CSP violation or script error on /docs');
-    assert.deepEqual(requested.filter((url) => !url.startsWith(`${service.base}/`) && !url.startsWith('data:')), [], 'nothing from elsewhere');
+    assert.deepEqual(
+      requested.filter((url) => !url.startsWith(`${service.base}/`) && !url.startsWith('data:')),
+      [],
+      'nothing from elsewhere',
+    );
 
     // Chromium reports the refusal in the framing page's console, and the frame never shows the docs.
     const refused = page.waitForEvent('console', { predicate: (message) => /frame-ancestors 'none'/.test(message.text()), timeout: WAIT });
     await page.goto(`${attackerBase}/frame.html`);
-    assert.match((await refused).text(), /violates the following Content Security Policy directive: "frame-ancestors 'none'"\. The request has been blocked/);
+    assert.match(
+      (await refused).text(),
+      /violates the following Content Security Policy directive: "frame-ancestors 'none'"\. The request has been blocked/,
+    );
     assert.equal(await page.frameLocator('#docs').locator('#swagger-ui').count(), 0, 'the docs are not shown in the frame');
     await page.close();
   });

@@ -69,107 +69,146 @@ if (skip) {
   /** The cells' text of each row of a table's body. */
   const rows = (table: Locator) =>
     table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => (cell.textContent ?? '').trim())));
-  const runRow = (runId: number) => page.locator('#runs tbody tr').filter({ has: page.getByRole('link', { name: `Run ${runId}`, exact: true }) });
+  const runRow = (runId: number) =>
+    page.locator('#runs tbody tr').filter({ has: page.getByRole('link', { name: `Run ${runId}`, exact: true }) });
 
-  test('a fresh database: Run ETL on the challenge files ends on "succeeded"; the runs, numbers and pictures show it', { timeout: 120_000 }, async () => {
-    await page.goto(`${service.base}/`);
-    await page.getByText('No run yet.').waitFor();
-    await page.getByText('Nothing is published yet').waitFor();
-
-    await runEtl();
-    await says('Run 1 succeeded');
-    assert.match(await message().innerText(), /^Run 1 succeeded in [\d.]+ m?s: 10 users, 11 experiments, 0 rows rejected\. Details of run 1$/);
-    // The page refreshes its sections from the server after the run: no reload needed.
-    await runRow(1).filter({ hasText: 'succeeded' }).waitFor();
-    const [cells] = await rows(page.locator('#runs table'));
-    assert.deepEqual([cells![0], cells![1], cells![2], ...cells!.slice(5)], ['Run 1', 'succeeded', 'DATA_DIR', '10 / 10 / 0', '3 / 3 / 0', '11 / 11 / 0', '0']);
-    assert.match(cells![3]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, 'the start, in UTC');
-    assert.match(cells![4]!, /^\d+(\.\d)? m?s$/, 'the duration');
-
-    const stats = await page.locator('#summary dl.stats').innerText();
-    assert.match(stats, /Users\s+10\s+Experiments\s+11\s+Experiments per user\s+1\.1/);
-    // The pictures: one image each for assistive technology, named and described.
-    const histogram = page.getByRole('img', { name: 'Histogram of experiments per user' });
-    assert.equal(await histogram.getAttribute('aria-labelledby'), 'histogram-title histogram-desc');
-    assert.equal(await histogram.locator('desc').textContent(), '0 experiments: 0 users; 1 experiment: 9 users; 2 experiments: 1 user');
-    assert.equal(await histogram.locator('rect.bar').count(), 3);
-    const compounds = page.getByRole('img', { name: "The compounds most often a user's top compound" });
-    assert.equal(await compounds.locator('desc').textContent(), 'Compound C (id 3): 8 users; Compound B (id 2): 7 users; Compound A (id 1): 5 users');
-    assert.deepEqual(await rows(page.locator('#pictures details table').last()), [['Compound C', '3', '8'], ['Compound B', '2', '7'], ['Compound A', '1', '5']]);
-    await screenshot(page, shots, '1-overview-challenge');
-  });
-
-  test('features: Alice has 2 experiments and top compound "Compound B", Bob\'s tie shows compounds 1 and 3; the CSV link downloads them', { timeout: 120_000 }, async () => {
-    await page.getByRole('link', { name: 'Browse the features' }).click();
-    await page.waitForURL(`${service.base}/ui/features`);
-    await page.getByText('1.1 experiments per user on average').waitFor();
-    const table = page.getByRole('table');
-    assert.deepEqual(await table.locator('thead th').allInnerTexts(), [
-      'User id', 'Name', 'Email', 'Experiments', 'Average run time', 'Top compound', 'Top compound ids (all tied)', 'Experiments with it',
-    ]);
-    const users = await rows(table);
-    assert.equal(users.length, 10);
-    assert.deepEqual(users[0], ['1', 'Alice', 'alice@example.com', '2', '12.5', 'Compound B', '2', '2']);
-    assert.deepEqual(users[1], ['2', 'Bob', 'bob@example.com', '1', '20', 'Compound A', '1, 3', '1']);
-    await page.getByText('Last page').waitFor();
-    await screenshot(page, shots, '2-features-challenge');
-
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download all users as CSV' }).click()]);
-    assert.equal(download.suggestedFilename(), 'features.csv');
-    const csv = await readFile((await download.path())!, 'utf8');
-    assert.equal(csv.split('\r\n')[1], '1,Alice,alice@example.com,2,12.5,2,Compound B,2,2');
-    assert.equal(csv.split('\r\n')[2], '2,Bob,bob@example.com,1,20,1,Compound A,1;3,1');
-  });
-
-  test('a second click while a run is in progress says "another run is in progress (run N)"; the page shows the run\'s progress, then its end', { timeout: 120_000 }, async () => {
-    await page.goto(`${service.base}/`);
-    const runId = await nextRunId();
-    const others: Page[] = [];
-    // The run is held deterministically: its load of user_experiments.csv waits on a lock this test
-    // holds (users.csv and compounds.csv are loaded by then). The run waits at most 30 s for a lock
-    // (lock_timeout); this test lets go within seconds.
-    const lock: pg.PoolClient = await database.pool.connect();
-    let held = true;
-    try {
-      await lock.query('BEGIN');
-      await lock.query(`SET LOCAL lock_timeout = '20s'`);
-      await lock.query('LOCK TABLE staging.experiments IN ACCESS EXCLUSIVE MODE');
-      await runEtl();
-      const progress = page.locator('#run-progress');
-      await progress.filter({ hasText: `Run ${runId} is running: loading` }).waitFor();
-      await progress.filter({ hasText: 'users.csv: 10 rows read (432 B)' }).waitFor();
-      await progress.filter({ hasText: 'compounds.csv: 3 rows read (122 B)' }).waitFor();
-      assert.equal((await api(`/runs/${runId}`)).status, 'running');
-      // The runs table lists it as running, without a reload.
-      await runRow(runId).filter({ hasText: 'running: loading' }).waitFor();
-      await screenshot(page, shots, '3-overview-run-in-progress');
-      // Another tab opened now follows the run it did not start.
-      const watcher = await context.newPage();
-      await watcher.goto(`${service.base}/`);
-      await watcher.locator('#run-progress', { hasText: `Run ${runId} is running: loading` }).waitFor();
-      others.push(watcher);
+  test(
+    'a fresh database: Run ETL on the challenge files ends on "succeeded"; the runs, numbers and pictures show it',
+    { timeout: 120_000 },
+    async () => {
+      await page.goto(`${service.base}/`);
+      await page.getByText('No run yet.').waitFor();
+      await page.getByText('Nothing is published yet').waitFor();
 
       await runEtl();
-      await says(`Another run is in progress (run ${runId})`);
-      assert.match(await message().innerText(), /this click started nothing/);
-      assert.equal(await message().getAttribute('role'), 'status', 'read out by screen readers');
-      assert.equal((await api('/runs')).runs[0].run_id, runId, 'the second click started no run');
-      await screenshot(page, shots, '4-overview-another-run-in-progress');
-      await lock.query('COMMIT');
-      held = false;
-    } finally {
-      if (held) await lock.query('ROLLBACK').catch(() => {});
-      lock.release();
-    }
-    await says(`Run ${runId} succeeded`);
-    await page.locator('#run-progress').waitFor({ state: 'hidden' });
-    await runRow(runId).filter({ hasText: 'succeeded' }).waitFor();
-    for (const watcher of others.splice(0)) {
-      await watcher.locator('#run-message', { hasText: `Run ${runId} succeeded` }).waitFor();
-      await watcher.locator('#runs tbody tr', { hasText: `Run ${runId}` }).filter({ hasText: 'succeeded' }).waitFor();
-      await watcher.close();
-    }
-  });
+      await says('Run 1 succeeded');
+      assert.match(
+        await message().innerText(),
+        /^Run 1 succeeded in [\d.]+ m?s: 10 users, 11 experiments, 0 rows rejected\. Details of run 1$/,
+      );
+      // The page refreshes its sections from the server after the run: no reload needed.
+      await runRow(1).filter({ hasText: 'succeeded' }).waitFor();
+      const [cells] = await rows(page.locator('#runs table'));
+      assert.deepEqual(
+        [cells![0], cells![1], cells![2], ...cells!.slice(5)],
+        ['Run 1', 'succeeded', 'DATA_DIR', '10 / 10 / 0', '3 / 3 / 0', '11 / 11 / 0', '0'],
+      );
+      assert.match(cells![3]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, 'the start, in UTC');
+      assert.match(cells![4]!, /^\d+(\.\d)? m?s$/, 'the duration');
+
+      const stats = await page.locator('#summary dl.stats').innerText();
+      assert.match(stats, /Users\s+10\s+Experiments\s+11\s+Experiments per user\s+1\.1/);
+      // The pictures: one image each for assistive technology, named and described.
+      const histogram = page.getByRole('img', { name: 'Histogram of experiments per user' });
+      assert.equal(await histogram.getAttribute('aria-labelledby'), 'histogram-title histogram-desc');
+      assert.equal(await histogram.locator('desc').textContent(), '0 experiments: 0 users; 1 experiment: 9 users; 2 experiments: 1 user');
+      assert.equal(await histogram.locator('rect.bar').count(), 3);
+      const compounds = page.getByRole('img', { name: "The compounds most often a user's top compound" });
+      assert.equal(
+        await compounds.locator('desc').textContent(),
+        'Compound C (id 3): 8 users; Compound B (id 2): 7 users; Compound A (id 1): 5 users',
+      );
+      assert.deepEqual(await rows(page.locator('#pictures details table').last()), [
+        ['Compound C', '3', '8'],
+        ['Compound B', '2', '7'],
+        ['Compound A', '1', '5'],
+      ]);
+      await screenshot(page, shots, '1-overview-challenge');
+    },
+  );
+
+  test(
+    'features: Alice has 2 experiments and top compound "Compound B", Bob\'s tie shows compounds 1 and 3; the CSV link downloads them',
+    { timeout: 120_000 },
+    async () => {
+      await page.getByRole('link', { name: 'Browse the features' }).click();
+      await page.waitForURL(`${service.base}/ui/features`);
+      await page.getByText('1.1 experiments per user on average').waitFor();
+      const table = page.getByRole('table');
+      assert.deepEqual(await table.locator('thead th').allInnerTexts(), [
+        'User id',
+        'Name',
+        'Email',
+        'Experiments',
+        'Average run time',
+        'Top compound',
+        'Top compound ids (all tied)',
+        'Experiments with it',
+      ]);
+      const users = await rows(table);
+      assert.equal(users.length, 10);
+      assert.deepEqual(users[0], ['1', 'Alice', 'alice@example.com', '2', '12.5', 'Compound B', '2', '2']);
+      assert.deepEqual(users[1], ['2', 'Bob', 'bob@example.com', '1', '20', 'Compound A', '1, 3', '1']);
+      await page.getByText('Last page').waitFor();
+      await screenshot(page, shots, '2-features-challenge');
+
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Download all users as CSV' }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), 'features.csv');
+      const csv = await readFile((await download.path())!, 'utf8');
+      assert.equal(csv.split('\r\n')[1], '1,Alice,alice@example.com,2,12.5,2,Compound B,2,2');
+      assert.equal(csv.split('\r\n')[2], '2,Bob,bob@example.com,1,20,1,Compound A,1;3,1');
+    },
+  );
+
+  test(
+    'a second click while a run is in progress says "another run is in progress (run N)"; the page shows the run\'s progress, then its end',
+    { timeout: 120_000 },
+    async () => {
+      await page.goto(`${service.base}/`);
+      const runId = await nextRunId();
+      const others: Page[] = [];
+      // The run is held deterministically: its load of user_experiments.csv waits on a lock this test
+      // holds (users.csv and compounds.csv are loaded by then). The run waits at most 30 s for a lock
+      // (lock_timeout); this test lets go within seconds.
+      const lock: pg.PoolClient = await database.pool.connect();
+      let held = true;
+      try {
+        await lock.query('BEGIN');
+        await lock.query(`SET LOCAL lock_timeout = '20s'`);
+        await lock.query('LOCK TABLE staging.experiments IN ACCESS EXCLUSIVE MODE');
+        await runEtl();
+        const progress = page.locator('#run-progress');
+        await progress.filter({ hasText: `Run ${runId} is running: loading` }).waitFor();
+        await progress.filter({ hasText: 'users.csv: 10 rows read (432 B)' }).waitFor();
+        await progress.filter({ hasText: 'compounds.csv: 3 rows read (122 B)' }).waitFor();
+        assert.equal((await api(`/runs/${runId}`)).status, 'running');
+        // The runs table lists it as running, without a reload.
+        await runRow(runId).filter({ hasText: 'running: loading' }).waitFor();
+        await screenshot(page, shots, '3-overview-run-in-progress');
+        // Another tab opened now follows the run it did not start.
+        const watcher = await context.newPage();
+        await watcher.goto(`${service.base}/`);
+        await watcher.locator('#run-progress', { hasText: `Run ${runId} is running: loading` }).waitFor();
+        others.push(watcher);
+
+        await runEtl();
+        await says(`Another run is in progress (run ${runId})`);
+        assert.match(await message().innerText(), /this click started nothing/);
+        assert.equal(await message().getAttribute('role'), 'status', 'read out by screen readers');
+        assert.equal((await api('/runs')).runs[0].run_id, runId, 'the second click started no run');
+        await screenshot(page, shots, '4-overview-another-run-in-progress');
+        await lock.query('COMMIT');
+        held = false;
+      } finally {
+        if (held) await lock.query('ROLLBACK').catch(() => {});
+        lock.release();
+      }
+      await says(`Run ${runId} succeeded`);
+      await page.locator('#run-progress').waitFor({ state: 'hidden' });
+      await runRow(runId).filter({ hasText: 'succeeded' }).waitFor();
+      for (const watcher of others.splice(0)) {
+        await watcher.locator('#run-message', { hasText: `Run ${runId} succeeded` }).waitFor();
+        await watcher
+          .locator('#runs tbody tr', { hasText: `Run ${runId}` })
+          .filter({ hasText: 'succeeded' })
+          .waitFor();
+        await watcher.close();
+      }
+    },
+  );
 
   test('a run with bad rows: its rejects page lists file, line, reason and raw line, 100 a page', { timeout: 120_000 }, async () => {
     // users.csv: the challenge's (blank line 1, header line 2, users on lines 3-12) and a bad id
@@ -192,23 +231,30 @@ if (skip) {
     await page.getByText('Rejected rows 1 to 100 of 151, by file and line').waitFor();
     const first = await rows(table);
     assert.equal(first.length, 100);
-    assert.deepEqual(first.map((r) => Number(r[1])), Array.from({ length: 100 }, (_, i) => 313 + i), 'lines 313 to 412');
+    assert.deepEqual(
+      first.map((r) => Number(r[1])),
+      Array.from({ length: 100 }, (_, i) => 313 + i),
+      'lines 313 to 412',
+    );
     assert.deepEqual(first[0], ['user_experiments.csv', '313', 'user_id 999 is not an accepted user', '312,\t999,\t1,\t5']);
     await screenshot(page, shots, '5-run-rejects');
 
     await page.getByRole('link', { name: 'Next page' }).click();
     await page.getByText('Rejected rows 101 to 151 of 151, by file and line').waitFor();
     const second = await rows(table);
-    assert.deepEqual(second.map((r) => `${r[0]}:${r[1]}`), [
-      ...Array.from({ length: 50 }, (_, i) => `user_experiments.csv:${413 + i}`),
-      'users.csv:13',
-    ]);
+    assert.deepEqual(
+      second.map((r) => `${r[0]}:${r[1]}`),
+      [...Array.from({ length: 50 }, (_, i) => `user_experiments.csv:${413 + i}`), 'users.csv:13'],
+    );
     assert.equal(second[50]![3], 'x,\tBad,\tbad@example.com,\t2023-01-01', 'the raw line, tabs and all');
     assert.match(second[50]![2]!, /user_id/);
     assert.equal(await page.getByRole('link', { name: 'Next page' }).count(), 0, 'the last page');
     // The same rows as the API's page.
     const page2 = await api(`/runs/${runId}/rejects?limit=100&offset=100`);
-    assert.deepEqual(second.map((r) => [r[0], Number(r[1]), r[2], r[3]]), page2.rejected.map((r: any) => [r.file, r.line, r.reason, r.raw]));
+    assert.deepEqual(
+      second.map((r) => [r[0], Number(r[1]), r[2], r[3]]),
+      page2.rejected.map((r: any) => [r.file, r.line, r.reason, r.raw]),
+    );
     await page.getByRole('link', { name: 'Previous page' }).click();
     await page.getByText('Rejected rows 1 to 100 of 151').waitFor();
   });
@@ -232,7 +278,7 @@ if (skip) {
     await screenshot(page, shots, '6-overview-unusable-input');
   });
 
-  test('page through a generated set of 3,000 users with the API\'s keyset pages, and jump to a user id', { timeout: 180_000 }, async () => {
+  test("page through a generated set of 3,000 users with the API's keyset pages, and jump to a user id", { timeout: 180_000 }, async () => {
     const set = await generateCached({ users: 3000, experiments: 9000, compounds: 40, seed: 11 });
     await useFiles(set.dir);
     const runId = await nextRunId();
@@ -260,9 +306,19 @@ if (skip) {
     await page.getByText('Last page').waitFor();
     const all = (await api('/data')).users as any[];
     assert.equal(all.length, 3000);
-    assert.deepEqual(seen.map((r) => Number(r[0])), all.map((u) => u.user_id), 'every user once, in order');
-    assert.deepEqual(seen.map((r) => r[1]), all.map((u) => u.name));
-    assert.deepEqual(seen.map((r) => r[6]), all.map((u) => (u.top_compound_ids.length ? u.top_compound_ids.join(', ') : '—')));
+    assert.deepEqual(
+      seen.map((r) => Number(r[0])),
+      all.map((u) => u.user_id),
+      'every user once, in order',
+    );
+    assert.deepEqual(
+      seen.map((r) => r[1]),
+      all.map((u) => u.name),
+    );
+    assert.deepEqual(
+      seen.map((r) => r[6]),
+      all.map((u) => (u.top_compound_ids.length ? u.top_compound_ids.join(', ') : '—')),
+    );
 
     await page.getByLabel('Go to user id').fill('2500');
     await page.getByLabel('Users per page').selectOption('50');
@@ -306,45 +362,58 @@ if (skip) {
     }
   });
 
-  test('on a narrow screen (390 px) no page is wider than the screen: wide tables scroll in their own box', { timeout: 120_000 }, async () => {
-    const narrow = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    narrow.setDefaultTimeout(WAIT);
-    const watched = new Recorder(narrow);
-    try {
-      const phone = await narrow.newPage();
-      const runs = (await api('/runs')).runs as any[];
-      const withRejects = runs.find((r) => Object.values<any>(r.files).some((f) => f.rows_rejected > 0)).run_id;
-      for (const [name, url] of [['overview', '/'], ['features', '/ui/features'], ['run', `/ui/runs/${withRejects}`]]) {
-        await phone.goto(`${service.base}${url}`);
-        await phone.locator('main h1').waitFor();
-        const width = await phone.evaluate(() => document.documentElement.scrollWidth);
-        assert.ok(width <= 390, `${url} is ${width} px wide`);
-        await screenshot(phone, shots, `9-narrow-${name}`);
+  test(
+    'on a narrow screen (390 px) no page is wider than the screen: wide tables scroll in their own box',
+    { timeout: 120_000 },
+    async () => {
+      const narrow = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      narrow.setDefaultTimeout(WAIT);
+      const watched = new Recorder(narrow);
+      try {
+        const phone = await narrow.newPage();
+        const runs = (await api('/runs')).runs as any[];
+        const withRejects = runs.find((r) => Object.values<any>(r.files).some((f) => f.rows_rejected > 0)).run_id;
+        for (const [name, url] of [
+          ['overview', '/'],
+          ['features', '/ui/features'],
+          ['run', `/ui/runs/${withRejects}`],
+        ]) {
+          await phone.goto(`${service.base}${url}`);
+          await phone.locator('main h1').waitFor();
+          const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+          assert.ok(width <= 390, `${url} is ${width} px wide`);
+          await screenshot(phone, shots, `9-narrow-${name}`);
+        }
+        assert.deepEqual(watched.outside(service.base), []);
+        assert.deepEqual(watched.unexpectedErrors([]), []);
+      } finally {
+        await narrow.close();
       }
-      assert.deepEqual(watched.outside(service.base), []);
-      assert.deepEqual(watched.unexpectedErrors([]), []);
-    } finally {
-      await narrow.close();
-    }
-  });
+    },
+  );
 
-  test('the sample data, for the README\'s picture; the pages made no request outside the service and reported no error', { timeout: 120_000 }, async () => {
-    await useFiles(SAMPLE_DIR);
-    await page.goto(`${service.base}/`);
-    const runId = await nextRunId();
-    await runEtl();
-    await says(`Run ${runId} succeeded`);
-    await runRow(runId).filter({ hasText: 'succeeded' }).waitFor();
-    await page.locator('#summary dd a', { hasText: String(runId) }).waitFor();
-    // The picture shows the page at rest: no focus ring, no hover.
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-    await page.mouse.move(0, 0);
-    await screenshot(page, shots, '10-overview-sample', { readme: true });
+  test(
+    "the sample data, for the README's picture; the pages made no request outside the service and reported no error",
+    { timeout: 120_000 },
+    async () => {
+      await useFiles(SAMPLE_DIR);
+      await page.goto(`${service.base}/`);
+      const runId = await nextRunId();
+      await runEtl();
+      await says(`Run ${runId} succeeded`);
+      await runRow(runId).filter({ hasText: 'succeeded' }).waitFor();
+      await page.locator('#summary dd a', { hasText: String(runId) }).waitFor();
+      // The picture shows the page at rest: no focus ring, no hover.
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.mouse.move(0, 0);
+      await screenshot(page, shots, '10-overview-sample', { readme: true });
 
-    assert.ok(recorder.requests.length > 20, 'requests were recorded');
-    assert.deepEqual(recorder.outside(service.base), [], 'every request went to the service');
-    for (const asset of ['/ui/dashboard.css', '/ui/dashboard.js']) assert.ok(recorder.requests.includes(`GET ${service.base}${asset}`), asset);
-    // 409 and 422 were asked for; nothing else (no CSP violation, no script error, no missing asset).
-    assert.deepEqual(recorder.unexpectedErrors([409, 422]), []);
-  });
+      assert.ok(recorder.requests.length > 20, 'requests were recorded');
+      assert.deepEqual(recorder.outside(service.base), [], 'every request went to the service');
+      for (const asset of ['/ui/dashboard.css', '/ui/dashboard.js'])
+        assert.ok(recorder.requests.includes(`GET ${service.base}${asset}`), asset);
+      // 409 and 422 were asked for; nothing else (no CSP violation, no script error, no missing asset).
+      assert.deepEqual(recorder.unexpectedErrors([409, 422]), []);
+    },
+  );
 }

@@ -37,17 +37,28 @@ test('users, experiments and features are hash-distributed on user_id and coloca
   assert.equal(local[0]!.n, 0);
 });
 
-test('the challenge files give the same features on Citus as on PostgreSQL, byte for byte, and a run\'s partitions are distributed too', async () => {
+test("the challenge files give the same features on Citus as on PostgreSQL, byte for byte, and a run's partitions are distributed too", async () => {
   const [onCitus, onPlain] = await Promise.all([run(citus, CHALLENGE_DIR), run(plain, CHALLENGE_DIR)]);
   assert.equal(onCitus.status, 'succeeded');
   assert.deepEqual(onCitus.files, onPlain.files);
   assert.deepEqual(onCitus.features, onPlain.features);
   const answer = await features(citus);
   assert.equal(answer.average_experiments_per_user, 1.1);
-  assert.deepEqual(answer.users.map((u) => [u.user_id, u.total_experiments, u.average_run_time, u.top_compound_ids]), [
-    [1, 2, 12.5, [2]], [2, 1, 20, [1, 3]], [3, 1, 25, [2, 3]], [4, 1, 30, [1, 2, 3]], [5, 1, 35, [2, 3]],
-    [6, 1, 40, [1, 3]], [7, 1, 45, [2, 3]], [8, 1, 50, [1, 2]], [9, 1, 55, [2, 3]], [10, 1, 60, [1, 3]],
-  ]);
+  assert.deepEqual(
+    answer.users.map((u) => [u.user_id, u.total_experiments, u.average_run_time, u.top_compound_ids]),
+    [
+      [1, 2, 12.5, [2]],
+      [2, 1, 20, [1, 3]],
+      [3, 1, 25, [2, 3]],
+      [4, 1, 30, [1, 2, 3]],
+      [5, 1, 35, [2, 3]],
+      [6, 1, 40, [1, 3]],
+      [7, 1, 45, [2, 3]],
+      [8, 1, 50, [1, 2]],
+      [9, 1, 55, [2, 3]],
+      [10, 1, 60, [1, 3]],
+    ],
+  );
   assert.equal(await dataBody(citus), await dataBody(plain));
   assert.equal(await csvBody(citus), await csvBody(plain));
 
@@ -66,8 +77,14 @@ test('the challenge files give the same features on Citus as on PostgreSQL, byte
 test('a second run replaces the first: its partitions and compounds are retired', async () => {
   const second = await run(citus, CHALLENGE_DIR);
   assert.equal(second.status, 'succeeded');
-  const parts = await query(citus, `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$' ORDER BY 1`);
-  assert.deepEqual(parts.map((p) => p.t), ['core.experiments_run_', 'core.users_run_', 'mart.user_features_run_'].map((t) => t + second.run_id));
+  const parts = await query(
+    citus,
+    `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$' ORDER BY 1`,
+  );
+  assert.deepEqual(
+    parts.map((p) => p.t),
+    ['core.experiments_run_', 'core.users_run_', 'mart.user_features_run_'].map((t) => t + second.run_id),
+  );
   const compounds = await query(citus, 'SELECT DISTINCT run_id FROM core.compounds');
   assert.deepEqual(compounds, [{ run_id: second.run_id }]);
   assert.equal((await features(citus)).users.length, 10);

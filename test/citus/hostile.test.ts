@@ -32,31 +32,43 @@ async function runBoth(dir: string, fastPath: boolean) {
   }
 }
 
-for (const [seed, fastPath] of [[1, true], [2, true], [3, false]] as const) {
-  test(`hostile files (seed ${seed}, typing fast path ${fastPath ? 'on' : 'off'}): the same GET /data bytes, CSV, summary, users and rejects as on PostgreSQL`, { timeout: 180_000 }, async () => {
-    const dir = await dataDir(hostileFiles(seed));
-    const { onCitus, onPlain } = await runBoth(dir, fastPath);
-    assert.equal(onCitus.status, 'succeeded');
-    assert.deepEqual(onCitus.files, onPlain.files);
-    assert.deepEqual(onCitus.features, onPlain.features);
-    const rejects = await rejectsOf(citus, onCitus.run_id);
-    assert.ok(rejects.length > 100, 'the files are hostile enough to reject many rows');
-    assert.deepEqual(rejects, await rejectsOf(plain, onPlain.run_id));
+for (const [seed, fastPath] of [
+  [1, true],
+  [2, true],
+  [3, false],
+] as const) {
+  test(
+    `hostile files (seed ${seed}, typing fast path ${fastPath ? 'on' : 'off'}): the same GET /data bytes, CSV, summary, users and rejects as on PostgreSQL`,
+    { timeout: 180_000 },
+    async () => {
+      const dir = await dataDir(hostileFiles(seed));
+      const { onCitus, onPlain } = await runBoth(dir, fastPath);
+      assert.equal(onCitus.status, 'succeeded');
+      assert.deepEqual(onCitus.files, onPlain.files);
+      assert.deepEqual(onCitus.features, onPlain.features);
+      const rejects = await rejectsOf(citus, onCitus.run_id);
+      assert.ok(rejects.length > 100, 'the files are hostile enough to reject many rows');
+      assert.deepEqual(rejects, await rejectsOf(plain, onPlain.run_id));
 
-    const body = await dataBody(citus);
-    assert.ok(body.length > 10_000);
-    assert.equal(body, await dataBody(plain));
-    assert.equal(await dataBody(citus, { limit: 37, after: 50 }), await dataBody(plain, { limit: 37, after: 50 }));
-    assert.equal(await csvBody(citus), await csvBody(plain));
-    const { run_id: _a, ...summaryCitus } = await getSummary(citus.readers.db);
-    const { run_id: _b, ...summaryPlain } = await getSummary(plain.readers.db);
-    assert.deepEqual(summaryCitus, summaryPlain);
-    for (const id of [1, 2, 3, 77, 150, 399, 100_000]) {
-      assert.deepEqual(await getUserFeatures(citus.readers.db, id), await getUserFeatures(plain.readers.db, id), `user ${id}`);
-    }
-    // Sanity: the features are really on the workers, not in coordinator tables.
-    const [placed] = await query(citus, `SELECT count(DISTINCT nodeport)::int AS nodes FROM citus_shards WHERE table_name = $1::regclass`, [`mart.user_features_run_${onCitus.run_id}`]);
-    assert.equal(placed!.nodes, citus.nodeUrls.length - 1);
-    await removeDir(dir);
-  });
+      const body = await dataBody(citus);
+      assert.ok(body.length > 10_000);
+      assert.equal(body, await dataBody(plain));
+      assert.equal(await dataBody(citus, { limit: 37, after: 50 }), await dataBody(plain, { limit: 37, after: 50 }));
+      assert.equal(await csvBody(citus), await csvBody(plain));
+      const { run_id: _a, ...summaryCitus } = await getSummary(citus.readers.db);
+      const { run_id: _b, ...summaryPlain } = await getSummary(plain.readers.db);
+      assert.deepEqual(summaryCitus, summaryPlain);
+      for (const id of [1, 2, 3, 77, 150, 399, 100_000]) {
+        assert.deepEqual(await getUserFeatures(citus.readers.db, id), await getUserFeatures(plain.readers.db, id), `user ${id}`);
+      }
+      // Sanity: the features are really on the workers, not in coordinator tables.
+      const [placed] = await query(
+        citus,
+        `SELECT count(DISTINCT nodeport)::int AS nodes FROM citus_shards WHERE table_name = $1::regclass`,
+        [`mart.user_features_run_${onCitus.run_id}`],
+      );
+      assert.equal(placed!.nodes, citus.nodeUrls.length - 1);
+      await removeDir(dir);
+    },
+  );
 }

@@ -46,12 +46,18 @@ test('readers during back-to-back publishes see one whole run or the other, neve
     while (publishing) {
       if (i === 2) {
         const user = await getUserFeatures(citus.readers.db, 7);
-        assert.ok(JSON.stringify(user) === JSON.stringify(userA) || JSON.stringify(user) === JSON.stringify(userB), `user 7 is one run's: ${JSON.stringify(user)}`);
+        assert.ok(
+          JSON.stringify(user) === JSON.stringify(userA) || JSON.stringify(user) === JSON.stringify(userB),
+          `user 7 is one run's: ${JSON.stringify(user)}`,
+        );
         seen.points++;
       } else {
         const body = await dataBody(citus);
         const users = (b: string) => (b.match(/"user_id":/g) ?? []).length;
-        assert.ok(body === bodyA || body === bodyB, `GET /data is one whole run: ${users(body)} users, against ${users(bodyA)} and ${users(bodyB)}; ${body.slice(0, 120)}`);
+        assert.ok(
+          body === bodyA || body === bodyB,
+          `GET /data is one whole run: ${users(body)} users, against ${users(bodyA)} and ${users(bodyB)}; ${body.slice(0, 120)}`,
+        );
         if (body === bodyA) seen.a++;
         else seen.b++;
       }
@@ -71,7 +77,10 @@ test('readers during back-to-back publishes see one whole run or the other, neve
   // may have given way to a reader; the next run finishes it).
   assert.equal((await run(citus, b)).status, 'succeeded');
   const [published] = await query<{ run_id: number }>(citus, 'SELECT run_id FROM etl.published');
-  const parts = await query<{ t: string }>(citus, `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`);
+  const parts = await query<{ t: string }>(
+    citus,
+    `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`,
+  );
   assert.deepEqual(new Set(parts.map((p) => p.t.replace(/.*_run_/, ''))), new Set([String(published!.run_id)]));
   assert.deepEqual(await query(citus, 'SELECT DISTINCT run_id FROM core.compounds'), [{ run_id: published!.run_id }]);
 });

@@ -49,7 +49,10 @@ test('EXPLAIN of each step: the features step is one task per shard, pushed down
   const result = await run(citus, dir);
   assert.equal(result.status, 'succeeded');
   const plans = await stepPlans(citus, result.run_id);
-  assert.deepEqual([...plans.keys()], ['users', 'compounds', 'experiments-parsed', 'experiment-compounds', 'experiments', 'user-features-by-half']);
+  assert.deepEqual(
+    [...plans.keys()],
+    ['users', 'compounds', 'experiments-parsed', 'experiment-compounds', 'experiments', 'user-features-by-half'],
+  );
   const coordinatorPort = Number(new URL(citus.nodeUrls[0]!).port);
 
   const features = plans.get('user-features-by-half')!;
@@ -75,6 +78,9 @@ test('EXPLAIN of each step: the features step is one task per shard, pushed down
 
   // The steps that judge text rows reach the workers only for the ids those rows name.
   for (const step of ['users', 'experiments-parsed', 'experiments']) {
-    assert.ok(tasks(plans.get(step)!).some((t) => t.port !== coordinatorPort), `${step} asks the workers`);
+    assert.ok(
+      tasks(plans.get(step)!).some((t) => t.port !== coordinatorPort),
+      `${step} asks the workers`,
+    );
   }
 });

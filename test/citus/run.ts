@@ -12,9 +12,13 @@ if (!process.env.CITUS_URL) {
 }
 const here = path.dirname(new URL(import.meta.url).pathname);
 const selected = process.argv.slice(2);
-const files = selected.length > 0
-  ? selected
-  : (await readdir(here)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', 'citus', f));
+const files =
+  selected.length > 0
+    ? selected
+    : (await readdir(here))
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => path.join('test', 'citus', f));
 // Tests that stop a node of the cluster (*-fault.test.ts) run after the others, alone: test files
 // run side by side, and those on the same cluster would see the node go.
 const batches = [files.filter((f) => !f.endsWith('-fault.test.ts')), files.filter((f) => f.endsWith('-fault.test.ts'))];

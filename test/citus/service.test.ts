@@ -32,48 +32,69 @@ async function start(dataDir: string): Promise<Service> {
   return service;
 }
 
-test('two services on one coordinator: one run at a time; kill -9 mid-run, restart: nothing published, the run marked failed, the next run succeeds', { timeout: 600_000 }, async () => {
-  const dirA = path.join(root, 'data-a');
-  const dirB = path.join(root, 'data-b');
-  await useSet(dirA, path.join(root, 'small'));
-  await useSet(dirB, path.join(root, 'small'));
-  let a = await start(dirA);
-  const b = await start(dirB);
-  assert.match(a.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(DATABASE_URL: Citus, 2 workers, 4 shards\)/);
-  const health = await call(a.base, 'GET', '/health');
-  assert.deepEqual(health.body, { status: 'ok', database: 'citus', workers: citus.nodeUrls.length - 1, shards: 4 });
+test(
+  'two services on one coordinator: one run at a time; kill -9 mid-run, restart: nothing published, the run marked failed, the next run succeeds',
+  { timeout: 600_000 },
+  async () => {
+    const dirA = path.join(root, 'data-a');
+    const dirB = path.join(root, 'data-b');
+    await useSet(dirA, path.join(root, 'small'));
+    await useSet(dirB, path.join(root, 'small'));
+    let a = await start(dirA);
+    const b = await start(dirB);
+    assert.match(a.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(DATABASE_URL: Citus, 2 workers, 4 shards\)/);
+    const health = await call(a.base, 'GET', '/health');
+    assert.deepEqual(health.body, { status: 'ok', database: 'citus', workers: citus.nodeUrls.length - 1, shards: 4 });
 
-  const first = await call(a.base, 'POST', '/data');
-  assert.equal(first.status, 200, first.text);
-  const published = await call(b.base, 'GET', '/data');
-  assert.equal(published.body.run.run_id, first.body.run_id, 'both services read the same published run');
+    const first = await call(a.base, 'POST', '/data');
+    assert.equal(first.status, 200, first.text);
+    const published = await call(b.base, 'GET', '/data');
+    assert.equal(published.body.run.run_id, first.body.run_id, 'both services read the same published run');
 
-  // A long run on A; B is told it is in progress.
-  await useSet(dirA, path.join(root, 'big'));
-  const post = call(a.base, 'POST', '/data', { timeoutMs: 600_000 }).then((answer) => ({ answer }), (error: Error) => ({ error }));
-  const running = await waitForRun(a.base, first.body.run_id, 'the big run to be loading', (r) => r.step === 'loading' && r.files['user_experiments.csv'].rows_read > 0);
-  const refused = await call(b.base, 'POST', '/data');
-  assert.equal(refused.status, 409, refused.text);
-  assert.equal(refused.body.run_id, running.run_id);
+    // A long run on A; B is told it is in progress.
+    await useSet(dirA, path.join(root, 'big'));
+    const post = call(a.base, 'POST', '/data', { timeoutMs: 600_000 }).then(
+      (answer) => ({ answer }),
+      (error: Error) => ({ error }),
+    );
+    const running = await waitForRun(
+      a.base,
+      first.body.run_id,
+      'the big run to be loading',
+      (r) => r.step === 'loading' && r.files['user_experiments.csv'].rows_read > 0,
+    );
+    const refused = await call(b.base, 'POST', '/data');
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal(refused.body.run_id, running.run_id);
 
-  // kill -9 of A once its run is in the transform, on the workers.
-  await waitForRun(a.base, first.body.run_id, 'the big run to be transforming', (r) => r.step !== 'loading' && r.step !== 'checking files', 300_000);
-  await stopService(a, 'SIGKILL');
-  assert.ok('error' in (await post), 'the client of the killed service gets no answer');
-  assert.deepEqual(await query(citus, 'SELECT run_id FROM etl.published'), [{ run_id: first.body.run_id }]);
+    // kill -9 of A once its run is in the transform, on the workers.
+    await waitForRun(
+      a.base,
+      first.body.run_id,
+      'the big run to be transforming',
+      (r) => r.step !== 'loading' && r.step !== 'checking files',
+      300_000,
+    );
+    await stopService(a, 'SIGKILL');
+    assert.ok('error' in (await post), 'the client of the killed service gets no answer');
+    assert.deepEqual(await query(citus, 'SELECT run_id FROM etl.published'), [{ run_id: first.body.run_id }]);
 
-  a = await start(dirA);
-  const interrupted = await call(a.base, 'GET', `/runs/${running.run_id}`);
-  assert.equal(interrupted.body.status, 'failed');
-  const afterRestart = await call(b.base, 'GET', '/data');
-  assert.deepEqual(afterRestart.body, published.body, 'the previous features, unchanged');
+    a = await start(dirA);
+    const interrupted = await call(a.base, 'GET', `/runs/${running.run_id}`);
+    assert.equal(interrupted.body.status, 'failed');
+    const afterRestart = await call(b.base, 'GET', '/data');
+    assert.deepEqual(afterRestart.body, published.body, 'the previous features, unchanged');
 
-  await useSet(dirA, path.join(root, 'small'));
-  const next = await call(a.base, 'POST', '/data');
-  assert.equal(next.status, 200, next.text);
-  const now = await call(b.base, 'GET', '/data');
-  assert.equal(now.body.run.run_id, next.body.run_id);
-  assert.deepEqual(now.body.users, published.body.users, 'the same files give the same features');
-  const parts = await query<{ t: string }>(citus, `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`);
-  assert.deepEqual(new Set(parts.map((p) => p.t.replace(/.*_run_/, ''))), new Set([String(next.body.run_id)]), 'older runs retired');
-});
+    await useSet(dirA, path.join(root, 'small'));
+    const next = await call(a.base, 'POST', '/data');
+    assert.equal(next.status, 200, next.text);
+    const now = await call(b.base, 'GET', '/data');
+    assert.equal(now.body.run.run_id, next.body.run_id);
+    assert.deepEqual(now.body.users, published.body.users, 'the same files give the same features');
+    const parts = await query<{ t: string }>(
+      citus,
+      `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`,
+    );
+    assert.deepEqual(new Set(parts.map((p) => p.t.replace(/.*_run_/, ''))), new Set([String(next.body.run_id)]), 'older runs retired');
+  },
+);

@@ -140,12 +140,39 @@ export async function stopNode(node: NodeProcess): Promise<void> {
 
 /** Starts a node stopped by stopNode, as the owner of its data directory, and waits until it answers. */
 export async function startNode(node: NodeProcess): Promise<void> {
-  const pgCtl = [path.join(node.binDir, 'pg_ctl'), '-D', node.dataDir, '-o', `-c config_file=${node.configFile}`, '-l', path.join(node.dataDir, 'lab-etl-test-restart.log'), '-w', 'start'];
+  const pgCtl = [
+    path.join(node.binDir, 'pg_ctl'),
+    '-D',
+    node.dataDir,
+    '-o',
+    `-c config_file=${node.configFile}`,
+    '-l',
+    path.join(node.dataDir, 'lab-etl-test-restart.log'),
+    '-w',
+    'start',
+  ];
   const owner = (await stat(node.dataDir)).uid;
-  const command = process.getuid?.() === 0 && owner !== 0 ? ['runuser', '-u', execFileSync('id', ['-nu', String(owner)]).toString().trim(), '--', ...pgCtl] : pgCtl;
+  const command =
+    process.getuid?.() === 0 && owner !== 0
+      ? [
+          'runuser',
+          '-u',
+          execFileSync('id', ['-nu', String(owner)])
+            .toString()
+            .trim(),
+          '--',
+          ...pgCtl,
+        ]
+      : pgCtl;
   execFileSync(command[0]!, command.slice(1), { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
-    if (await onNode(node.url, (c) => c.query('SELECT 1')).then(() => true, () => false)) return;
+    if (
+      await onNode(node.url, (c) => c.query('SELECT 1')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error('the node did not answer after it was started');

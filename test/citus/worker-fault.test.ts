@@ -31,43 +31,48 @@ after(async () => {
 const CONNECTION_STRING = /postgres(ql)?:\/\/|password|dbname=|host=|user=|\w@[\w.-]+:\d+/i;
 
 for (const when of ['loading', 'transform'] as const) {
-  test(`a worker stopped during the run's ${when} fails the run cleanly; after it is back the next run succeeds`, { timeout: 300_000 }, async () => {
-    const first = await run(citus, path.join(root, 'small'));
-    assert.equal(first.status, 'succeeded');
-    const before = await dataBody(citus);
+  test(
+    `a worker stopped during the run's ${when} fails the run cleanly; after it is back the next run succeeds`,
+    { timeout: 300_000 },
+    async () => {
+      const first = await run(citus, path.join(root, 'small'));
+      assert.equal(first.status, 'succeeded');
+      const before = await dataBody(citus);
 
-    const worker = await nodeProcess(citus.nodeUrls.at(-1)!);
-    const running = run(citus, path.join(root, 'big')).then(
-      () => assert.fail('the run succeeded with a worker down'),
-      (error: unknown) => error,
-    );
-    // Wait for the run to reach the moment, then stop the worker.
-    const runId = first.run_id + 1;
-    for (;;) {
+      const worker = await nodeProcess(citus.nodeUrls.at(-1)!);
+      const running = run(citus, path.join(root, 'big')).then(
+        () => assert.fail('the run succeeded with a worker down'),
+        (error: unknown) => error,
+      );
+      // Wait for the run to reach the moment, then stop the worker.
+      const runId = first.run_id + 1;
+      for (;;) {
+        const record = await getRun(citus.db, runId);
+        if (record && record.status !== 'running') assert.fail(`the run ended before the worker was stopped: ${record.status}`);
+        const loading = record?.step === 'loading' && (record.files['user_experiments.csv']?.rows_read ?? 0) > 50_000;
+        const transforming =
+          record?.step !== undefined && record?.step !== null && !['starting', 'checking files', 'loading'].includes(record.step);
+        if (when === 'loading' ? loading : transforming) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await stopNode(worker);
+      stopped = worker;
+      const error = await running;
+      assert.ok(error instanceof RunFailedError, String(error));
+      assert.doesNotMatch(error.message, CONNECTION_STRING, error.message);
+      assert.match(error.message, /^the run failed: the Citus worker [\w.-]+:\d+ did not answer; nothing was published/, error.message);
+      assert.equal(error.kind, 'unavailable');
       const record = await getRun(citus.db, runId);
-      if (record && record.status !== 'running') assert.fail(`the run ended before the worker was stopped: ${record.status}`);
-      const loading = record?.step === 'loading' && (record.files['user_experiments.csv']?.rows_read ?? 0) > 50_000;
-      const transforming = record?.step !== undefined && record?.step !== null && !['starting', 'checking files', 'loading'].includes(record.step);
-      if (when === 'loading' ? loading : transforming) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await stopNode(worker);
-    stopped = worker;
-    const error = await running;
-    assert.ok(error instanceof RunFailedError, String(error));
-    assert.doesNotMatch(error.message, CONNECTION_STRING, error.message);
-    assert.match(error.message, /^the run failed: the Citus worker [\w.-]+:\d+ did not answer; nothing was published/, error.message);
-    assert.equal(error.kind, 'unavailable');
-    const record = await getRun(citus.db, runId);
-    assert.equal(record?.status, 'failed');
-    assert.equal(record?.error, error.message);
-    assert.deepEqual(await query(citus, 'SELECT run_id FROM etl.published'), [{ run_id: first.run_id }], 'nothing was published');
+      assert.equal(record?.status, 'failed');
+      assert.equal(record?.error, error.message);
+      assert.deepEqual(await query(citus, 'SELECT run_id FROM etl.published'), [{ run_id: first.run_id }], 'nothing was published');
 
-    await startNode(worker);
-    stopped = null;
-    assert.equal(await dataBody(citus), before, 'the previous features, unchanged');
-    const next = await run(citus, path.join(root, 'small'));
-    assert.equal(next.status, 'succeeded');
-    assert.equal(await dataBody(citus), before);
-  });
+      await startNode(worker);
+      stopped = null;
+      assert.equal(await dataBody(citus), before, 'the previous features, unchanged');
+      const next = await run(citus, path.join(root, 'small'));
+      assert.equal(next.status, 'succeeded');
+      assert.equal(await dataBody(citus), before);
+    },
+  );
 }

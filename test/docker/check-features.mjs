@@ -50,7 +50,16 @@ expect('run.status', body.run?.status, 'succeeded');
 if (expectedRunId) expect('run.run_id', body.run?.run_id, Number(expectedRunId));
 expect('average_experiments_per_user', body.average_experiments_per_user, 1.75);
 expect('number of users', body.users?.length, EXPECTED.length);
-const fields = ['user_id', 'name', 'total_experiments', 'average_run_time', 'top_compound_id', 'top_compound_name', 'top_compound_ids', 'top_compound_experiments'];
+const fields = [
+  'user_id',
+  'name',
+  'total_experiments',
+  'average_run_time',
+  'top_compound_id',
+  'top_compound_name',
+  'top_compound_ids',
+  'top_compound_experiments',
+];
 for (const row of EXPECTED) {
   const user = body.users?.find((u) => u.user_id === row[0]);
   if (!user) {

@@ -67,7 +67,9 @@ for (const [phase, ready] of Object.entries(phases)) {
       },
       { timeoutMs: 150_000, intervalMs: 200 },
     );
-    console.log(`disconnect (${phase}, step ${running.step}): run ${ended.run_id} ${ended.status} ${Math.round(performance.now() - started)} ms after the client left`);
+    console.log(
+      `disconnect (${phase}, step ${running.step}): run ${ended.run_id} ${ended.status} ${Math.round(performance.now() - started)} ms after the client left`,
+    );
     assert.ok(ended.status === 'succeeded' || ended.status === 'failed');
 
     const data = await call(service.base, 'GET', '/data');

@@ -63,7 +63,9 @@ test('20 simultaneous POST /data: one 200, nineteen 409 with its run id, no 5xx'
   assert.equal((await call(service.base, 'POST', '/data')).status, 200);
   const runsBefore = (await call(service.base, 'GET', '/runs')).body.runs.length;
   const answers = await Promise.all(Array.from({ length: 20 }, () => call(service.base, 'POST', '/data')));
-  console.log(`concurrency: 20 POSTs answered ${JSON.stringify(statusCounts(answers))}; slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms`);
+  console.log(
+    `concurrency: 20 POSTs answered ${JSON.stringify(statusCounts(answers))}; slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms`,
+  );
   const winners = answers.filter((a) => a.status === 200);
   const losers = answers.filter((a) => a.status === 409);
   assert.equal(winners.length, 1, `exactly one 200: ${answers.map((a) => `${a.status} ${a.text.slice(0, 120)}`).join('\n')}`);
@@ -100,7 +102,10 @@ test('readers during commits: every answer is one whole run, and readers are not
       try {
         assertConsistent(answer, `GET /data #${i}`);
         const { users } = answer.body;
-        assert.ok(sameUsers(users, reference.a.users) || sameUsers(users, reference.b.users), 'the users are exactly those of set a or set b');
+        assert.ok(
+          sameUsers(users, reference.a.users) || sameUsers(users, reference.b.users),
+          'the users are exactly those of set a or set b',
+        );
         runsSeen.add(answer.body.run.run_id);
       } catch (error) {
         problems.push((error as Error).message);
@@ -147,8 +152,16 @@ test('readers during commits: every answer is one whole run, and readers are not
   console.log(`concurrency: GET /data (4 000 users max) ms: ${JSON.stringify(data)}`);
   console.log(`concurrency: GET /data/users/:id ms: ${JSON.stringify(user)}`);
 
-  const serviceErrors = service.output().split('\n').filter((line) => / failed/.test(line)).slice(0, 5);
-  assert.deepEqual(problems.slice(0, 5), [], `every answer is one complete, consistent result (${problems.length} were not; service log: ${serviceErrors.join(' / ')})`);
+  const serviceErrors = service
+    .output()
+    .split('\n')
+    .filter((line) => / failed/.test(line))
+    .slice(0, 5);
+  assert.deepEqual(
+    problems.slice(0, 5),
+    [],
+    `every answer is one complete, consistent result (${problems.length} were not; service log: ${serviceErrors.join(' / ')})`,
+  );
   assert.ok(runsSeen.size >= 3, `readers saw several runs published (${[...runsSeen]})`);
   assert.ok(data.count >= 10 && user.count >= 100, 'the readers really ran during the commits');
   assert.ok(data.p99 < 1000, `GET /data p99 ${data.p99} ms < 1 s`);

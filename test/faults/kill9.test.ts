@@ -111,14 +111,18 @@ async function killMidCopyAndRestart(t: TestContext, env: Record<string, string>
   if (pgdata) assert.equal(postmasterPid(pgdata), null, 'a clean stop also stops the embedded PostgreSQL');
 }
 
-test('kill -9 mid-COPY with the embedded PostgreSQL: the restart stops the orphaned server and recovers', { timeout: 180_000 }, async (t) => {
-  const dir = await tempDir('kill9-embedded');
-  const pgdata = path.join(dir, 'pgdata');
-  trackCluster(pgdata);
-  const port = await freePort();
-  const env = { EMBEDDED_PG_DIR: pgdata, EMBEDDED_PG_PORT: String(port), DATA_DIR: path.join(dir, 'data') };
-  await killMidCopyAndRestart(t, env, `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, pgdata);
-});
+test(
+  'kill -9 mid-COPY with the embedded PostgreSQL: the restart stops the orphaned server and recovers',
+  { timeout: 180_000 },
+  async (t) => {
+    const dir = await tempDir('kill9-embedded');
+    const pgdata = path.join(dir, 'pgdata');
+    trackCluster(pgdata);
+    const port = await freePort();
+    const env = { EMBEDDED_PG_DIR: pgdata, EMBEDDED_PG_PORT: String(port), DATA_DIR: path.join(dir, 'data') };
+    await killMidCopyAndRestart(t, env, `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, pgdata);
+  },
+);
 
 test('kill -9 mid-COPY with DATABASE_URL: the restart recovers', { timeout: 180_000 }, async (t) => {
   const database = await testDatabase();

@@ -111,7 +111,11 @@ export async function call(
 /** An error answer as docs/api.md promises: JSON `{error}`, no stack trace, SQL or connection string. */
 export function assertCleanError(answer: Answer, label: string): void {
   assert.equal(typeof answer.body?.error, 'string', `${label}: an {"error"} JSON body, got ${answer.text}`);
-  assert.doesNotMatch(answer.text, /\bat .*:\d+:\d+|postgres(ql)?:\/\/|\bSELECT\b|\bINSERT INTO\b|\bUPDATE\b .* \bSET\b/, `${label}: no stack, SQL or URL`);
+  assert.doesNotMatch(
+    answer.text,
+    /\bat .*:\d+:\d+|postgres(ql)?:\/\/|\bSELECT\b|\bINSERT INTO\b|\bUPDATE\b .* \bSET\b/,
+    `${label}: no stack, SQL or URL`,
+  );
 }
 
 /** Polls `probe` every `intervalMs` until it returns a truthy value; fails after `timeoutMs`. */
@@ -133,7 +137,13 @@ export async function waitFor<T>(
  * The first run newer than `previousRunId`, once it is `running` and `ready(run)` holds (polled
  * over GET /runs). Fails at once if that run ends before it was ever ready: the fault would miss it.
  */
-export function waitForRun(base: string, previousRunId: number, what: string, ready: (run: any) => boolean, timeoutMs = 60_000): Promise<any> {
+export function waitForRun(
+  base: string,
+  previousRunId: number,
+  what: string,
+  ready: (run: any) => boolean,
+  timeoutMs = 60_000,
+): Promise<any> {
   return waitFor(
     what,
     async () => {
@@ -149,9 +159,7 @@ export function waitForRun(base: string, previousRunId: number, what: string, re
 
 /** Mid-COPY: the run is loading and part, but not all, of the experiments file has been read. */
 export const midCopy = (experimentsBytes: number) => (run: any) =>
-  run.step === 'loading' &&
-  run.files['user_experiments.csv'].bytes > 0 &&
-  run.files['user_experiments.csv'].bytes < experimentsBytes;
+  run.step === 'loading' && run.files['user_experiments.csv'].bytes > 0 && run.files['user_experiments.csv'].bytes < experimentsBytes;
 
 /** GET /data: one complete result of one run (counts, average and run record agree). */
 export function assertConsistent(answer: Answer, label: string): void {
@@ -241,7 +249,11 @@ export async function withClient<T>(url: string, work: (client: pg.Client) => Pr
 export async function assertPublished(url: string, runId: number, label: string): Promise<void> {
   await withClient(url, async (client) => {
     const published = await client.query('SELECT run_id FROM etl.published');
-    assert.deepEqual(published.rows.map((r) => Number(r.run_id)), [runId], `${label}: etl.published`);
+    assert.deepEqual(
+      published.rows.map((r) => Number(r.run_id)),
+      [runId],
+      `${label}: etl.published`,
+    );
     const run = (await client.query('SELECT status, users FROM etl.runs WHERE run_id = $1', [runId])).rows[0];
     assert.equal(run?.status, 'succeeded', `${label}: the published run succeeded`);
     const parts = await client.query<{ parent: string; part: string }>(`

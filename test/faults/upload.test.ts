@@ -12,7 +12,19 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { ROOT, assertConsistent, call, cleanup, serviceOnSets, startService, stopService, tempDir, waitFor, waitForRun, withClient } from './support.js';
+import {
+  ROOT,
+  assertConsistent,
+  call,
+  cleanup,
+  serviceOnSets,
+  startService,
+  stopService,
+  tempDir,
+  waitFor,
+  waitForRun,
+  withClient,
+} from './support.js';
 
 after(cleanup);
 
@@ -22,7 +34,10 @@ const MB = 1024 * 1024;
 /** POST /data with `dir`'s three files as a multipart body, each streamed from disk (chunked). */
 async function streamUpload(base: string, dir: string): Promise<{ status: number; body: any }> {
   const boundary = `lab-etl-${process.pid}-${Date.now()}`;
-  const request = http.request(`${base}/data`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+  const request = http.request(`${base}/data`, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  });
   const response = once(request, 'response') as Promise<[http.IncomingMessage]>;
   request.on('error', () => {});
   for (const part of PARTS) {
@@ -88,21 +103,30 @@ test('a 1M-experiment upload is streamed: the same result as from DATA_DIR, and 
   assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
   assert.equal(uploaded.body.source, 'upload');
   assert.deepEqual(uploaded.body.features, fromDir.body.features);
-  for (const [file, size] of Object.entries(sets.big.files)) assert.equal(uploaded.body.files[file].bytes, size, `${file}: every byte arrived`);
+  for (const [file, size] of Object.entries(sets.big.files))
+    assert.equal(uploaded.body.files[file].bytes, size, `${file}: every byte arrived`);
   assertConsistent(await call(service.base, 'GET', '/data', { timeoutMs: 120_000 }), 'after the upload');
   assert.deepEqual(await readdir(spool), [], 'the uploaded files are removed');
 
   // Buffering the body, or a part, would add at least the experiments file (33 MB) to the peak.
   // (The absolute figure is the bench's to judge, at 10M: the DATA_DIR runs alone reach about
   // 145 MB here from their second run on, against a 150 MB target.)
-  assert.ok(uploadPeak <= dirPeak + 25, `the upload run peaks at ${uploadPeak.toFixed(0)} MB, the DATA_DIR runs at ${dirPeak.toFixed(0)} MB`);
+  assert.ok(
+    uploadPeak <= dirPeak + 25,
+    `the upload run peaks at ${uploadPeak.toFixed(0)} MB, the DATA_DIR runs at ${dirPeak.toFixed(0)} MB`,
+  );
 });
 
 test('SIGTERM during an upload: the run is cancelled, the client answered 503, no file left, exit 0', { timeout: 120_000 }, async () => {
   const spool = await tempDir('upload-sigterm');
-  const { service, url } = await serviceOnSets('upload-sigterm', { small: { users: 50, experiments: 200, compounds: 5, seed: 1 } }, 'small', {
-    UPLOAD_TMPDIR: spool,
-  });
+  const { service, url } = await serviceOnSets(
+    'upload-sigterm',
+    { small: { users: 50, experiments: 200, compounds: 5, seed: 1 } },
+    'small',
+    {
+      UPLOAD_TMPDIR: spool,
+    },
+  );
   const first = await call(service.base, 'POST', '/data');
   assert.equal(first.status, 200);
 
@@ -113,8 +137,15 @@ test('SIGTERM during an upload: the run is cancelled, the client answered 503, n
   socket.on('data', (d) => (received += d));
   await once(socket, 'connect');
   socket.write('POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
-  socket.write('--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n1,Ann,a@x,2023-01-01\r\n');
-  const running = await waitForRun(service.base, first.body.run_id, 'the upload to be received', (run) => run.step === 'receiving the upload');
+  socket.write(
+    '--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n1,Ann,a@x,2023-01-01\r\n',
+  );
+  const running = await waitForRun(
+    service.base,
+    first.body.run_id,
+    'the upload to be received',
+    (run) => run.step === 'receiving the upload',
+  );
   await waitFor('the upload directory', async () => (await readdir(spool)).length === 1);
 
   const stopped = await stopService(service, 'SIGTERM', 30_000);
@@ -124,42 +155,56 @@ test('SIGTERM during an upload: the run is cancelled, the client answered 503, n
   assert.match(received, /^HTTP\/1\.1 503 /, `the client was answered: ${received.slice(0, 300)}`);
   assert.match(received, /the run was cancelled: the service is shutting down/);
   assert.deepEqual(await readdir(spool), [], 'no file left');
-  const run = await withClient(url, async (client) => (await client.query('SELECT status, source, error FROM etl.runs WHERE run_id = $1', [running.run_id])).rows[0]);
+  const run = await withClient(
+    url,
+    async (client) => (await client.query('SELECT status, source, error FROM etl.runs WHERE run_id = $1', [running.run_id])).rows[0],
+  );
   assert.deepEqual(run, { status: 'failed', source: 'upload', error: 'the run was cancelled: the service is shutting down' });
   const published = await withClient(url, async (client) => (await client.query('SELECT run_id FROM etl.published')).rows[0]);
   assert.equal(Number(published.run_id), first.body.run_id, 'nothing published');
 });
 
-test('kill -9 during an upload: the next start removes the directory it left, and keeps a live process\'s', { timeout: 120_000 }, async () => {
-  const spool = await tempDir('upload-kill9');
-  const { service, url, dataDir } = await serviceOnSets('upload-kill9', { small: { users: 50, experiments: 200, compounds: 5, seed: 1 } }, 'small', {
-    UPLOAD_TMPDIR: spool,
-  });
-  const socket = connect(service.port, '127.0.0.1');
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  socket.write('POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
-  socket.write('--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n');
-  await waitForRun(service.base, 0, 'the upload to be received', (run) => run.step === 'receiving the upload');
-  const [left] = await waitFor('the upload directory', async () => {
-    const names = await readdir(spool);
-    return names.length === 1 ? names : null;
-  });
-  assert.match(left!, new RegExp(`^lab-etl-upload-${service.pid}-`));
-  // Another live process's upload (this test runner's pid stands for it) must survive the restart.
-  const live = `lab-etl-upload-${process.pid}-test`;
-  await mkdir(`${spool}/${live}`);
-  await stopService(service, 'SIGKILL');
-  socket.destroy();
-  assert.deepEqual((await readdir(spool)).sort(), [left, live].sort(), 'kill -9 left its directory');
+test(
+  "kill -9 during an upload: the next start removes the directory it left, and keeps a live process's",
+  { timeout: 120_000 },
+  async () => {
+    const spool = await tempDir('upload-kill9');
+    const { service, url, dataDir } = await serviceOnSets(
+      'upload-kill9',
+      { small: { users: 50, experiments: 200, compounds: 5, seed: 1 } },
+      'small',
+      {
+        UPLOAD_TMPDIR: spool,
+      },
+    );
+    const socket = connect(service.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.write(
+      'POST /data HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n',
+    );
+    socket.write('--b\r\nContent-Disposition: form-data; name="users"; filename="users.csv"\r\n\r\nuser_id,name,email,signup_date\r\n');
+    await waitForRun(service.base, 0, 'the upload to be received', (run) => run.step === 'receiving the upload');
+    const [left] = await waitFor('the upload directory', async () => {
+      const names = await readdir(spool);
+      return names.length === 1 ? names : null;
+    });
+    assert.match(left!, new RegExp(`^lab-etl-upload-${service.pid}-`));
+    // Another live process's upload (this test runner's pid stands for it) must survive the restart.
+    const live = `lab-etl-upload-${process.pid}-test`;
+    await mkdir(`${spool}/${live}`);
+    await stopService(service, 'SIGKILL');
+    socket.destroy();
+    assert.deepEqual((await readdir(spool)).sort(), [left, live].sort(), 'kill -9 left its directory');
 
-  const again = await startService({ DATABASE_URL: url, DATA_DIR: dataDir, UPLOAD_TMPDIR: spool });
-  try {
-    assert.deepEqual(await readdir(spool), [live]);
-    assert.match(again.output(), /removed 1 upload directory left by a stopped process/);
-    const run = (await call(again.base, 'GET', '/runs')).body.runs[0];
-    assert.deepEqual([run.status, run.source], ['failed', 'upload'], 'the interrupted upload run is marked failed');
-  } finally {
-    await stopService(again);
-  }
-});
+    const again = await startService({ DATABASE_URL: url, DATA_DIR: dataDir, UPLOAD_TMPDIR: spool });
+    try {
+      assert.deepEqual(await readdir(spool), [live]);
+      assert.match(again.output(), /removed 1 upload directory left by a stopped process/);
+      const run = (await call(again.base, 'GET', '/runs')).body.runs[0];
+      assert.deepEqual([run.status, run.source], ['failed', 'upload'], 'the interrupted upload run is marked failed');
+    } finally {
+      await stopService(again);
+    }
+  },
+);

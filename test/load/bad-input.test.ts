@@ -41,7 +41,8 @@ async function post(dir: string, extra: Parameters<typeof options>[1] = {}) {
 
 async function rejects(app: ReturnType<typeof createApp>, runId: number, query = '') {
   const response = await app.request(`/runs/${runId}/rejects${query}`);
-  return ((await response.json()) as { rejected: { file: string; line: number; reason: string; raw: string; raw_bytes: number | null }[] }).rejected;
+  return ((await response.json()) as { rejected: { file: string; line: number; reason: string; raw: string; raw_bytes: number | null }[] })
+    .rejected;
 }
 
 test('DATA_DIR missing', async () => {
@@ -101,7 +102,10 @@ test('an empty file (0 bytes) fails; a header-only file fails unless empty data 
 
 test('header problems: missing column, duplicate column', async () => {
   const missing = await dataDir({ users: 'user_id,\tname,\tsignup_date\r\n1,\tA,\t2023-01-01' });
-  assert.deepEqual((await post(missing)).body.error, 'users.csv, line 1: missing required column "email" (the header has: user_id, name, signup_date)');
+  assert.deepEqual(
+    (await post(missing)).body.error,
+    'users.csv, line 1: missing required column "email" (the header has: user_id, name, signup_date)',
+  );
   const twice = await dataDir({ users: '\r\nuser_id,\tname,\temail,\tname,\tsignup_date\r\n1,\tA,\ta@x,\tB,\t2023-01-01' });
   assert.deepEqual((await post(twice)).body.error, 'users.csv, line 2: the header names column "name" twice');
   await Promise.all([removeDir(missing), removeDir(twice)]);
@@ -119,8 +123,12 @@ test('binary garbage as a whole file', async () => {
 test('invalid UTF-8, NUL bytes and an unterminated quote become rejects with their lines', async () => {
   const dir = await dataDir({});
   const header = Buffer.from('user_id,\tname,\temail,\tsignup_date\r\n1,\tAnn,\ta@x,\t2023-01-01\r\n2,\tB');
-  const lines = [header, Buffer.from([0xff, 0xfe]), Buffer.from(',\tb@x,\t2023-01-01\r\n3,\tC\0,\tc@x,\t2023-01-01\r\n'),
-    Buffer.from('4,\tD,\td@x,\t2023-01-01\r\n5,\t"Eve, unterminated,\te@x,\t2023-01-01')];
+  const lines = [
+    header,
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from(',\tb@x,\t2023-01-01\r\n3,\tC\0,\tc@x,\t2023-01-01\r\n'),
+    Buffer.from('4,\tD,\td@x,\t2023-01-01\r\n5,\t"Eve, unterminated,\te@x,\t2023-01-01'),
+  ];
   await writeFile(path.join(dir, 'users.csv'), Buffer.concat(lines));
   const { status, body, app } = await post(dir, { maxRejectRatio: 1 });
   assert.equal(status, 200);
@@ -161,16 +169,26 @@ test('a single 100 MB line with no newline: rejected, and memory stays bounded',
 
 test('fields far longer than any sane value are rejected with their length', async () => {
   const dir = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'A', 'a@x', '2023-01-01'], ['2', 'n'.repeat(200_000), 'b@x', '2023-01-01']],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['1', 'A', 'a@x', '2023-01-01'],
+      ['2', 'n'.repeat(200_000), 'b@x', '2023-01-01'],
+    ],
   });
   const { body, app } = await post(dir, { maxRejectRatio: 1 });
-  assert.deepEqual((await rejects(app, body.run_id)).map((r) => [r.line, r.reason]), [[3, 'name is longer than 1000 characters (200000)']]);
+  assert.deepEqual(
+    (await rejects(app, body.run_id)).map((r) => [r.line, r.reason]),
+    [[3, 'name is longer than 1000 characters (200000)']],
+  );
   await removeDir(dir);
 });
 
 test('a wrong file under the right name: the run fails and publishes nothing', async () => {
   const dir = await dataDir({});
-  await writeFile(path.join(dir, 'users.csv'), await (await import('node:fs/promises')).readFile(path.join(CHALLENGE_DIR, 'user_experiments.csv')));
+  await writeFile(
+    path.join(dir, 'users.csv'),
+    await (await import('node:fs/promises')).readFile(path.join(CHALLENGE_DIR, 'user_experiments.csv')),
+  );
   const { status, body } = await post(dir);
   assert.equal(status, 422);
   assert.match(body.error!, /^users\.csv, line 1: missing required column/);
@@ -207,10 +225,13 @@ test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run 
     ],
   );
   const users = ((await (await app.request('/data')).json()) as any).users;
-  assert.deepEqual(users.map((u: any) => [u.user_id, u.total_experiments, u.average_run_time]), [
-    [7, 1, 0],
-    [4294967297, 1, 1000],
-  ]);
+  assert.deepEqual(
+    users.map((u: any) => [u.user_id, u.total_experiments, u.average_run_time]),
+    [
+      [7, 1, 0],
+      [4294967297, 1, 1000],
+    ],
+  );
   await removeDir(dir);
 });
 
@@ -219,7 +240,10 @@ test('every rejected row is recorded and the pages reach all of them', async () 
   // as well as a million would, in a fraction of the time.
   const total = 20_000;
   const dir = await dataDir({
-    experiments: ['experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time', ...Array.from({ length: total }, (_, i) => `${i + 1},\t999,\t1,\t5`)].join('\r\n'),
+    experiments: [
+      'experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time',
+      ...Array.from({ length: total }, (_, i) => `${i + 1},\t999,\t1,\t5`),
+    ].join('\r\n'),
   });
   const { status, body, app } = await post(dir);
   assert.equal(status, 422);
@@ -231,10 +255,23 @@ test('every rejected row is recorded and the pages reach all of them', async () 
     lines.push(...page.map((r) => r.line));
     if (page.length < 10_000) break;
   }
-  assert.deepEqual(lines, Array.from({ length: total }, (_, i) => i + 2), 'every line once, in order');
+  assert.deepEqual(
+    lines,
+    Array.from({ length: total }, (_, i) => i + 2),
+    'every line once, in order',
+  );
   const last = await rejects(app, body.run_id, `?limit=10000&offset=${total - 5}`);
-  assert.deepEqual(last.map((r) => r.line), [total - 3, total - 2, total - 1, total, total + 1]);
-  assert.deepEqual(last[0], { file: 'user_experiments.csv', line: total - 3, reason: 'user_id 999 is not an accepted user', raw: `${total - 4},\t999,\t1,\t5`, raw_bytes: `${total - 4},\t999,\t1,\t5`.length });
+  assert.deepEqual(
+    last.map((r) => r.line),
+    [total - 3, total - 2, total - 1, total, total + 1],
+  );
+  assert.deepEqual(last[0], {
+    file: 'user_experiments.csv',
+    line: total - 3,
+    reason: 'user_id 999 is not an accepted user',
+    raw: `${total - 4},\t999,\t1,\t5`,
+    raw_bytes: `${total - 4},\t999,\t1,\t5`.length,
+  });
   assert.equal((await app.request(`/runs/${body.run_id}/rejects?limit=10001`)).status, 400, 'pages are bounded');
   await removeDir(dir);
 });

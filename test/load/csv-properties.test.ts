@@ -27,7 +27,9 @@ async function check<T>(t: TestContext, property: fc.IAsyncProperty<T>, numRuns:
   const details = await fc.check(property, { numRuns, seed: SEED, path: PATH, interruptAfterTimeLimit: TIME_LIMIT });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const note = details.interrupted ? ` (FC_TIME_LIMIT stopped it; ${numRuns} asked)` : '';
-  t.diagnostic(`fast-check: ${details.numRuns} runs${note} in ${seconds} s, FC_SEED=${SEED}${PATH === undefined ? '' : ` FC_PATH=${PATH}`}`);
+  t.diagnostic(
+    `fast-check: ${details.numRuns} runs${note} in ${seconds} s, FC_SEED=${SEED}${PATH === undefined ? '' : ` FC_PATH=${PATH}`}`,
+  );
   if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'property failed');
 }
 
@@ -185,8 +187,7 @@ function expectedRows(doc: Doc, placed: Placed[]): Row[] {
 
 // ---------------------------------------------------------------- running the parser
 
-const unescapeCopy = (s: string) =>
-  s.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? `\\${c}`);
+const unescapeCopy = (s: string) => s.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? `\\${c}`);
 
 function decodeCopy(out: Buffer): Row[] {
   const text = out.toString('utf8');
@@ -279,13 +280,33 @@ const beyondCsvParse = (fields: Field[]) => fields.some((f) => !f.quoted && csvP
 const ws = fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 });
 /** Characters worth having in values: 2-, 3- and 4-byte UTF-8, white space that is not a space or tab, a BOM. */
 const special = fc.constantFrom(
-  'a', 'Z', 'N', '7', ' ', '\t', ';', '\\', "'", '|', 'é', 'ß', '中', '€', '😀', '𝄞',
-  '\u00a0', '\u000b', '\u000c', '\u3000', '\u2003', '\ufeff', '\u0001', '\u007f',
+  'a',
+  'Z',
+  'N',
+  '7',
+  ' ',
+  '\t',
+  ';',
+  '\\',
+  "'",
+  '|',
+  'é',
+  'ß',
+  '中',
+  '€',
+  '😀',
+  '𝄞',
+  '\u00a0',
+  '\u000b',
+  '\u000c',
+  '\u3000',
+  '\u2003',
+  '\ufeff',
+  '\u0001',
+  '\u007f',
 );
 const anyChar = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((c) => !c.includes('\0'));
-const plainChar = fc
-  .oneof({ arbitrary: special, weight: 4 }, { arbitrary: anyChar, weight: 1 })
-  .filter((c) => !/[,"\r\n]/.test(c));
+const plainChar = fc.oneof({ arbitrary: special, weight: 4 }, { arbitrary: anyChar, weight: 1 }).filter((c) => !/[,"\r\n]/.test(c));
 const quotedChar = fc.oneof(
   { arbitrary: plainChar, weight: 6 },
   { arbitrary: fc.constantFrom('"', ',', '\n', '\r\n', '\r', '""', ' '), weight: 2 },
@@ -322,8 +343,18 @@ const term = fc.constantFrom('\n', '\r\n');
 const blank = fc.record({ kind: fc.constant('blank' as const), text: ws, term });
 
 const invalidUtf8 = fc.constantFrom(
-  [0xff], [0xfe], [0x80], [0xbf], [0xc3], [0xc3, 0x28], [0xc0, 0x80], [0xe2, 0x82], [0xed, 0xa0, 0x80],
-  [0xf0, 0x9f, 0x98], [0xf4, 0x90, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xff],
+  [0xfe],
+  [0x80],
+  [0xbf],
+  [0xc3],
+  [0xc3, 0x28],
+  [0xc0, 0x80],
+  [0xe2, 0x82],
+  [0xed, 0xa0, 0x80],
+  [0xf0, 0x9f, 0x98],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
 );
 const junk = fc.tuple(ws, fc.constantFrom('x', 'é', '1', ';', '\\'), plainValue).map(([a, b, c]) => a + b + c);
 
@@ -331,50 +362,60 @@ const NAMES = ['id', 'user_id', 'name', 'email', 'signup_date', 'x', 'compound_s
 const EXTRAS = ['extra', 'notes', 'Ünit', 'zzz', 'a b', '', 'two\r\nlines', 'a, "b"'];
 
 /** Mixes the case of an ASCII name. */
-const mixCase = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length })
-  .map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+const mixCase = (name: string) =>
+  fc
+    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+    .map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
 
 const headerArb = fc
   .tuple(fc.subarray(NAMES, { minLength: 1, maxLength: 3 }), fc.subarray(EXTRAS, { maxLength: 3 }))
   .chain(([columns, extras]) =>
-    fc.shuffledSubarray([...columns, ...extras], { minLength: columns.length + extras.length }).chain((order) =>
-      fc.tuple(
-        fc.constant(columns),
+    fc
+      .shuffledSubarray([...columns, ...extras], { minLength: columns.length + extras.length })
+      .chain((order) =>
         fc.tuple(
-          ...order.map((n) =>
-            fc.record({ value: mixCase(n), quoted: /^$|[ ,"\r\n]/.test(n) ? fc.constant(true) : fc.boolean(), pre: ws, post: ws }),
+          fc.constant(columns),
+          fc.tuple(
+            ...order.map((n) =>
+              fc.record({ value: mixCase(n), quoted: /^$|[ ,"\r\n]/.test(n) ? fc.constant(true) : fc.boolean(), pre: ws, post: ws }),
+            ),
           ),
         ),
       ),
-    ),
   );
 
 function recordArb(width: number): fc.Arbitrary<Extract<Item, { kind: 'record' }>> {
   const ragged = fc.integer({ min: 1, max: width + 2 }).filter((n) => n !== width);
   const count = fc.oneof({ arbitrary: fc.constant(width), weight: 8 }, { arbitrary: ragged, weight: 1 });
-  return fc.tuple(count.chain((n) => fc.array(field, { minLength: n, maxLength: n })), term).chain(([fs, t]) => {
-    const fields = notBlank(fs);
-    const good = fc.constant({ kind: 'record' as const, fields, term: t });
-    const at = fc.nat({ max: 9 });
-    const idx = fc.nat({ max: fields.length - 1 });
-    const nul = fc.record({ kind: fc.constant('nul' as const), field: idx, at });
-    const utf8 = fc.record({ kind: fc.constant('utf8' as const), field: idx, at, bytes: invalidUtf8 });
-    // Text after a closing quote: the record ends at the next line feed, so the fields after that one
-    // are kept unquoted here (a quote or a line break there would start the next record elsewhere).
-    const afterQuote = fc.tuple(idx, junk, fc.array(plainField, { minLength: fields.length, maxLength: fields.length }))
-      .map(([i, j, plain]) => ({
-        kind: 'record' as const,
-        fields: fields.map((f, k) => (k === i ? { ...f, quoted: true } : k > i ? plain[k]! : f)),
-        defect: { kind: 'afterQuote' as const, field: i, junk: j },
-        term: t,
-      }));
-    return fc.oneof(
-      { arbitrary: good, weight: 12 },
-      { arbitrary: nul.map((d) => ({ kind: 'record' as const, fields, defect: d, term: t })), weight: 1 },
-      { arbitrary: utf8.map((d) => ({ kind: 'record' as const, fields, defect: d, term: t })), weight: 1 },
-      { arbitrary: afterQuote, weight: 1 },
-    );
-  });
+  return fc
+    .tuple(
+      count.chain((n) => fc.array(field, { minLength: n, maxLength: n })),
+      term,
+    )
+    .chain(([fs, t]) => {
+      const fields = notBlank(fs);
+      const good = fc.constant({ kind: 'record' as const, fields, term: t });
+      const at = fc.nat({ max: 9 });
+      const idx = fc.nat({ max: fields.length - 1 });
+      const nul = fc.record({ kind: fc.constant('nul' as const), field: idx, at });
+      const utf8 = fc.record({ kind: fc.constant('utf8' as const), field: idx, at, bytes: invalidUtf8 });
+      // Text after a closing quote: the record ends at the next line feed, so the fields after that one
+      // are kept unquoted here (a quote or a line break there would start the next record elsewhere).
+      const afterQuote = fc
+        .tuple(idx, junk, fc.array(plainField, { minLength: fields.length, maxLength: fields.length }))
+        .map(([i, j, plain]) => ({
+          kind: 'record' as const,
+          fields: fields.map((f, k) => (k === i ? { ...f, quoted: true } : k > i ? plain[k]! : f)),
+          defect: { kind: 'afterQuote' as const, field: i, junk: j },
+          term: t,
+        }));
+      return fc.oneof(
+        { arbitrary: good, weight: 12 },
+        { arbitrary: nul.map((d) => ({ kind: 'record' as const, fields, defect: d, term: t })), weight: 1 },
+        { arbitrary: utf8.map((d) => ({ kind: 'record' as const, fields, defect: d, term: t })), weight: 1 },
+        { arbitrary: afterQuote, weight: 1 },
+      );
+    });
 }
 
 const docArb: fc.Arbitrary<{ doc: Doc; finalNewline: boolean; sizes: number[] }> = headerArb.chain(([columns, header]) =>
@@ -449,15 +490,23 @@ test('CSV splitter: same output in every chunking, equal to the model and to csv
       // record like any other: our parser keeps it (checked against the model above).
       const lastModel = models[models.length - 1];
       let dropped = 0;
-      if (lastModel && lastModel.term === '' && lastModel.item.fields.length === 1 && !lastModel.item.fields[0]!.quoted
-        && csvParseTrim(lastModel.item.fields[0]!.value) === '' && theirRecords.length === models.length - 1) {
+      if (
+        lastModel &&
+        lastModel.term === '' &&
+        lastModel.item.fields.length === 1 &&
+        !lastModel.item.fields[0]!.quoted &&
+        csvParseTrim(lastModel.item.fields[0]!.value) === '' &&
+        theirRecords.length === models.length - 1
+      ) {
         models.pop();
         dropped = lastModel.line;
       }
       assert.equal(theirRecords.length, models.length, 'csv-parse and the model see the same records');
       const ours = rows.filter(
-        (r) => r.line !== dropped && !leftOutLines.has(r.line)
-          && (r.problem === null || /^has \d+ fields? but the header has \d+$/.test(r.problem)),
+        (r) =>
+          r.line !== dropped &&
+          !leftOutLines.has(r.line) &&
+          (r.problem === null || /^has \d+ fields? but the header has \d+$/.test(r.problem)),
       );
       assert.equal(ours.length, theirRecords.length, 'the parser emits one row per record csv-parse reads');
       theirRecords.forEach((their, k) => {
@@ -509,23 +558,22 @@ test('CSV splitter: same output in every chunking, equal to the model and to csv
 });
 
 // A header that cannot be used fails the file with an InputError naming its line, in every chunking.
-const badHeaderArb = fc
-  .tuple(
-    fc.array(blank, { maxLength: 2 }),
-    fc.constantFrom(
-      { text: 'a,c', problem: 'missing required column "b"' },
-      { text: '"A\r\nB", a', problem: 'missing required column "b"' },
-      { text: 'A, b ,"a"', problem: 'the header names column "a" twice' },
-      { text: 'a,b\0', problem: 'the header line contains a NUL byte' },
-      { text: 'a,\xff,b', problem: 'the header line is not valid UTF-8' },
-      { text: 'a,b,"x"y', problem: 'the header line has text after a closing quote' },
-      { text: 'a,b,"x\n', problem: 'the header line has a quoted field that is never closed' },
-      { text: '', problem: 'the file is empty' },
-    ),
-    fc.constantFrom('', '\n', '\r\n', '\n1,2\n'),
-    fc.boolean(),
-    fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }),
-  );
+const badHeaderArb = fc.tuple(
+  fc.array(blank, { maxLength: 2 }),
+  fc.constantFrom(
+    { text: 'a,c', problem: 'missing required column "b"' },
+    { text: '"A\r\nB", a', problem: 'missing required column "b"' },
+    { text: 'A, b ,"a"', problem: 'the header names column "a" twice' },
+    { text: 'a,b\0', problem: 'the header line contains a NUL byte' },
+    { text: 'a,\xff,b', problem: 'the header line is not valid UTF-8' },
+    { text: 'a,b,"x"y', problem: 'the header line has text after a closing quote' },
+    { text: 'a,b,"x\n', problem: 'the header line has a quoted field that is never closed' },
+    { text: '', problem: 'the file is empty' },
+  ),
+  fc.constantFrom('', '\n', '\r\n', '\n1,2\n'),
+  fc.boolean(),
+  fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }),
+);
 
 test('CSV splitter: a header that cannot be used throws InputError with its line, never anything else', async (t) => {
   await check(

@@ -14,8 +14,7 @@ interface Row {
   fields: (string | null)[];
 }
 
-const unescape = (s: string) =>
-  s.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? c);
+const unescape = (s: string) => s.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? c);
 
 /** Feeds `input` through the parser in chunks of `chunkSize` bytes and decodes the COPY rows. */
 async function parse(input: string | Buffer, columns = ['a', 'b'], chunkSize = 7, maxRecordBytes?: number) {
@@ -68,37 +67,58 @@ test('columns are matched by name in any order, extras ignored, BOM and case ign
 
 test('standard quoting: commas, doubled quotes, newlines inside quotes, spaces kept inside quotes', async () => {
   const { rows } = await parse('a,b\n"Doe, Jane",\t" say ""hi"" "\n"two\r\nlines",x\n4,y\n');
-  assert.deepEqual(rows.map((r) => [r.line, r.fields]), [
-    [2, ['Doe, Jane', ' say "hi" ']],
-    [3, ['two\r\nlines', 'x']],
-    [5, ['4', 'y']],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.line, r.fields]),
+    [
+      [2, ['Doe, Jane', ' say "hi" ']],
+      [3, ['two\r\nlines', 'x']],
+      [5, ['4', 'y']],
+    ],
+  );
   assert.equal(rows[1]!.raw, '"two\r\nlines",x');
 });
 
 test('LF and CRLF both work and a missing final newline loses no row', async () => {
-  assert.deepEqual((await parse('a,b\n1,2\n3,4')).rows.map((r) => r.fields), [['1', '2'], ['3', '4']]);
-  assert.deepEqual((await parse('a,b\r\n1,2\r\n3,4\r\n')).rows.map((r) => r.fields), [['1', '2'], ['3', '4']]);
+  assert.deepEqual(
+    (await parse('a,b\n1,2\n3,4')).rows.map((r) => r.fields),
+    [
+      ['1', '2'],
+      ['3', '4'],
+    ],
+  );
+  assert.deepEqual(
+    (await parse('a,b\r\n1,2\r\n3,4\r\n')).rows.map((r) => r.fields),
+    [
+      ['1', '2'],
+      ['3', '4'],
+    ],
+  );
 });
 
 test('a wrong field count is kept as a reject with its physical line', async () => {
   const { rows, stats } = await parse('\na,b\n\n1\n1,2,3\n5,6');
-  assert.deepEqual(rows.map((r) => [r.line, r.problem, r.raw]), [
-    [4, 'has 1 field but the header has 2', '1'],
-    [5, 'has 3 fields but the header has 2', '1,2,3'],
-    [6, null, '5,6'],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.line, r.problem, r.raw]),
+    [
+      [4, 'has 1 field but the header has 2', '1'],
+      [5, 'has 3 fields but the header has 2', '1,2,3'],
+      [6, null, '5,6'],
+    ],
+  );
   assert.equal(stats.rowsRead, 3);
 });
 
 test('bytes PostgreSQL cannot store become rejects, not a failed COPY', async () => {
   const input = Buffer.concat([Buffer.from('a,b\n1,é\n'), Buffer.from([0x32, 0x2c, 0x00, 0x0a]), Buffer.from('3,"x')]);
   const { rows } = await parse(input);
-  assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
-    [2, null],
-    [3, 'contains a NUL byte'],
-    [4, 'has a quoted field that is never closed'],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.line, r.problem]),
+    [
+      [2, null],
+      [3, 'contains a NUL byte'],
+      [4, 'has a quoted field that is never closed'],
+    ],
+  );
   const bad = await parse(Buffer.concat([Buffer.from('a,b\n1,'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
   assert.equal(bad.rows[0]!.problem, 'is not valid UTF-8');
 });
@@ -106,20 +126,26 @@ test('bytes PostgreSQL cannot store become rejects, not a failed COPY', async ()
 test('an over-long record is rejected without being buffered and the next record still parses', async () => {
   const long = 'x'.repeat(5000);
   const { rows } = await parse(`a,b\n1,${long}\n"${long}\n${long}",2\n3,4`, ['a', 'b'], 512, 1000);
-  assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
-    [2, 'is longer than 1000 bytes'],
-    [3, 'is longer than 1000 bytes'],
-    [5, null],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.line, r.problem]),
+    [
+      [2, 'is longer than 1000 bytes'],
+      [3, 'is longer than 1000 bytes'],
+      [5, null],
+    ],
+  );
   assert.ok(rows[0]!.raw.length <= 1001);
 });
 
 test('text after a closing quote is a reject', async () => {
   const { rows } = await parse('a,b\n"x"y,2\n3,4\n');
-  assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
-    [2, 'has text after a closing quote'],
-    [3, null],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.line, r.problem]),
+    [
+      [2, 'has text after a closing quote'],
+      [3, null],
+    ],
+  );
 });
 
 test('header problems fail the whole file with the file, line and column named', async () => {
@@ -172,12 +198,15 @@ test('MAX_RECORD_BYTES means what it says: limit bytes accepted, limit + 1 rejec
   const records = ['a,b', `1,${'x'.repeat(limit - 2)}`, `2,${'y'.repeat(limit - 1)}`, `3,${'z'.repeat(Math.floor(limit * 1.5))}`, '4,ok'];
   for (const eol of ['\n', '\r\n']) {
     const { rows } = await parse(records.join(eol), ['a', 'b'], 1 << 20);
-    assert.deepEqual(rows.map((r) => [r.line, r.problem, r.preview ?? false]), [
-      [2, null, false],
-      [3, `is longer than ${limit} bytes`, true],
-      [4, `is longer than ${limit} bytes`, true],
-      [5, null, false],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.problem, r.preview ?? false]),
+      [
+        [2, null, false],
+        [3, `is longer than ${limit} bytes`, true],
+        [4, `is longer than ${limit} bytes`, true],
+        [5, null, false],
+      ],
+    );
     assert.equal(rows[0]!.raw.length, limit);
     assert.ok(rows[1]!.raw.length <= 1001, 'only a preview of an over-long record is kept');
   }
@@ -188,13 +217,17 @@ test('skipping an over-long record reads quotes as the parser does: no later row
   const input = `a,b\n1,ab"${'x'.repeat(50)}\n2,y\n"3","${'w'.repeat(40)}\n${'w'.repeat(10)}"\n4,"z"x\n5,v`;
   for (const size of [1, 3, 7, 16, 64]) {
     const { rows } = await parse(input, ['a', 'b'], size, 20);
-    assert.deepEqual(rows.map((r) => [r.line, r.problem]), [
-      [2, 'is longer than 20 bytes'],
-      [3, null],
-      [4, 'is longer than 20 bytes'],
-      [6, 'has text after a closing quote'],
-      [7, null],
-    ], `chunks of ${size}`);
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.problem]),
+      [
+        [2, 'is longer than 20 bytes'],
+        [3, null],
+        [4, 'is longer than 20 bytes'],
+        [6, 'has text after a closing quote'],
+        [7, null],
+      ],
+      `chunks of ${size}`,
+    );
   }
 });
 
@@ -219,7 +252,10 @@ test('a header spanning lines is reported on the line where it starts, escaped a
     assert.match(e.message, /^test\.csv, line 1: missing required column "b" \(the header has: a, col_0, col_1, .{0,90}…\)$/);
     return true;
   });
-  await assert.rejects(parse(`a,${'b'.repeat(200)}\n`, ['a', 'b'], 7, 100), /^InputError: test\.csv, line 1: the header line is longer than 100 bytes$/);
+  await assert.rejects(
+    parse(`a,${'b'.repeat(200)}\n`, ['a', 'b'], 7, 100),
+    /^InputError: test\.csv, line 1: the header line is longer than 100 bytes$/,
+  );
 });
 
 test('CR-only (old Mac) line ends are refused with a message that says so; a CR before CRLF is fine', async () => {
@@ -232,7 +268,10 @@ test('CR-only (old Mac) line ends are refused with a message that says so; a CR 
   const big = `a,b${'\r1,2'.repeat(1_000_000)}`;
   await assert.rejects(parse(big, ['a', 'b'], 1 << 20), (e: unknown) => e instanceof InputError && e.message === message);
   assert.deepEqual((await parse('a,b\r', ['a', 'b'], 1)).rows, [], 'a header-only file ending in one CR is still valid');
-  assert.deepEqual((await parse('a,b\r\n1,2\r\n', ['a', 'b'], 1)).rows.map((r) => r.fields), [['1', '2']]);
+  assert.deepEqual(
+    (await parse('a,b\r\n1,2\r\n', ['a', 'b'], 1)).rows.map((r) => r.fields),
+    [['1', '2']],
+  );
 });
 
 test('a quoted header with a problem names its own line, not the next one', async () => {

@@ -150,7 +150,10 @@ test('a symlink leading out of DATA_DIR is not followed, and no file content is 
   await symlink(path.join('sub', 'users.csv'), path.join(inside, 'users.csv'));
   const linked = await post(inside);
   assert.equal(linked.answer.status, 200, linked.answer.text);
-  assert.deepEqual(JSON.parse(published).users.map((u: { name: string }) => u.name), ['Linked']);
+  assert.deepEqual(
+    JSON.parse(published).users.map((u: { name: string }) => u.name),
+    ['Linked'],
+  );
 
   // The same content as a real file in DATA_DIR: its header is wrong, and only a short, escaped
   // prefix of that header line is shown, never the lines after it.
@@ -174,7 +177,10 @@ test('a FIFO swapped in for a checked file is never opened (no hang); a FIFO its
   });
   // The run reads the file it opened and checked, not what now has its name.
   assert.equal(swapped.answer.status, 200, swapped.answer.text);
-  assert.deepEqual(JSON.parse(published).users.map((u: { name: string }) => u.name), ['Checked']);
+  assert.deepEqual(
+    JSON.parse(published).users.map((u: { name: string }) => u.name),
+    ['Checked'],
+  );
 
   assert.ok((await stat(path.join(dir, 'users.csv'))).isFIFO());
   const started = performance.now();
@@ -225,25 +231,32 @@ test('messages stay short: a huge header is named, never copied into the answer,
   // Under the record limit but far beyond any sane message: a short prefix of the header only.
   const columns = [...USERS_HEADER.filter((c) => c !== 'email'), ...Array.from({ length: 60_000 }, (_, i) => `c${i}`)];
   const wide = await set({ users: `${columns.join(',\t')}\r\n1` });
-  const second = await refused(wide, /^users\.csv, line 1: missing required column "email" \(the header has: user_id, name, signup_date, c0, c1, .*…\)$/);
+  const second = await refused(
+    wide,
+    /^users\.csv, line 1: missing required column "email" \(the header has: user_id, name, signup_date, c0, c1, .*…\)$/,
+  );
   assert.ok(second.answer.body.error.length <= 500, `${second.answer.body.error.length} characters`);
   assert.ok(second.log.length < 2000, `${second.log.length} characters logged`);
 });
 
-test('a header with a line break and terminal escapes cannot forge a log line, and names the line it starts on', { timeout: 120_000 }, async () => {
-  const forged = `${new Date().toISOString()} run 999999: ok`;
-  const users = `"user_id\n${forged}\u001b[1A\u001b[2K\u202e",\tname,\temail,\tsignup_date\r\n1,\tAnn,\ta@x,\t2023-01-01`;
-  const { answer, log } = await refused(
-    await set({ users }),
-    /^users\.csv, line 1: missing required column "user_id" \(the header has: user_id\\n\S+ run 999999: ok\\x1b\[1a\\x1b\[2k\\u202e, name, email, signup_date\)$/,
-  );
-  assert.doesNotMatch(answer.body.error, /[\u0000-\u001f\u007f-\u009f\u202e]/, 'no control characters in the answer');
-  assert.doesNotMatch(log, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, 'no control characters in the log but its line ends');
-  // Every line that mentions the forged text is one whole JSON event: the run's failure.
-  for (const line of log.split('\n').filter((l) => l.includes('999999'))) {
-    assert.match(JSON.parse(line).msg, /^run \d+ failed: users\.csv, line 1: /, `no forged line: ${line}`);
-  }
-});
+test(
+  'a header with a line break and terminal escapes cannot forge a log line, and names the line it starts on',
+  { timeout: 120_000 },
+  async () => {
+    const forged = `${new Date().toISOString()} run 999999: ok`;
+    const users = `"user_id\n${forged}\u001b[1A\u001b[2K\u202e",\tname,\temail,\tsignup_date\r\n1,\tAnn,\ta@x,\t2023-01-01`;
+    const { answer, log } = await refused(
+      await set({ users }),
+      /^users\.csv, line 1: missing required column "user_id" \(the header has: user_id\\n\S+ run 999999: ok\\x1b\[1a\\x1b\[2k\\u202e, name, email, signup_date\)$/,
+    );
+    assert.doesNotMatch(answer.body.error, /[\u0000-\u001f\u007f-\u009f\u202e]/, 'no control characters in the answer');
+    assert.doesNotMatch(log, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, 'no control characters in the log but its line ends');
+    // Every line that mentions the forged text is one whole JSON event: the run's failure.
+    for (const line of log.split('\n').filter((l) => l.includes('999999'))) {
+      assert.match(JSON.parse(line).msg, /^run \d+ failed: users\.csv, line 1: /, `no forged line: ${line}`);
+    }
+  },
+);
 
 test('CR-only (old Mac) line ends are refused with a message that says so, not a row of data', { timeout: 120_000 }, async () => {
   const users = 'user_id,name,email,signup_date\r1,Ann,ann@private.example,2023-01-01\r2,Bob,bob@private.example,2023-01-02';

@@ -18,7 +18,8 @@ const rejectsOf = async (runId: number) =>
 
 test('LF, BOM, quoting, spaces, reordered and extra columns all load', async () => {
   const dir = await dataDir({
-    users: '\ufeffsignup_date , Email,user_id,  name ,notes\n2023-01-01, a@x.org ,  1 ,"Doe, Jane",x\n\n2023-02-01,\t"b@x.org",2,"Smith ""Bob""",\n',
+    users:
+      '\ufeffsignup_date , Email,user_id,  name ,notes\n2023-01-01, a@x.org ,  1 ,"Doe, Jane",x\n\n2023-02-01,\t"b@x.org",2,"Smith ""Bob""",\n',
     compounds: 'compound_name,compound_id,compound_structure\n"Aspirin, plain",10,C9H8O4\nCaffeine,2,C8H10N4O2',
     experiments: 'experiment_run_time,experiment_compound_ids,user_id,experiment_id\n1.5,"10; 2",1,1\n3, 2 ,2,2\n',
   });
@@ -110,8 +111,18 @@ test('every reject reason, with the physical line number and the raw line', asyn
 
 test('ids compare as integers: 10 is not 1, and 2 sorts before 10', async () => {
   const dir = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ['10', 'Ten', 't@x', '2023-01-01'], ['2', 'Two', 'w@x', '2023-01-01'], ['1', 'One', 'o@x', '2023-01-01']],
-    compounds: [['compound_id', 'compound_name', 'compound_structure'], ['10', 'C10', 'X'], ['2', 'C2', 'Y'], ['1', 'C1', 'Z']],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['10', 'Ten', 't@x', '2023-01-01'],
+      ['2', 'Two', 'w@x', '2023-01-01'],
+      ['1', 'One', 'o@x', '2023-01-01'],
+    ],
+    compounds: [
+      ['compound_id', 'compound_name', 'compound_structure'],
+      ['10', 'C10', 'X'],
+      ['2', 'C2', 'Y'],
+      ['1', 'C1', 'Z'],
+    ],
     experiments: [
       ['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'],
       ['1', '10', '10;2', '1'],
@@ -134,7 +145,11 @@ test('ids compare as integers: 10 is not 1, and 2 sorts before 10', async () => 
 
 test('a user with no experiments has zero, nulls and an empty tie list', async () => {
   const dir = await dataDir({
-    users: [['user_id', 'name', 'email', 'signup_date'], ['1', 'Ann', 'a@x', '2023-01-01'], ['2', 'Bob', 'b@x', '2023-01-01']],
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['1', 'Ann', 'a@x', '2023-01-01'],
+      ['2', 'Bob', 'b@x', '2023-01-01'],
+    ],
   });
   await run(database, dir);
   const { users, average_experiments_per_user } = await features(database);
@@ -157,7 +172,14 @@ test('more rejects than MAX_REJECT_RATIO allows: rejects are kept, nothing is pu
   const good = await dataDir({});
   await run(database, good);
   const before = await features(database);
-  const wrong = await dataDir({ users: [['user_id', 'name', 'email', 'signup_date'], ['x', 'a', 'b', 'c'], ['y', 'a', 'b', 'c'], ['1', 'A', 'a@x', '2023-01-01']] });
+  const wrong = await dataDir({
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ['x', 'a', 'b', 'c'],
+      ['y', 'a', 'b', 'c'],
+      ['1', 'A', 'a@x', '2023-01-01'],
+    ],
+  });
   let failedRunId = 0;
   await assert.rejects(run(database, wrong, { maxRejectRatio: 0.5 }), (error: unknown) => {
     assert.ok(error instanceof RunFailedError);

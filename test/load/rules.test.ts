@@ -26,7 +26,14 @@ after(() => database.close());
 function typed(typer: RowTyper, fields: string[], at: number): string | null {
   const f = new FieldSlices();
   f.values = fields.map((v) => Buffer.from(v));
-  if (!typer.take(2, fields.map((_, i) => i), f)) return null;
+  if (
+    !typer.take(
+      2,
+      fields.map((_, i) => i),
+      f,
+    )
+  )
+    return null;
   return typer.takeOutput().toString().split('\t')[at]!;
 }
 
@@ -85,7 +92,11 @@ const CONSERVATIVE: Record<Kind, (raw: string, sql: string) => boolean> = {
   // more than RUN_TIME_DIGITS digits on a side, which its regular expression (and the typer) refuse.
   runTime: (raw) => /^[0-9]*\.?[0-9]*$/.test(raw) && raw.split('.').some((part) => part.length > RUN_TIME_DIGITS),
   // Only compounds typed earlier in the run can be taken (here 1..50).
-  idList: (_, sql) => sql.slice(1, -1).split(',').some((id) => !KNOWN_COMPOUNDS.includes(Number(id))),
+  idList: (_, sql) =>
+    sql
+      .slice(1, -1)
+      .split(',')
+      .some((id) => !KNOWN_COMPOUNDS.includes(Number(id))),
   name: () => false,
   structure: () => false,
 };
@@ -94,7 +105,8 @@ async function check(kind: Kind, raws: string[]) {
   const show = (s: string | null) => JSON.stringify(s !== null && s.length > 60 ? `${s.slice(0, 60)}…(${[...s].length} characters)` : s);
   for (const { raw, sql, ts } of await judge(kind, raws)) {
     if (ts !== null) assert.equal(ts, sql, `${kind} ${show(raw)}: the typer took it as ${show(ts)}, the SQL gives ${show(sql)}`);
-    else if (sql !== null) assert.ok(CONSERVATIVE[kind](raw, sql), `${kind} ${show(raw)}: the SQL accepts it as ${show(sql)}, the typer left it`);
+    else if (sql !== null)
+      assert.ok(CONSERVATIVE[kind](raw, sql), `${kind} ${show(raw)}: the SQL accepts it as ${show(sql)}, the typer left it`);
   }
 }
 
@@ -144,10 +156,17 @@ const runTimeArb = fc.oneof(
 
 const idListArb = fc.oneof(
   fc
-    .array(fc.tuple(fc.constantFrom('', ' ', '\t', '  '), fc.oneof(fc.integer({ min: 1, max: 60 }).map(String), idArb), fc.constantFrom('', ' ', '\t')), {
-      minLength: 1,
-      maxLength: 6,
-    })
+    .array(
+      fc.tuple(
+        fc.constantFrom('', ' ', '\t', '  '),
+        fc.oneof(fc.integer({ min: 1, max: 60 }).map(String), idArb),
+        fc.constantFrom('', ' ', '\t'),
+      ),
+      {
+        minLength: 1,
+        maxLength: 6,
+      },
+    )
     .map((items) => items.map((p) => p.join('')).join(';')),
   from([...'0123456789;;', ...ODD], 20),
 );
@@ -155,27 +174,49 @@ const idListArb = fc.oneof(
 /** Strings of about `limit` characters, some outside the Basic Multilingual Plane (two UTF-16 units, four UTF-8 bytes). */
 const lengthArb = (limit: number) =>
   fc
-    .tuple(fc.integer({ min: limit - 3, max: limit + 3 }), fc.array(fc.constantFrom('a', 'é', '€', '𝄞', '\\', '\t'), { minLength: 1, maxLength: 3 }))
+    .tuple(
+      fc.integer({ min: limit - 3, max: limit + 3 }),
+      fc.array(fc.constantFrom('a', 'é', '€', '𝄞', '\\', '\t'), { minLength: 1, maxLength: 3 }),
+    )
     .map(([n, cycle]) => Array.from({ length: n }, (_, i) => cycle[i % cycle.length]!).join(''));
 
 test('ids: what the typer takes, etl.to_id accepts with the same value, and the other way round', { timeout: 60_000 }, async () => {
-  await fc.assert(fc.asyncProperty(batch(idArb), (raws) => check('id', raws)), RUNS);
+  await fc.assert(
+    fc.asyncProperty(batch(idArb), (raws) => check('id', raws)),
+    RUNS,
+  );
 });
 
 test('dates: what the typer takes, etl.to_date accepts as the same date, and the other way round', { timeout: 60_000 }, async () => {
-  await fc.assert(fc.asyncProperty(batch(dateArb), (raws) => check('date', raws)), RUNS);
+  await fc.assert(
+    fc.asyncProperty(batch(dateArb), (raws) => check('date', raws)),
+    RUNS,
+  );
 });
 
-test('run times: what the typer takes, etl.to_run_time accepts as the same number; the other way but for >15 digits', { timeout: 60_000 }, async () => {
-  await fc.assert(fc.asyncProperty(batch(runTimeArb), (raws) => check('runTime', raws)), RUNS);
-});
+test(
+  'run times: what the typer takes, etl.to_run_time accepts as the same number; the other way but for >15 digits',
+  { timeout: 60_000 },
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(batch(runTimeArb), (raws) => check('runTime', raws)),
+      RUNS,
+    );
+  },
+);
 
 test('compound lists: what the typer takes, etl.to_id_list accepts as the same compounds (each once)', { timeout: 60_000 }, async () => {
-  await fc.assert(fc.asyncProperty(batch(idListArb), (raws) => check('idList', raws)), RUNS);
+  await fc.assert(
+    fc.asyncProperty(batch(idListArb), (raws) => check('idList', raws)),
+    RUNS,
+  );
 });
 
 test('text lengths: the typer counts characters as PostgreSQL does, at the limits', { timeout: 60_000 }, async () => {
-  await fc.assert(fc.asyncProperty(fc.array(lengthArb(MAX_CHARS.name), { minLength: 10, maxLength: 30 }), (raws) => check('name', raws)), { ...RUNS, numRuns: 10 });
+  await fc.assert(
+    fc.asyncProperty(fc.array(lengthArb(MAX_CHARS.name), { minLength: 10, maxLength: 30 }), (raws) => check('name', raws)),
+    { ...RUNS, numRuns: 10 },
+  );
   await fc.assert(
     fc.asyncProperty(fc.array(lengthArb(MAX_CHARS.compound_structure), { minLength: 2, maxLength: 4 }), (raws) => check('structure', raws)),
     { ...RUNS, numRuns: 5 },
@@ -184,21 +225,79 @@ test('text lengths: the typer counts characters as PostgreSQL does, at the limit
 
 test('the edges the generators are meant to reach are reached', async () => {
   // Fixed cases, so that a generator that drifted away from an edge still fails here.
-  await check('id', ['9007199254740991', '09007199254740991', '9007199254740992', '0', '000', '1', '0001', '1234567890123456', '12345678901234567', ' 1', '1 ', '+1', '١', '']);
-  await check('date', ['2024-02-29', '2023-02-29', '1900-02-29', '2000-02-29', '2023-02-30', '0000-01-01', '0001-01-01', '9999-12-31', '2023-1-01', '2023/01/01', '2023-01-01 ']);
-  await check('runTime', ['0', '-0', '-0.0e5', '+3', '-1', '.5', '5.', '.', '1e3', '1E+05', '1e999', '1e-99', '123456789012345.123456789012345', '1234567890123456', 'NaN', '']);
+  await check('id', [
+    '9007199254740991',
+    '09007199254740991',
+    '9007199254740992',
+    '0',
+    '000',
+    '1',
+    '0001',
+    '1234567890123456',
+    '12345678901234567',
+    ' 1',
+    '1 ',
+    '+1',
+    '١',
+    '',
+  ]);
+  await check('date', [
+    '2024-02-29',
+    '2023-02-29',
+    '1900-02-29',
+    '2000-02-29',
+    '2023-02-30',
+    '0000-01-01',
+    '0001-01-01',
+    '9999-12-31',
+    '2023-1-01',
+    '2023/01/01',
+    '2023-01-01 ',
+  ]);
+  await check('runTime', [
+    '0',
+    '-0',
+    '-0.0e5',
+    '+3',
+    '-1',
+    '.5',
+    '5.',
+    '.',
+    '1e3',
+    '1E+05',
+    '1e999',
+    '1e-99',
+    '123456789012345.123456789012345',
+    '1234567890123456',
+    'NaN',
+    '',
+  ]);
   await check('idList', ['1', '1;2', ' 1 ; 2 ', '1;;2', '1;', ';', '2;2;1', '0', '51']);
   const accepted = await judge('id', ['9007199254740991', '9007199254740992']);
-  assert.deepEqual(accepted.map((r) => [r.sql, r.ts]), [[String(MAX_ID), String(MAX_ID)], [null, null]]);
+  assert.deepEqual(
+    accepted.map((r) => [r.sql, r.ts]),
+    [
+      [String(MAX_ID), String(MAX_ID)],
+      [null, null],
+    ],
+  );
   const leap = await judge('date', ['2024-02-29', '2023-02-29']);
-  assert.deepEqual(leap.map((r) => [r.sql, r.ts]), [['2024-02-29', '2024-02-29'], [null, null]]);
+  assert.deepEqual(
+    leap.map((r) => [r.sql, r.ts]),
+    [
+      ['2024-02-29', '2024-02-29'],
+      [null, null],
+    ],
+  );
   const long = await judge('runTime', ['1234567890123456']);
-  assert.deepEqual(long.map((r) => [r.sql, r.ts]), [['1.234567890123456e+15', null]]);
+  assert.deepEqual(
+    long.map((r) => [r.sql, r.ts]),
+    [['1.234567890123456e+15', null]],
+  );
 });
 
 test("rules.ts's grammars and limits are the ones written in the SQL", async () => {
-  const def = async (fn: string) =>
-    (await query<{ def: string }>(database, 'SELECT pg_get_functiondef($1::regproc) AS def', [fn]))[0]!.def;
+  const def = async (fn: string) => (await query<{ def: string }>(database, 'SELECT pg_get_functiondef($1::regproc) AS def', [fn]))[0]!.def;
   assert.ok((await def('etl.to_id')).includes(`'${ID_GRAMMAR}'`), 'etl.to_id uses ID_GRAMMAR');
   assert.ok((await def('etl.to_id')).includes(`> ${MAX_ID}`), 'etl.to_id caps ids at MAX_ID');
   assert.ok((await def('etl.to_date')).includes(`'${DATE_GRAMMAR}'`), 'etl.to_date uses DATE_GRAMMAR');

@@ -28,7 +28,7 @@ before(async () => {
 });
 after(() => database.close());
 
-test('the fixtures keep the brief\'s bytes: blank first line, `,\\t` separators, CRLF, no final newline', async () => {
+test("the fixtures keep the brief's bytes: blank first line, `,\\t` separators, CRLF, no final newline", async () => {
   const users = await readFile(path.join(CHALLENGE_DIR, 'users.csv'), 'latin1');
   assert.ok(users.startsWith('\r\nuser_id,\tname,\temail,\tsignup_date\r\n'), 'blank first line, then the `,\\t` header');
   for (const file of ['users.csv', 'user_experiments.csv', 'compounds.csv']) {
@@ -72,9 +72,18 @@ test('psql readers see the same features in the features views', async () => {
   const [average] = await query(database, 'SELECT average_experiments_per_user::text AS avg FROM features.average_experiments_per_user');
   assert.equal(Number(average!.avg), 1.1);
   const counts = await query(database, 'SELECT user_id, total_experiments FROM features.user_experiment_counts ORDER BY user_id');
-  assert.deepEqual(counts.map((r) => [r.user_id, r.total_experiments]), expected.map((e) => [e[0], e[2]]));
+  assert.deepEqual(
+    counts.map((r) => [r.user_id, r.total_experiments]),
+    expected.map((e) => [e[0], e[2]]),
+  );
   const tops = await query(database, 'SELECT user_id, top_compound_ids FROM features.user_top_compounds ORDER BY user_id');
-  assert.deepEqual(tops.map((r) => [r.user_id, r.top_compound_ids]), expected.map((e) => [e[0], e[6]]));
-  const [core] = await query(database, 'SELECT (SELECT count(*) FROM core.users) AS users, (SELECT count(*) FROM core.experiments) AS experiments');
+  assert.deepEqual(
+    tops.map((r) => [r.user_id, r.top_compound_ids]),
+    expected.map((e) => [e[0], e[6]]),
+  );
+  const [core] = await query(
+    database,
+    'SELECT (SELECT count(*) FROM core.users) AS users, (SELECT count(*) FROM core.experiments) AS experiments',
+  );
   assert.deepEqual(core, { users: 10, experiments: 11 });
 });

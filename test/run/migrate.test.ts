@@ -33,7 +33,10 @@ async function scratch(t: TestContext) {
 
 test('every script is recorded once, with its checksum', async () => {
   const rows = await query<{ name: string; checksum: string }>(database, 'SELECT name, checksum FROM etl.migrations ORDER BY name');
-  assert.deepEqual(rows.map((r) => r.name), await scripts());
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    await scripts(),
+  );
   assert.ok(rows.every((r) => /^[0-9a-f]{64}$/.test(r.checksum)));
 });
 

@@ -36,7 +36,10 @@ async function reference() {
     const counts = new Map<number, number>();
     for (const e of mine) for (const c of new Set(e[2]!.split(';').map(Number))) counts.set(c, (counts.get(c) ?? 0) + 1);
     const best = Math.max(0, ...counts.values());
-    const top = [...counts].filter(([, n]) => n === best).map(([c]) => c).sort((a, b) => a - b);
+    const top = [...counts]
+      .filter(([, n]) => n === best)
+      .map(([c]) => c)
+      .sort((a, b) => a - b);
     return {
       user_id: Number(id),
       name,
@@ -52,7 +55,10 @@ async function reference() {
   return { users: result.sort((a, b) => a.user_id - b.user_id), average: experiments.length / users.length };
 }
 
-for (const [seed, compounds] of [[1, 5], [7, 60]] as const) {
+for (const [seed, compounds] of [
+  [1, 5],
+  [7, 60],
+] as const) {
   test(`generated data (seed ${seed}, ${compounds} compounds) matches the reference for every user`, async () => {
     await generate({ users: 400, experiments: 3000, compounds, out: dir, seed });
     const result = await run(database, dir);
@@ -61,8 +67,14 @@ for (const [seed, compounds] of [[1, 5], [7, 60]] as const) {
     const { users, average_experiments_per_user } = await features(database);
     assert.equal(average_experiments_per_user, expected.average);
     assert.equal(users.length, expected.users.length);
-    assert.ok(expected.users.some((u) => u.top_compound_ids.length > 1), 'the data has ties');
-    assert.ok(expected.users.some((u) => u.total_experiments === 0), 'the data has users without experiments');
+    assert.ok(
+      expected.users.some((u) => u.top_compound_ids.length > 1),
+      'the data has ties',
+    );
+    assert.ok(
+      expected.users.some((u) => u.total_experiments === 0),
+      'the data has users without experiments',
+    );
     for (const [i, user] of users.entries()) {
       const want = expected.users[i]!;
       assert.ok(Math.abs((user.average_run_time ?? 0) - (want.average_run_time ?? 0)) < 1e-9, `user ${want.user_id} average`);

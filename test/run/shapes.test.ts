@@ -32,7 +32,7 @@ test('a user: the features view, the mart table, the zod schema and the CSV colu
   assert.deepEqual([...CSV_COLUMNS], keys, 'CSV_COLUMNS (src/read/features.ts) vs UserFeatures');
 });
 
-test('a user as served: the stored JSON and the CSV header have the schema\'s fields, in order', async () => {
+test("a user as served: the stored JSON and the CSV header have the schema's fields, in order", async () => {
   await run(database, CHALLENGE_DIR);
   const keys = Object.keys(UserFeatures.shape);
   const rows = await query<{ json: string }>(database, 'SELECT json FROM features.user_features_json ORDER BY user_id');
@@ -43,7 +43,7 @@ test('a user as served: the stored JSON and the CSV header have the schema\'s fi
   assert.equal(csv.slice(0, csv.indexOf('\r\n')), keys.join(','));
 });
 
-test('a summary and a reject: the views and table behind them have the schema\'s fields', async () => {
+test("a summary and a reject: the views and table behind them have the schema's fields", async () => {
   const histogram = Summary.shape.histogram.element;
   const top = Summary.shape.top_compounds.element;
   assert.deepEqual(await columns('features.experiments_histogram'), Object.keys(histogram.shape));

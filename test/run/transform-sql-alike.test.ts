@@ -61,7 +61,9 @@ function firstWins(text: string, { table, id, noun }: (typeof FIRST_WINS)[number
 }
 
 test('020, 030 and 060 decide which row of an id is accepted by one rule: the first valid one, typed rows included', async () => {
-  const [users, ...others] = await Promise.all(FIRST_WINS.map(async (step) => ({ file: step.file, rule: firstWins(await read(step.file), step) })));
+  const [users, ...others] = await Promise.all(
+    FIRST_WINS.map(async (step) => ({ file: step.file, rule: firstWins(await read(step.file), step) })),
+  );
   assert.match(users!.rule, /least\(f\.first_line, min\(c\.line\) FILTER \(WHERE c\.problem IS NULL\) OVER \(PARTITION BY c\.id\)\)/);
   for (const other of others) assert.equal(other.rule, users!.rule, `${other.file} vs ${users!.file}`);
   // The comparison sees a rule changed in one file.

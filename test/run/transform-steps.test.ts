@@ -40,7 +40,9 @@ test('a step that asks for a second parameter is refused before anything runs', 
   const dir = await transformWith({ '995-two-params.sql': 'SELECT $1::bigint, $2::bigint' });
   const before = await features(database);
   await assert.rejects(run(database, CHALLENGE_DIR, { transformDir: dir }), /995-two-params\.sql: steps take one parameter, \$1/);
-  const [files] = await database.pool.query("SELECT sum(rows_read)::int AS n FROM etl.run_files f JOIN etl.runs r USING (run_id) WHERE r.status = 'failed'").then((r) => r.rows);
+  const [files] = await database.pool
+    .query("SELECT sum(rows_read)::int AS n FROM etl.run_files f JOIN etl.runs r USING (run_id) WHERE r.status = 'failed'")
+    .then((r) => r.rows);
   assert.equal(files.n, 0, 'no file was loaded');
   assert.deepEqual(await features(database), before);
   await removeDir(dir);
@@ -55,12 +57,21 @@ test('rejects of runs older than KEEP_RUNS are deleted; the published run keeps 
   for (let i = 0; i < 3; i++) runs.push((await run(database, dir, { keepRuns: 2 })).run_id);
   const rejectsByRun = async () =>
     (await database.pool.query('SELECT run_id, count(*)::int AS n FROM etl.rejects GROUP BY run_id ORDER BY run_id')).rows;
-  assert.deepEqual(await rejectsByRun(), [{ run_id: runs[1], n: 1 }, { run_id: runs[2], n: 1 }]);
+  assert.deepEqual(await rejectsByRun(), [
+    { run_id: runs[1], n: 1 },
+    { run_id: runs[2], n: 1 },
+  ]);
 
   // A failed run is the newest; with KEEP_RUNS=1 only it and the still-published run keep rejects.
-  await writeFile(path.join(dir, 'users.csv'), 'user_id,name,email,signup_date\nx,B,b@x,2023-01-01\n1,A,a@x,2023-01-01\ny,C,c@x,2023-01-01\n');
+  await writeFile(
+    path.join(dir, 'users.csv'),
+    'user_id,name,email,signup_date\nx,B,b@x,2023-01-01\n1,A,a@x,2023-01-01\ny,C,c@x,2023-01-01\n',
+  );
   const failed = await run(database, dir, { keepRuns: 1 }).catch((error) => error);
   assert.match(failed.message, /users\.csv: 2 of 3 rows were rejected/);
-  assert.deepEqual(await rejectsByRun(), [{ run_id: runs[2], n: 1 }, { run_id: failed.runId, n: 2 }]);
+  assert.deepEqual(await rejectsByRun(), [
+    { run_id: runs[2], n: 1 },
+    { run_id: failed.runId, n: 2 },
+  ]);
   await removeDir(dir);
 });

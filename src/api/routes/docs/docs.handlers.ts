@@ -11,11 +11,18 @@ export function registerDocs(app: OpenAPIHono<Env>): void {
   let document: unknown;
   app.openapi(routes.openapi, (c) => c.json((document ??= app.getOpenAPI31Document(OPENAPI_INFO)) as { openapi: string }, 200));
   app.openapi(routes.docs, (c) => untyped(docsPage(c as never, async () => {})));
-  app.openapi(routes.docsAsset, async (c) => {
-    const { file } = c.req.valid('param');
-    return c.body(new Uint8Array(await docsAsset(file)), 200, { 'content-type': DOCS_ASSETS[file], 'cache-control': 'public, max-age=86400' });
-  }, (result, c) => {
-    // Any other file name is a file that is not there.
-    if (!result.success) return c.json({ error: result.error.issues[0]?.message ?? 'no such docs asset' }, 404);
-  });
+  app.openapi(
+    routes.docsAsset,
+    async (c) => {
+      const { file } = c.req.valid('param');
+      return c.body(new Uint8Array(await docsAsset(file)), 200, {
+        'content-type': DOCS_ASSETS[file],
+        'cache-control': 'public, max-age=86400',
+      });
+    },
+    (result, c) => {
+      // Any other file name is a file that is not there.
+      if (!result.success) return c.json({ error: result.error.issues[0]?.message ?? 'no such docs asset' }, 404);
+    },
+  );
 }

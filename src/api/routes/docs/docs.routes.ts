@@ -10,7 +10,10 @@ export const routes = {
     path: '/openapi.json',
     tags: ['Operations'],
     summary: 'This document (OpenAPI 3.1)',
-    responses: { 200: { description: 'The OpenAPI document.', content: { [JSON_TYPE]: { schema: z.looseObject({ openapi: z.string() }) } } }, ...common },
+    responses: {
+      200: { description: 'The OpenAPI document.', content: { [JSON_TYPE]: { schema: z.looseObject({ openapi: z.string() }) } } },
+      ...common,
+    },
   }),
   docs: createRoute({
     method: 'get',

@@ -11,7 +11,13 @@ export const routes = {
     summary: 'Whether the database answers',
     responses: {
       200: json(Health, 'The database answers.'),
-      503: { ...json(Health.openapi({ example: { status: 'unavailable', database: 'postgresql', error: 'the database does not answer' } }), 'The database does not answer.'), headers: retryAfter },
+      503: {
+        ...json(
+          Health.openapi({ example: { status: 'unavailable', database: 'postgresql', error: 'the database does not answer' } }),
+          'The database does not answer.',
+        ),
+        headers: retryAfter,
+      },
       ...common,
     },
   }),

@@ -8,7 +8,8 @@ export const routes = {
     path: '/metrics',
     tags: ['Operations'],
     summary: 'Prometheus metrics',
-    description: 'HTTP request durations, ETL runs by outcome, the last run\'s durations and row counts, the last publish, and Node\'s process metrics, in the Prometheus text format.',
+    description:
+      "HTTP request durations, ETL runs by outcome, the last run's durations and row counts, the last publish, and Node's process metrics, in the Prometheus text format.",
     responses: {
       200: {
         description: 'The metrics.',
