@@ -1,3 +1,6 @@
+// One file on purpose, though long: the typers run once per field of every row on the load's hot
+// path, and each is written out per column (ids, dates, run times, compound lists) so that no row
+// pays for a generic dispatch; the grammars they apply are named in rules.ts.
 /**
  * The typing layer, on top of the CSV splitter (csv-to-copy.ts): a fast path for rows it can prove
  * valid. Such a row is written, already typed, to a second COPY stream that goes straight into the
