@@ -1,3 +1,6 @@
+// One file, though long: the benchmark is one script a reader follows top to bottom (files, the
+// load ceiling, the service's runs, reads during a run, the peers, the table); its parts are used
+// nowhere else but by tools/citus.ts, which imports them.
 /**
  * Benchmark: the service's full ETL against the raw load ceiling, on the same generated files.
  *

@@ -1,3 +1,6 @@
+// One file, though long: the generator is one deterministic recipe (users, compounds, experiments,
+// then the hostile variants the tests ask for), read top to bottom; splitting it would scatter the
+// one seeded random sequence every data set depends on.
 /**
  * Deterministic generator of the three lab CSV files (users, user_experiments,
  * compounds) in the challenge's exact byte format:
