@@ -1,6 +1,6 @@
-// One file, though long: the generator is one deterministic recipe (users, compounds, experiments,
-// then the hostile variants the tests ask for), read top to bottom; splitting it would scatter the
-// one seeded random sequence every data set depends on.
+// One file, though long: the generator is one deterministic recipe (users, compounds, then
+// experiments, in the brief's byte format, with the cache the bench and fault tests share), read
+// top to bottom; splitting it would scatter the one seeded random sequence every data set depends on.
 /**
  * Deterministic generator of the three lab CSV files (users, user_experiments,
  * compounds) in the challenge's exact byte format:
