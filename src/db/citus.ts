@@ -27,6 +27,15 @@ export function sessionSettings(mode: DatabaseMode): Record<string, string> {
   return mode.kind === 'citus' ? { 'citus.max_cached_conns_per_worker': '0' } : {};
 }
 
+/** Whether the database has the `citus` extension: the one test of the mode, at start-up and in each stream. */
+const HAS_CITUS = `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`;
+
+/** HAS_CITUS on a Kysely connection or transaction (a stream asks inside its own snapshot). */
+export async function hasCitus(db: Kysely<Database>): Promise<boolean> {
+  const { rows } = await sql<{ citus: boolean }>`${sql.raw(HAS_CITUS)}`.execute(db);
+  return rows[0]!.citus;
+}
+
 /**
  * After the migrations: when the database has the citus extension (its user creates it, as Citus's
  * documentation says), applies sql/citus/distribute.sql, which distributes the data tables and
@@ -37,7 +46,7 @@ export function sessionSettings(mode: DatabaseMode): Record<string, string> {
 export async function applyDatabaseMode(pool: pg.Pool, shardCount?: number): Promise<DatabaseMode> {
   const client = await pool.connect();
   try {
-    const { rows } = await client.query<{ citus: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`);
+    const { rows } = await client.query<{ citus: boolean }>(HAS_CITUS);
     if (!rows[0]!.citus) return POSTGRESQL;
     const script = await readFile(path.join(SQL_DIR, 'citus', 'distribute.sql'), 'utf8');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK]);

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { hasCitus } from '../db/citus.js';
 import type { Database, UserFeaturesView } from '../db/schema.js';
 import { listRuns, type RunRecord } from './runs.js';
 
@@ -58,10 +59,7 @@ async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, renderi
     // row per page instead of one per user (the per-row cursor path measured ~128k users/s at 1M
     // users, bound by Node).
     await keysetPlans(trx);
-    const { rows: mode } = await sql<{
-      citus: boolean;
-    }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`.execute(trx);
-    const citus = mode[0]!.citus;
+    const citus = await hasCitus(trx);
     let count = 0;
     let last = page.after ?? 0;
     const fetchPage = (after: number, want: number) =>
