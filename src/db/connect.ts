@@ -32,6 +32,8 @@ export interface DbHandle {
 export interface Readers {
   /** Short reads: a user, run records, /health. */
   db: Kysely<Database>;
+  /** The pool under `db`, for the point read's named statement (Kysely has none). */
+  pool: pg.Pool;
   /** Streamed answers (GET /data, reject pages): one connection per stream, `.stream()` enabled. */
   streams: Kysely<Database>;
   limits: ReadLimits;
@@ -114,7 +116,9 @@ function hostOf(url: string): string {
 function openReaders(url: string, limits: ReadLimits, settings: Record<string, string>): Readers {
   const reads = createPool(url, {
     role: 'reads',
-    settings,
+    // The point read relies on READ COMMITTED's snapshot per statement (sql/000018), whatever
+    // default the server has.
+    settings: { ...settings, default_transaction_isolation: 'read committed' },
     max: SHORT_READ_CONNECTIONS,
     connectionTimeoutMillis: READ_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: limits.statementTimeoutMs,
@@ -130,5 +134,5 @@ function openReaders(url: string, limits: ReadLimits, settings: Record<string, s
     statementTimeoutMs: limits.statementTimeoutMs,
     idleInTransactionTimeoutMs: limits.streamIdleTimeoutMs + 10_000,
   });
-  return { db: kyselyOn(reads), streams: kyselyOn(streams, Cursor), limits };
+  return { db: kyselyOn(reads), pool: reads, streams: kyselyOn(streams, Cursor), limits };
 }
