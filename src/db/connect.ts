@@ -39,8 +39,12 @@ export interface Readers {
   limits: ReadLimits;
 }
 
-/** Connections of the short-read pool: point reads take milliseconds, so a few serve many clients. */
-const SHORT_READ_CONNECTIONS = 4;
+/**
+ * Connections of the short-read pool: as many as pg's default pool (the bare lookup's). At 50
+ * concurrent point reads a pool of 4 left the service's event loop idle three quarters of the time,
+ * every read queued for a connection (docs/performance.md, "Point reads under load").
+ */
+const SHORT_READ_CONNECTIONS = 10;
 /** How long a short read waits for a connection before the API answers 503. */
 const READ_CONNECT_TIMEOUT_MS = 5_000;
 
