@@ -100,7 +100,9 @@ async function load(port: number, users: number, seconds: number, connections: n
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
-    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/data/users/${1 + Math.floor(Math.random() * users)}` }) }],
+    requests: [
+      { method: 'GET', setupRequest: (request) => ({ ...request, path: `/data/users/${1 + Math.floor(Math.random() * users)}` }) },
+    ],
   });
   return {
     reqPerS: result.requests.average,

@@ -28,7 +28,7 @@ after(async () => {
   await removeDir(root);
 });
 
-test('point reads during back-to-back publishes always find a user present in both runs', { timeout: 240_000 }, async () => {
+test('point reads during back-to-back publishes always find a user present in both runs', { timeout: 400_000 }, async () => {
   const answers: Record<'a' | 'b', Map<number, string>> = { a: new Map(), b: new Map() };
   for (const name of ['a', 'b'] as const) {
     assert.equal((await run(database, path.join(root, name))).status, 'succeeded');
@@ -52,16 +52,20 @@ test('point reads during back-to-back publishes always find a user present in bo
       else problems.push(`user ${id}: ${text ?? 'not found'}`);
     }
   };
-  const publishes = 16;
+  // 16 publishes, or as many as 100 s allow on a busy machine (at least 6).
+  let publishes = 0;
   const started = performance.now();
   const runs = (async () => {
     try {
-      for (let i = 0; i < publishes; i++) assert.equal((await run(database, path.join(root, i % 2 ? 'b' : 'a'))).status, 'succeeded');
+      while (publishes < 16 && (publishes < 6 || performance.now() - started < 100_000)) {
+        assert.equal((await run(database, path.join(root, publishes % 2 ? 'b' : 'a'))).status, 'succeeded');
+        publishes++;
+      }
     } finally {
       publishing = false;
     }
   })();
-  await Promise.all([runs, ...Array.from({ length: 6 }, (_, i) => reader(i))]);
+  await Promise.all([runs, ...Array.from({ length: 8 }, (_, i) => reader(i))]);
   const reads = seen.a + seen.b + problems.length;
   console.log(
     `point reads: ${reads} reads during ${publishes} publishes in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
