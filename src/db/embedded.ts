@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -63,6 +63,7 @@ export async function startEmbeddedPostgres(
   const cluster = await clusterDir(dir, account, log);
 
   if (!existsSync(path.join(cluster, 'PG_VERSION'))) await initdb(bin, cluster, account);
+  else checkMajorVersion(bin, cluster, dir);
 
   const running = runningServer(cluster);
   if (running?.owner != null) {
@@ -86,6 +87,21 @@ export async function startEmbeddedPostgres(
       await rm(path.join(cluster, OWNER_FILE), { force: true });
     },
   };
+}
+
+/**
+ * A cluster is tied to one major version of PostgreSQL; the server of another refuses it with a
+ * FATAL line that says nothing of what to do. A cluster made by the PostgreSQL 17 of earlier
+ * versions of this service is the case met in practice (see docs/day-two.md#the-embedded-postgresql).
+ */
+function checkMajorVersion(bin: Binaries, cluster: string, dir: string): void {
+  const made = readFileSync(path.join(cluster, 'PG_VERSION'), 'utf8').trim();
+  // `postgres --version` answers before its check for root, so it needs no account switch.
+  const runs = /\(PostgreSQL\) (\d+)/.exec(execFileSync(bin.postgres, ['--version']).toString())?.[1];
+  if (!runs || made === runs) return;
+  throw new StartupError(
+    `the embedded PostgreSQL in ${shown(dir)} was made by PostgreSQL ${made} and this version runs PostgreSQL ${runs}: move it aside (mv ${shown(dir)} ${shown(dir)}-pg${made}) and start again, then run the ETL to publish the features anew; to keep its run history, see docs/day-two.md#the-embedded-postgresql`,
+  );
 }
 
 const urlOf = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
