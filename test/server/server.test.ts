@@ -22,7 +22,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
   const env = { EMBEDDED_PG_DIR: path.join(dir, 'pgdata'), EMBEDDED_PG_PORT: pgPort, DATA_DIR: path.join(ROOT, 'data') };
   const server = await startServer(env);
   try {
-    assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(embedded PostgreSQL\)/);
+    assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:(\d+) \(embedded PostgreSQL\); dashboard http:\/\/127\.0\.0\.1:\1\/; input files in \S*data; database folder \S+pgdata \(PostgreSQL 15\.\d+\)/);
     assert.ok(server.output().includes(`curl -X POST ${server.base}/data`), 'start-up names the next commands with the real port');
     const trigger = await exec('bin/trigger.sh', [server.base], { cwd: ROOT });
     const summary = JSON.parse(trigger.stdout);
