@@ -13,7 +13,7 @@ const client = createClient<paths, 'application/json'>({
 // Every user, 500 a page: `after` is the previous page's `next_after` (null on the last page).
 const users: paths['/data']['get']['responses'][200]['content']['application/json']['users'] = [];
 let after = 0;
-let runId: number | null = null;
+let runId: number | null;
 for (;;) {
   const { data, error } = await client.GET('/data', { params: { query: { limit: 500, after } } });
   if (error) throw new Error(`GET /data: ${error.error}`);
