@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { isLoopback } from './api/auth.js';
@@ -41,7 +40,7 @@ server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'er
   const on = mode.kind === 'citus' ? `: Citus, ${mode.workers} workers, ${mode.shards} shards` : '';
   // A newcomer's next commands, with the port actually taken.
   const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;
-  const files = path.relative(process.cwd(), config.dataDir) || '.';
+  const files = shownPath(config.dataDir);
   const embedded = database.embedded;
   const folder = embedded ? `; database folder ${shownPath(embedded.cluster)} (PostgreSQL ${embedded.version})` : '';
   log(

@@ -20,13 +20,13 @@ let published: { run: { run_id: number }; average_experiments_per_user: number; 
 
 before(async () => {
   database = await testDatabase();
-  service = await startService({ DATABASE_URL: database.url, DATA_DIR: CHALLENGE_DIR }, { timeoutMs: 60_000 });
+  service = await startService({ DATABASE_URL: database.url, DATA_DIR: CHALLENGE_DIR });
   assert.equal((await fetch(`${service.base}/data`, { method: 'POST' })).status, 200);
   published = (await (await fetch(`${service.base}/data`)).json()) as typeof published;
 });
 after(async () => {
-  await stopService(service);
-  await database.close();
+  if (service) await stopService(service);
+  await database?.close();
 });
 
 test('docs/examples/features.py pages GET /data and reads GET /data.csv: every user, as the service has them', async () => {
