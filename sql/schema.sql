@@ -295,6 +295,23 @@ BEGIN
   ON CONFLICT (singleton) DO UPDATE SET run_id = excluded.run_id;
 END $function$;
 
+CREATE OR REPLACE FUNCTION etl.published_user_json(p_user_id bigint)
+ RETURNS text
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  answer text;
+BEGIN
+  LOCK TABLE mart.user_features IN ACCESS SHARE MODE;
+  SELECT json INTO answer FROM features.user_features_json WHERE user_id = p_user_id;
+  IF answer IS NOT NULL THEN
+    RETURN answer;
+  END IF;
+  LOCK TABLE etl.published IN SHARE MODE;
+  SELECT json INTO answer FROM features.user_features_json WHERE user_id = p_user_id;
+  RETURN answer;
+END $function$;
+
 CREATE OR REPLACE FUNCTION etl.quoted(t text)
  RETURNS text
  LANGUAGE sql
