@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CHALLENGE_DIR, ROOT, testDatabase } from '../helpers.js';
-import { freePort, startService, stopService, type Service } from '../service.js';
+import { freePort, nodeArgs, startService, stopService, type Service } from '../service.js';
 
 const exec = promisify(execFile);
 
@@ -76,14 +76,14 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
       assert.equal(await stop(server), 0);
       await rm(dataDir, { recursive: true, force: true });
     }
-    const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+    const etl = await exec(process.execPath, nodeArgs('src/cli.ts'), {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(ROOT, 'data') },
     });
     const run = JSON.parse(etl.stdout);
     assert.equal(run.status, 'succeeded');
     assert.equal(run.features.users, 12);
-    const failed = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+    const failed = await exec(process.execPath, nodeArgs('src/cli.ts'), {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: '/nonexistent' },
     }).then(
