@@ -13,7 +13,7 @@ import { cp, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Not copied: git's store, the dependencies (linked), and what runs leave in a checkout. */
-const SKIPPED = new Set(['.git', 'node_modules', 'dist', '.pgdata']);
+const SKIPPED = new Set(['.git', 'node_modules', 'dist', '.pgdata', 'tmp']);
 
 /** Builds the tree of `root` into the (empty) directory `into`. */
 export async function buildTree(root: string, into: string): Promise<void> {
