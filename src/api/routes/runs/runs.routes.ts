@@ -6,6 +6,7 @@ import { common, errors, ID_EXAMPLE, json } from '../../responses.js';
 
 export const routes = {
   runs: createRoute({
+    operationId: 'listRuns',
     method: 'get',
     path: '/runs',
     tags: ['Runs'],
@@ -13,6 +14,7 @@ export const routes = {
     responses: { 200: json(z.object({ runs: z.array(Run) }).openapi('Runs'), 'The run records.'), 503: errors[503], ...common },
   }),
   run: createRoute({
+    operationId: 'getRun',
     method: 'get',
     path: '/runs/{id}',
     tags: ['Runs'],
@@ -21,6 +23,7 @@ export const routes = {
     responses: { 200: json(Run, 'The run record.'), 400: errors[400], 404: errors[404], 503: errors[503], ...common },
   }),
   rejects: createRoute({
+    operationId: 'listRejects',
     method: 'get',
     path: '/runs/{id}/rejects',
     tags: ['Runs'],
