@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readConfig, type Config } from './support/config.js';
 import { openDb, type DbHandle } from './db/connect.js';
 import { RunInProgressError } from './support/errors.js';
-import { log, type Log } from './support/log.js';
+import { log, openLog, type Log } from './support/log.js';
 import { SOURCES } from './load/inputs.js';
 import { RunFailedError, runEtl, type RunProgress } from './run/pipeline.js';
 import type { RunRecord } from './read/runs.js';
@@ -18,6 +18,7 @@ import { failStartup } from './support/startup.js';
 // lands in the database that service reads, and the run lock keeps the two from running at once.
 let config: Config;
 let database: DbHandle;
+openLog();
 try {
   config = readConfig();
   database = await openDb({ ...config, shareEmbedded: true });

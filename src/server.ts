@@ -5,10 +5,11 @@ import { isLoopback } from './api/auth.js';
 import { removeLeftUploads } from './api/upload.js';
 import { readConfig, type Config } from './support/config.js';
 import { StartupError } from './support/errors.js';
-import { log, logConfig } from './support/log.js';
+import { log, logConfig, openLog } from './support/log.js';
 import { openDb, type DbHandle } from './db/connect.js';
 import { shown as shownPath } from './db/embedded.js';
-import { recoverInterruptedRuns, runsSettled } from './run/pipeline.js';
+import { recoverInterruptedRuns } from './run/pipeline.js';
+import { runsSettled } from './run/runs-in-process.js';
 import { failStartup } from './support/startup.js';
 
 // Start-up: any failure (a bad setting, the port taken, the database unusable, the embedded
@@ -18,6 +19,7 @@ let database: DbHandle | undefined;
 let config: Config;
 let server: ServerType;
 const stop = new AbortController();
+openLog();
 try {
   config = readConfig();
   database = await openDb(config);
@@ -70,7 +72,7 @@ server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'er
     [`curl ${base}/docs`, 'the API, interactive (open it in a browser)'],
     ['bin/query.sh', 'the same features, with psql'],
   ];
-  if (logConfig.format === 'pretty') {
+  if (logConfig().format === 'pretty') {
     const width = Math.max(...commands.map(([command]) => command.length));
     process.stderr.write(`\n  try:\n${commands.map(([command, what]) => `    ${command.padEnd(width)}  # ${what}\n`).join('')}\n`);
   } else {

@@ -1,11 +1,20 @@
-// The service as a real process (src/server.ts through tsx, as `npm start` runs it), for every test
-// that needs one: test/server/server.test.ts, the fault tests (via test/faults/support.ts) and test/runner.ts.
+// The service as a real process (src/server.ts, as `npm start` runs it), for every test that needs
+// one: test/server/server.test.ts, the fault tests (via test/faults/support.ts) and test/runner.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+/**
+ * How to run an entry point of src/ (`src/server.ts`, `src/cli.ts`) from ROOT: `npm test` runs the
+ * tests from the checkout compiled once (test/build.ts), where it is plain node on the .js beside
+ * it; run through tsx (a test file run by hand), it is through tsx too.
+ */
+export function nodeArgs(entry: string): string[] {
+  return import.meta.url.endsWith('.js') ? [entry.replace(/\.tsx?$/, '.js')] : ['--import', 'tsx', entry];
+}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,7 +55,7 @@ export interface Service {
 }
 
 /**
- * Starts `src/server.ts` as its own process (through tsx, or compiled) on a free port and
+ * Starts `src/server.ts` as its own process (see nodeArgs, or `dist/`) on a free port and
  * waits until /health answers 200. `DATABASE_URL` is cleared unless `env` sets it. `track` gets the
  * process as soon as it exists, so a caller can clean it up even when start-up fails. `cwd` is the
  * checkout it runs in (this one by default).
@@ -117,7 +126,7 @@ async function spawnService(env: Record<string, string>, { compiled, cwd }: { co
   let output = '';
   // compiled: `node dist/server.js`, as `npm start` and the bench run it (build it first), for
   // measurements that tsx's own memory would blur.
-  const child = spawn(process.execPath, compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, compiled ? ['dist/server.js'] : nodeArgs('src/server.ts'), {
     cwd,
     env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

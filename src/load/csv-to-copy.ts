@@ -7,16 +7,11 @@ import { isUtf8 } from 'node:buffer';
 import { InputError } from '../support/errors.js';
 import { printable } from '../support/log.js';
 import { FieldSlices, type RowTyper } from './typed-rows.js';
-import { writeEscaped } from './copy-text.js';
+import { CopyText, CR, LF, SPACE, TAB } from './copy-text.js';
 import { REJECT_RAW_BYTES } from './rules.js';
 
-const LF = 0x0a;
-const CR = 0x0d;
-const TAB = 0x09;
-const SPACE = 0x20;
 const COMMA = 0x2c;
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const NUL = 0x00;
 
 /**
@@ -71,7 +66,7 @@ export class CsvToCopy extends Transform {
   private pending: Buffer | null = null;
   /** Set while skipping the rest of an over-long record. */
   private skipping: { state: number } | null = null;
-  private out = new CopyWriter(0);
+  private out = new CopyText(0);
   private fieldStarts: number[] = [];
   private fieldEnds: number[] = [];
   private readonly typer: RowTyper | undefined;
@@ -106,7 +101,7 @@ export class CsvToCopy extends Transform {
         buf = stripBom(buf);
         this.startOfFile = false;
       }
-      this.out = new CopyWriter(buf.length * 2 + 1024);
+      this.out = new CopyText(buf.length * 2 + 1024);
       const used = this.parse(buf, false);
       const rest = buf.subarray(used);
       // An unfinished record may hold one more byte: the CR of a CRLF whose LF is in the next chunk.
@@ -121,7 +116,7 @@ export class CsvToCopy extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      this.out = new CopyWriter(1024 + (this.pending?.length ?? 0) * 2);
+      this.out = new CopyText(1024 + (this.pending?.length ?? 0) * 2);
       if (this.pending) {
         const buf = this.startOfFile ? stripBom(this.pending) : this.pending;
         this.pending = null;
@@ -136,7 +131,7 @@ export class CsvToCopy extends Transform {
   }
 
   private pushCopyText(): void {
-    if (this.out.length > 0) this.push(this.out.take());
+    if (this.out.length > 0) this.push(this.out.written());
   }
 
   /** Parses every complete record in `buf`; returns where the first incomplete one starts. */
@@ -315,30 +310,30 @@ export class CsvToCopy extends Transform {
     }
     this.stats.rowsRead++;
     const out = this.out;
-    out.int(line);
+    out.uint(line);
     out.nullField();
-    out.tab();
+    out.byte(TAB);
     out.escaped(buf, start, rawEnd);
     out.flag(false);
     for (const pick of this.picks!) {
-      out.tab();
+      out.byte(TAB);
       writeField(pick);
     }
-    out.newline();
+    out.byte(LF);
   }
 
   private rejected(line: number, problem: string, buf: Buffer, start: number, rawEnd: number, preview = false): void {
     if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
     this.stats.rowsRead++;
     const out = this.out;
-    out.int(line);
-    out.tab();
+    out.uint(line);
+    out.byte(TAB);
     out.text(problem);
-    out.tab();
+    out.byte(TAB);
     out.escaped(buf, start, rawEnd);
     out.flag(preview);
     for (let i = 0; i < this.columns.length; i++) out.nullField();
-    out.newline();
+    out.byte(LF);
   }
 
   /** Bytes PostgreSQL cannot store as text: keep a readable preview and say what was wrong. */
@@ -447,64 +442,4 @@ function countByte(buf: Buffer, byte: number, start: number, end: number): numbe
 /** Decodes what can be decoded; NULs become U+FFFD so the text is storable. */
 function previewText(bytes: Buffer): string {
   return bytes.subarray(0, REJECT_RAW_BYTES).toString('utf8').replace(/\0/g, '\uFFFD');
-}
-
-/** Builds COPY text-format output (tab-separated, backslash escapes, `\N` for NULL) in one buffer. */
-class CopyWriter {
-  private buf: Buffer;
-  length = 0;
-
-  constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(capacity, 64));
-  }
-
-  take(): Buffer {
-    return this.buf.subarray(0, this.length);
-  }
-
-  private room(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
-    this.buf.copy(bigger, 0, 0, this.length);
-    this.buf = bigger;
-  }
-
-  tab(): void {
-    this.room(1);
-    this.buf[this.length++] = TAB;
-  }
-
-  newline(): void {
-    this.room(1);
-    this.buf[this.length++] = LF;
-  }
-
-  /** A tab then a boolean (`t` or `f`). */
-  flag(value: boolean): void {
-    this.room(2);
-    this.buf[this.length++] = TAB;
-    this.buf[this.length++] = value ? 0x74 : 0x66;
-  }
-
-  /** A tab then `\N`. */
-  nullField(): void {
-    this.room(3);
-    this.buf[this.length++] = TAB;
-    this.buf[this.length++] = BACKSLASH;
-    this.buf[this.length++] = 0x4e;
-  }
-
-  int(n: number): void {
-    this.text(String(n));
-  }
-
-  text(s: string): void {
-    const bytes = Buffer.from(s);
-    this.escaped(bytes, 0, bytes.length);
-  }
-
-  escaped(src: Buffer, start: number, end: number): void {
-    this.room((end - start) * 2);
-    this.length = writeEscaped(this.buf, this.length, src, start, end);
-  }
 }

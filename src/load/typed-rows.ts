@@ -27,14 +27,10 @@
  * The limits and grammars are named in rules.ts, shared with the tests that hold them equal to the SQL.
  */
 
-import { writeEscaped } from './copy-text.js';
+import { CopyText, LF, SPACE, TAB, ZERO } from './copy-text.js';
 import { MAX_CHARS, MAX_ID, MAX_ID_DIGITS, RUN_TIME_DIGITS, RUN_TIME_EXPONENT_DIGITS } from './rules.js';
 
-const TAB = 0x09;
-const LF = 0x0a;
-const SPACE = 0x20;
 const SEMI = 0x3b;
-const ZERO = 0x30;
 const NINE = 0x39;
 const DOT = 0x2e;
 const PLUS = 0x2b;
@@ -225,68 +221,9 @@ function runTimeKind(buf: Buffer, s: number, e: number): number {
   return 1;
 }
 
-/** COPY text output in one growing buffer. */
-class TypedWriter {
-  buf = Buffer.allocUnsafe(1 << 16);
-  length = 0;
-
-  room(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
-    this.buf.copy(bigger, 0, 0, this.length);
-    this.buf = bigger;
-  }
-
-  take(): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.length);
-    this.buf.copy(out, 0, 0, this.length);
-    this.length = 0;
-    if (this.buf.length > 1 << 22) this.buf = Buffer.allocUnsafe(1 << 16);
-    return out;
-  }
-
-  byte(b: number): void {
-    this.room(1);
-    this.buf[this.length++] = b;
-  }
-
-  raw(src: Buffer, s: number, e: number): void {
-    this.room(e - s);
-    if (e - s > 64) {
-      src.copy(this.buf, this.length, s, e);
-      this.length += e - s;
-      return;
-    }
-    // Fields are a few bytes: a loop beats Buffer#copy's per-call cost here.
-    const buf = this.buf;
-    let n = this.length;
-    for (let i = s; i < e; i++) buf[n++] = src[i]!;
-    this.length = n;
-  }
-
-  /** A non-negative integer in decimal, without building a string. */
-  uint(v: number): void {
-    this.room(16);
-    const buf = this.buf;
-    let digits = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-    let n = this.length + digits;
-    this.length = n;
-    do {
-      buf[--n] = ZERO + (v % 10);
-      v = Math.floor(v / 10);
-    } while (v > 0);
-  }
-
-  escaped(src: Buffer, s: number, e: number): void {
-    this.room((e - s) * 2);
-    this.length = writeEscaped(this.buf, this.length, src, s, e);
-  }
-}
-
 abstract class BaseTyper implements RowTyper {
   typedRows = 0;
-  protected out = new TypedWriter();
+  protected out = new CopyText();
   /** Largest id on any earlier line, and every id seen (see freshId). */
   protected maxId = 0;
   private readonly seen = new IdSet();

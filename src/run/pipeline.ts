@@ -9,6 +9,7 @@ import { withRunLock } from './run-lock.js';
 import { getRun, type RunRecord } from '../read/runs.js';
 import { createRun, failInterruptedRuns, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep } from './run-records.js';
 import { retireOldRuns } from './retire.js';
+import { trackRun } from './runs-in-process.js';
 import { transformAndPublish, transformSteps } from './transform.js';
 
 export { RunFailedError };
@@ -61,11 +62,6 @@ export interface RunProgress {
   files: Record<string, CsvStats>;
 }
 
-const active = new Set<Promise<unknown>>();
-
-/** Settles once every run started in this process has finished (successfully or not). */
-export const runsSettled = () => Promise.allSettled([...active]).then(() => {});
-
 /**
  * Runs the whole ETL once: files -> COPY -> staging -> (one transaction) core + rejects -> features
  * -> publish. Readers keep seeing the previous run until the transaction commits; a failure leaves
@@ -73,10 +69,7 @@ export const runsSettled = () => Promise.allSettled([...active]).then(() => {});
  * or any other process), RunFailedError when the run fails.
  */
 export function runEtl(database: DbHandle, options: EtlOptions): Promise<RunRecord> {
-  const run = lockedRun(database, options);
-  active.add(run);
-  void run.catch(() => {}).finally(() => active.delete(run));
-  return run;
+  return trackRun(lockedRun(database, options));
 }
 
 /**

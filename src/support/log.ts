@@ -62,11 +62,31 @@ export function createLogger({ level, format }: LogSettings, fd = 2): Logger {
   );
 }
 
-const settings = logSettings();
+/**
+ * The process's logger, made when first needed or when an entry point opens it (openLog), never at
+ * import: importing printable() or a type opens no stream, and whoever starts the process decides
+ * the settings.
+ */
+let current: { logger: Logger; config: LogSettings } | undefined;
+
+/**
+ * Makes the logger from LOG_LEVEL and LOG_FORMAT in `env` (src/server.ts and src/cli.ts do, first
+ * thing), and warns about an unknown value. Once made, it stays: a later call changes nothing.
+ */
+export function openLog(env: NodeJS.ProcessEnv = process.env): Logger {
+  if (!current) {
+    const settings = logSettings(env);
+    current = { logger: createLogger(settings), config: { level: settings.level, format: settings.format } };
+    for (const problem of settings.problems) current.logger.warn(problem);
+  }
+  return current.logger;
+}
+
 /** The level and format in force. */
-export const logConfig: LogSettings = { level: settings.level, format: settings.format };
-export const logger: Logger = createLogger(settings);
-for (const problem of settings.problems) logger.warn(problem);
+export function logConfig(): LogSettings {
+  openLog();
+  return current!.config;
+}
 
 /**
  * Every message goes through printable(): escaped and bounded, so no input text can forge a line,
@@ -74,6 +94,7 @@ for (const problem of settings.problems) logger.warn(problem);
  */
 export const log: Log = (message, fields, level = 'info') => {
   const text = printable(message, MAX_LOG_CHARS);
+  const logger = openLog();
   if (fields) logger[level](fields, text);
   else logger[level](text);
 };

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { createApp } from '../../src/api/app.js';
 import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from '../helpers.js';
+import { nodeArgs } from '../service.js';
 
 const exec = promisify(execFile);
 let database: DbHandle;
@@ -66,7 +67,7 @@ test('an unreadable file (permissions), through the CLI', async () => {
   await chmod(path.join(dir, 'compounds.csv'), 0o000);
   // root reads any file through its capabilities: as root, the CLI runs without them.
   const asUser = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-all', '--inh-caps=-all'] : [];
-  const command = [...asUser, process.execPath, '--import', 'tsx', 'src/cli.ts'];
+  const command = [...asUser, process.execPath, ...nodeArgs('src/cli.ts')];
   const failure = await exec(command[0]!, command.slice(1), {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: dir },

@@ -15,7 +15,7 @@ import { postmasterPid } from '../../src/db/embedded.js';
 import { BINARY_CACHE, CLUSTER_HOME } from '../../src/db/embedded-access.js';
 import { isAlive } from '../../src/support/process.js';
 import { CHALLENGE_DIR, ROOT, testDatabase } from '../helpers.js';
-import { freePort, startService, startServiceToFail, stopService, type Service } from '../service.js';
+import { freePort, nodeArgs, startService, startServiceToFail, stopService, type Service } from '../service.js';
 
 const exec = promisify(execFile);
 
@@ -95,7 +95,7 @@ test("npm run etl while the service runs uses the service's PostgreSQL and leave
   const service = await start(env);
   const server = postmasterPid(env.EMBEDDED_PG_DIR);
 
-  const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+  const etl = await exec(process.execPath, nodeArgs('src/cli.ts'), {
     cwd: ROOT,
     // Its own EMBEDDED_PG_PORT would not matter: it connects where the running server listens.
     env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', ...env, EMBEDDED_PG_PORT: String(await freePort()) },

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CHALLENGE_DIR, ROOT, testDatabase } from '../helpers.js';
-import { freePort, startService, stopService, type Service } from '../service.js';
+import { freePort, nodeArgs, startService, stopService, type Service } from '../service.js';
 
 const exec = promisify(execFile);
 
@@ -87,7 +87,7 @@ test('with DATABASE_URL the server uses that database; npm run --silent etl prin
     const run = JSON.parse(etl.stdout);
     assert.equal(run.status, 'succeeded');
     assert.equal(run.features.users, 12);
-    const failed = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+    const failed = await exec(process.execPath, nodeArgs('src/cli.ts'), {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: '/nonexistent' },
     }).then(
