@@ -113,8 +113,6 @@ test(
         reason: `user_id ${B + 100_001} repeats the user on line 100002`,
         raw: users[100_002],
         raw_bytes: users[100_002]!.length,
-        cause_file: null,
-        cause_line: null,
       },
       {
         file: 'users.csv',
@@ -122,8 +120,6 @@ test(
         reason: `user_id ${B + 5} repeats the user on line 6`,
         raw: users[100_003],
         raw_bytes: users[100_003]!.length,
-        cause_file: null,
-        cause_line: null,
       },
     ]);
     const byId = new Map(fast.features.map((u) => [u.user_id, u]));
