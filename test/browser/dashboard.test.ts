@@ -228,7 +228,7 @@ if (skip) {
     await runRow(runId).getByRole('link', { name: '151' }).click();
     await page.waitForURL(`${service.base}/ui/runs/${runId}#rejects`);
     const table = page.locator('#rejects table');
-    await page.getByText('Rejected rows 1 to 100 of 151, by file and line').waitFor();
+    await page.getByText('Rejected rows 1 to 100 of 151, causes first: by file (users, compounds, experiments) and line').waitFor();
     const first = await rows(table);
     assert.equal(first.length, 100);
     assert.deepEqual(
@@ -240,7 +240,7 @@ if (skip) {
     await screenshot(page, shots, '5-run-rejects');
 
     await page.getByRole('link', { name: 'Next page' }).click();
-    await page.getByText('Rejected rows 101 to 151 of 151, by file and line').waitFor();
+    await page.getByText('Rejected rows 101 to 151 of 151, causes first: by file (users, compounds, experiments) and line').waitFor();
     const second = await rows(table);
     assert.deepEqual(
       second.map((r) => `${r[0]}:${r[1]}`),
