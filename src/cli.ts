@@ -99,7 +99,12 @@ function summary(run: RunRecord): string {
   const files = Object.values(run.files);
   const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
   const rows = files.reduce((sum, f) => sum + f.rows_read, 0);
-  return line(run.run_id, bytes, rows, run.warnings.length > 0 ? `${run.status} with ${run.warnings.length} warning${run.warnings.length === 1 ? '' : 's'}` : run.status);
+  return line(
+    run.run_id,
+    bytes,
+    rows,
+    run.warnings.length > 0 ? `${run.status} with ${run.warnings.length} warning${run.warnings.length === 1 ? '' : 's'}` : run.status,
+  );
 }
 
 function line(runId: number, bytes: number, rows: number, step: string): string {

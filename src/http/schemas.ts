@@ -57,7 +57,8 @@ export const Run = z
     duration_ms: z.number().int().nullable(),
     error: z.string().nullable().openapi({ description: 'Why the run failed; null unless failed.' }),
     warnings: z.array(RunWarning).openapi({
-      description: 'What a person should look at although the run succeeded (docs/day-two.md); empty when nothing. The CLI exits 4 and bin/trigger.sh 4 when it is not empty.',
+      description:
+        'What a person should look at although the run succeeded (docs/day-two.md); empty when nothing. The CLI exits 4 and bin/trigger.sh 4 when it is not empty.',
     }),
     files: z.record(z.string(), FileCounts).openapi({ description: 'Per input file: users.csv, compounds.csv, user_experiments.csv.' }),
     features: z.object({
@@ -147,8 +148,15 @@ export const Reject = z.object({
   cause_file: z
     .string()
     .nullable()
-    .openapi({ description: 'A knock-on reject (an experiment whose user or compound was rejected): the file of the rejected row it follows from; else null.' }),
-  cause_line: z.number().int().nullable().openapi({ description: 'With cause_file: the line of that rejected row (listed on an earlier page).' }),
+    .openapi({
+      description:
+        'A knock-on reject (an experiment whose user or compound was rejected): the file of the rejected row it follows from; else null.',
+    }),
+  cause_line: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'With cause_file: the line of that rejected row (listed on an earlier page).' }),
 });
 
 export const RejectsPage = z
@@ -164,7 +172,15 @@ export const RejectsPage = z
       limit: 1000,
       offset: 0,
       rejected: [
-        { file: 'users.csv', line: 2, reason: "signup_date '09/01/2023' is not a valid date (YYYY-MM-DD)", raw: '1,\tAnn,\tann@example.org,\t09/01/2023', raw_bytes: 35, cause_file: null, cause_line: null },
+        {
+          file: 'users.csv',
+          line: 2,
+          reason: "signup_date '09/01/2023' is not a valid date (YYYY-MM-DD)",
+          raw: '1,\tAnn,\tann@example.org,\t09/01/2023',
+          raw_bytes: 35,
+          cause_file: null,
+          cause_line: null,
+        },
         {
           file: 'user_experiments.csv',
           line: 5,

@@ -85,14 +85,16 @@ export async function* rejectsJson(db: Kysely<Database>, runId: number, page: Re
 }
 
 function rejectsQuery(db: Kysely<Database>, runId: number, { limit, offset }: RejectsPage) {
-  return db
-    .selectFrom('etl.rejects')
-    .select(['file', 'line', 'reason', 'raw', 'raw_bytes', 'cause_file', 'cause_line'])
-    .where('run_id', '=', runId)
-    // The order of the unique index rejects_in_order (sql/000014-warnings.sql): pages are read from it.
-    .orderBy(sql`etl.reject_file_order(file)`)
-    .orderBy('file')
-    .orderBy('line')
-    .limit(limit)
-    .offset(offset);
+  return (
+    db
+      .selectFrom('etl.rejects')
+      .select(['file', 'line', 'reason', 'raw', 'raw_bytes', 'cause_file', 'cause_line'])
+      .where('run_id', '=', runId)
+      // The order of the unique index rejects_in_order (sql/000014-warnings.sql): pages are read from it.
+      .orderBy(sql`etl.reject_file_order(file)`)
+      .orderBy('file')
+      .orderBy('line')
+      .limit(limit)
+      .offset(offset)
+  );
 }

@@ -70,7 +70,8 @@ export class RunFailedError extends Error {
 
 /** What a run's failure is to its caller: bad input, a database that went away, or a defect. */
 export function toRunFailure(runId: number, error: unknown): RunFailedError {
-  if (error instanceof InputError || error instanceof TooManyRejectsError || error instanceof PublishGuardError) return new RunFailedError(runId, 'input', error.message);
+  if (error instanceof InputError || error instanceof TooManyRejectsError || error instanceof PublishGuardError)
+    return new RunFailedError(runId, 'input', error.message);
   const message = error instanceof Error ? error.message : String(error);
   const worker = lostCitusWorker(error, message);
   if (worker) {
