@@ -145,13 +145,10 @@ export const Reject = z.object({
     .int()
     .nullable()
     .openapi({ description: "The whole line's length in bytes; null where the loader could keep only a preview." }),
-  cause_file: z
-    .string()
-    .nullable()
-    .openapi({
-      description:
-        'A knock-on reject (an experiment whose user or compound was rejected): the file of the rejected row it follows from; else null.',
-    }),
+  cause_file: z.string().nullable().openapi({
+    description:
+      'A knock-on reject (an experiment whose user or compound was rejected): the file of the rejected row it follows from; else null.',
+  }),
   cause_line: z
     .number()
     .int()
