@@ -1,9 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Database, RunWarning } from '../db/schema.js';
 import { TRANSFORM_DIR } from '../db/sql-paths.js';
-import type { RunWarning } from '../db/schema.js';
 import { PublishGuardError, TooManyRejectsError } from '../support/errors.js';
 import { EXPERIMENTS, SOURCES, USERS } from '../load/inputs.js';
 import { type FileTotals, markSucceeded, recordTotals } from './run-records.js';
