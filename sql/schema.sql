@@ -57,8 +57,10 @@ CREATE TABLE etl.rejects (
   reason text NOT NULL,
   raw text NOT NULL,
   raw_bytes bigint,
-  CONSTRAINT rejects_pkey PRIMARY KEY (run_id, file, line)
+  cause_file text,
+  cause_line bigint
 );
+CREATE UNIQUE INDEX rejects_in_order ON etl.rejects USING btree (run_id, etl.reject_file_order(file), file, line);
 
 CREATE TABLE etl.run_files (
   run_id bigint NOT NULL,
@@ -82,6 +84,7 @@ CREATE TABLE etl.runs (
   experiments bigint,
   average_experiments_per_user numeric,
   source text NOT NULL DEFAULT 'data_dir'::text,
+  warnings jsonb NOT NULL DEFAULT '[]'::jsonb,
   CONSTRAINT runs_pkey PRIMARY KEY (run_id),
   CONSTRAINT runs_source_check CHECK ((source = ANY (ARRAY['data_dir'::text, 'upload'::text]))),
   CONSTRAINT runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text])))
@@ -319,6 +322,12 @@ CREATE OR REPLACE FUNCTION etl.quoted(t text)
 AS $function$
   SELECT CASE WHEN length(t) > 40 THEN quote_literal(left(t, 40) || '…') ELSE quote_literal(t) END
 $function$;
+
+CREATE OR REPLACE FUNCTION etl.reject_file_order(file text)
+ RETURNS smallint
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN CASE file WHEN 'users.csv'::text THEN 1 WHEN 'compounds.csv'::text THEN 2 WHEN 'user_experiments.csv'::text THEN 3 ELSE 4 END;
 
 CREATE OR REPLACE FUNCTION etl.retire_statements()
  RETURNS SETOF text

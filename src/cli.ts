@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readConfig, type Config } from './support/config.js';
 import { openDb, type DbHandle } from './db/connect.js';
-import { RunInProgressError } from './support/errors.js';
+import { RunInProgressError, StartupError } from './support/errors.js';
 import { log, openLog, type Log } from './support/log.js';
 import { SOURCES } from './load/inputs.js';
 import { RunFailedError, runEtl, type RunProgress } from './run/pipeline.js';
@@ -11,7 +11,11 @@ import { failStartup } from './support/startup.js';
 
 /**
  * `npm run etl`: one run without the server. Progress goes to stderr (a bar on a terminal, a log
- * line every few seconds otherwise); the run record goes to stdout as JSON.
+ * line every few seconds otherwise); the run record goes to stdout as JSON. `--force` publishes a
+ * run the publish guard (MAX_DROP_RATIO) would refuse.
+ *
+ * Exit codes: 0 succeeded; 4 succeeded with warnings (published; each warning also on stderr);
+ * 2 the run failed; 3 another run is in progress; 1 it could not start.
  */
 // A start-up failure is one line and exit code 1. With the embedded PostgreSQL, a server another
 // process runs on the same EMBEDDED_PG_DIR (`npm start`) is used as it is, never stopped: the run
@@ -19,7 +23,12 @@ import { failStartup } from './support/startup.js';
 let config: Config;
 let database: DbHandle;
 openLog();
+let force = false;
 try {
+  for (const arg of process.argv.slice(2)) {
+    if (arg === '--force') force = true;
+    else throw new StartupError(`unknown argument "${arg}"; the only one is --force (publish even a drop the publish guard refuses)`);
+  }
   config = readConfig();
   database = await openDb({ ...config, shareEmbedded: true });
 } catch (error) {
@@ -51,15 +60,20 @@ const cliLog: Log = (message, fields, level) => {
   if (tty && shown) process.stderr.write(shown);
 };
 
+/** The run succeeded and published, with warnings (docs/day-two.md): distinct from 0 so a scheduler can tell. */
+const EXIT_WARNINGS = 4;
+
 let latest: RunProgress | null = null;
 const timer = setInterval(() => latest && show(progress(latest)), tty ? 250 : 5000);
 let code = 0;
 try {
-  const run = await runEtl(database, { ...config, log: cliLog, onProgress: (p) => (latest = p) });
+  const run = await runEtl(database, { ...config, force, log: cliLog, onProgress: (p) => (latest = p) });
   clearInterval(timer);
   show(summary(run));
   if (tty) process.stderr.write('\n');
+  for (const warning of run.warnings) process.stderr.write(`etl: warning: ${warning.message}\n`);
   console.log(JSON.stringify(run, null, 2));
+  if (run.warnings.length > 0) code = EXIT_WARNINGS;
 } catch (error) {
   clearInterval(timer);
   if (tty && shown) process.stderr.write('\n');
@@ -86,7 +100,12 @@ function summary(run: RunRecord): string {
   const files = Object.values(run.files);
   const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
   const rows = files.reduce((sum, f) => sum + f.rows_read, 0);
-  return line(run.run_id, bytes, rows, run.status);
+  return line(
+    run.run_id,
+    bytes,
+    rows,
+    run.warnings.length > 0 ? `${run.status} with ${run.warnings.length} warning${run.warnings.length === 1 ? '' : 's'}` : run.status,
+  );
 }
 
 function line(runId: number, bytes: number, rows: number, step: string): string {

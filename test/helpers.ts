@@ -49,9 +49,14 @@ export async function testDatabase(reads?: ReadLimits, settings: Record<string, 
   };
 }
 
+/**
+ * A run's options for the tests. The publish guard is off (maxDropRatio 1): most tests switch
+ * between unrelated small data sets; test/api/warnings.test.ts turns it on to test it.
+ */
 export const options = (dataDir: string, extra: Partial<EtlOptions> = {}): EtlOptions => ({
   dataDir,
   maxRejectRatio: 0.5,
+  maxDropRatio: 1,
   ...extra,
 });
 

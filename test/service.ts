@@ -128,7 +128,8 @@ async function spawnService(env: Record<string, string>, { compiled, cwd }: { co
   // measurements that tsx's own memory would blur.
   const child = spawn(process.execPath, compiled ? ['dist/server.js'] : nodeArgs('src/server.ts'), {
     cwd,
-    env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', PORT: String(port), ...env },
+    // The publish guard is off unless a test sets MAX_DROP_RATIO ('' for the default): see test/helpers.ts options().
+    env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'info', MAX_DROP_RATIO: '1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Also to this test process's stderr, which npm test shows only when a test of the file fails.

@@ -3,10 +3,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { RunFailedError, type RunEnd, type RunProgress } from '../run/pipeline.js';
 import type { RunRecord } from '../read/runs.js';
+import { RunWarning } from '../http/schemas.js';
 
 /** How a run ended, as counted by `etl_runs_total{outcome}`. */
 export type RunOutcome = 'succeeded' | 'failed_input' | 'failed_unavailable' | 'failed_internal';
 const OUTCOMES: RunOutcome[] = ['succeeded', 'failed_input', 'failed_unavailable', 'failed_internal'];
+const WARNING_KINDS = RunWarning.shape.kind.options;
 
 /**
  * The service's Prometheus metrics, in a registry of its own (one per app, so several apps in one
@@ -74,11 +76,26 @@ export class Metrics {
     rejected: this.#rows('rejected', 'Rows of each input file rejected by the last run (from its run record).'),
   };
 
+  readonly runsWithWarnings = new Counter({
+    name: 'etl_runs_with_warnings_total',
+    help: 'Successful ETL runs of this process that published with warnings (too many rejects of a file for WARN_REJECT_RATIO, knock-on rejects).',
+    registers: [this.registry],
+  });
+
+  readonly lastRunWarnings = new Gauge({
+    name: 'etl_last_run_warnings',
+    help: 'Warnings of the last run this process finished, by kind (rejects, knock_on_rejects); 0 for each kind it did not have.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly lastSuccess: Gauge;
 
   constructor(db?: Kysely<Database>) {
     collectDefaultMetrics({ register: this.registry });
     for (const outcome of OUTCOMES) this.runs.inc({ outcome }, 0);
+    this.runsWithWarnings.inc(0);
+    for (const kind of WARNING_KINDS) this.lastRunWarnings.set({ kind }, 0);
     this.inProgress.set(0);
     let known = false;
     this.lastSuccess = new Gauge({
@@ -178,6 +195,8 @@ export class Metrics {
     this.lastRunSucceeded.set(outcome === 'succeeded' ? 1 : 0);
     for (const gauge of Object.values(this.lastRunRows)) gauge.reset();
     this.lastRunDuration.reset();
+    for (const kind of WARNING_KINDS) this.lastRunWarnings.set({ kind }, run?.warnings.filter((w) => w.kind === kind).length ?? 0);
+    if (count && run && run.warnings.length > 0) this.runsWithWarnings.inc();
     if (!run) return;
     if (run.duration_ms !== null) this.lastRunDuration.set(run.duration_ms / 1000);
     for (const [file, counts] of Object.entries(run.files)) {

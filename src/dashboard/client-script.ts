@@ -101,11 +101,15 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     var files = Object.keys(run.files).map(function (k) { return run.files[k]; });
     var rejected = files.reduce(function (sum, f) { return sum + (f.rows_rejected || 0); }, 0);
     return 'Run ' + run.run_id + ' succeeded in ' + seconds(run.duration_ms) + ': ' + count(run.features.users) + ' users, ' +
-      count(run.features.experiments) + ' experiments, ' + count(rejected) + (rejected === 1 ? ' row' : ' rows') + ' rejected.';
+      count(run.features.experiments) + ' experiments, ' + count(rejected) + (rejected === 1 ? ' row' : ' rows') + ' rejected.' +
+      (run.warnings.length > 0 ? ' Warnings: ' + run.warnings.map(function (w) { return w.message; }).join(' ') : '');
   }
 
+  // A run that succeeded with warnings is shown as a warning, not as a plain success.
+  function succeeded(run) { return run.warnings.length > 0 ? 'warning' : 'succeeded'; }
+
   function report(run) {
-    if (run.status === 'succeeded') say(describe(run), 'succeeded', runLink(run.run_id));
+    if (run.status === 'succeeded') say(describe(run), succeeded(run), runLink(run.run_id));
     else say('Run ' + run.run_id + ' failed: ' + (run.error || 'no reason recorded'), 'failed', runLink(run.run_id));
   }
 
@@ -212,7 +216,7 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
       watching = null;
       showProgress(null);
     }
-    if (status === 200) say(describe(body), 'succeeded', runLink(body.run_id));
+    if (status === 200) say(describe(body), succeeded(body), runLink(body.run_id));
     else if (status === 422) say('Run ' + body.run_id + ' failed, the input is unusable: ' + body.error, 'failed', runLink(body.run_id));
     else say('The run failed (HTTP ' + status + '): ' + (body.error || response.statusText) +
       (status === 503 ? ' Try again in a few seconds.' : ''), 'failed', body.run_id ? runLink(body.run_id) : undefined);

@@ -6,9 +6,14 @@ import { bytes, count, decimal, duration, utc } from './format.js';
 import { Layout } from './layout.js';
 
 /** A run's status as a badge; a running run also says its step. */
-export const StatusBadge = ({ run }: { run: RunRecord }) => (
-  <span class={`status status-${run.status}`}>{run.status === 'running' && run.step ? `running: ${run.step}` : run.status}</span>
-);
+export const StatusBadge = ({ run }: { run: RunRecord }) =>
+  run.status === 'succeeded' && run.warnings.length > 0 ? (
+    <span class="status status-warnings" title={run.warnings.map((w) => w.message).join('\n')}>
+      succeeded, with warnings
+    </span>
+  ) : (
+    <span class={`status status-${run.status}`}>{run.status === 'running' && run.step ? `running: ${run.step}` : run.status}</span>
+  );
 
 /**
  * GET /: run the ETL and watch it (with the client script), what is published, the latest runs

@@ -68,6 +68,18 @@ export function RunPage({ view }: { view: RunView }) {
               <dd>{`${count(run.features.users)} users, ${count(run.features.experiments)} experiments, ${decimal(run.features.average_experiments_per_user)} experiments per user`}</dd>
             </>
           ) : null}
+          {run.warnings.length > 0 ? (
+            <>
+              <dt>Warnings</dt>
+              <dd class="message message-warning">
+                <ul>
+                  {run.warnings.map((w) => (
+                    <li>{w.message}</li>
+                  ))}
+                </ul>
+              </dd>
+            </>
+          ) : null}
           {run.error ? (
             <>
               <dt>Error</dt>
@@ -133,7 +145,7 @@ export function RunPage({ view }: { view: RunView }) {
             ) : (
               <div class="table-wrap" tabindex={0} role="region" aria-labelledby="rejects-caption">
                 <table>
-                  <caption id="rejects-caption">{`Rejected rows ${count(offset + 1)} to ${count(offset + rejects.length)}${total > 0 ? ` of ${count(total)}` : ''}, by file and line`}</caption>
+                  <caption id="rejects-caption">{`Rejected rows ${count(offset + 1)} to ${count(offset + rejects.length)}${total > 0 ? ` of ${count(total)}` : ''}, causes first: by file (users, compounds, experiments) and line`}</caption>
                   <thead>
                     <tr>
                       <th scope="col">File</th>

@@ -91,6 +91,7 @@ code, .raw { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, mon
 .status { display: inline-block; border-radius: 999px; padding: .05rem .55rem; font-size: .85rem; font-weight: 600; white-space: nowrap; }
 .status-succeeded { background: var(--ok-bg); color: var(--ok); }
 .status-failed { background: var(--bad-bg); color: var(--bad); }
+.status-warnings { background: var(--warn-bg); color: var(--warn); }
 .status-running { background: var(--run-bg); color: var(--run); }
 
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 1rem; }

@@ -1,6 +1,6 @@
 import type { z } from '@hono/zod-openapi';
 import type { ColumnType, Generated } from 'kysely';
-import type { Run, UserFeatures } from '../http/schemas.js';
+import type { Run, RunWarning, UserFeatures } from '../http/schemas.js';
 
 /** The schema as Kysely sees it: the tables and views the TypeScript reads and writes (Kysely calls this `Database`). */
 export interface Database {
@@ -27,7 +27,11 @@ export interface RunsTable {
   average_experiments_per_user: number | null;
   /** Where the run's files came from (sql/000009-run-source.sql). */
   source: ColumnType<RunSource, RunSource | undefined, never>;
+  /** What a person should look at although the run succeeded (sql/000014-warnings.sql). */
+  warnings: ColumnType<RunWarning[], never, string>;
 }
+
+export type RunWarning = z.infer<typeof RunWarning>;
 
 export type RunSource = z.infer<typeof Run>['source'];
 
@@ -51,6 +55,9 @@ export interface RejectsTable {
   raw: string;
   /** The whole line's length in bytes; null where the loader could keep only a preview. */
   raw_bytes: number | null;
+  /** A knock-on reject's cause: the rejected row of users.csv or compounds.csv it follows from. */
+  cause_file: string | null;
+  cause_line: number | null;
 }
 
 /** A row of features.user_features: the API's UserFeatures (test/run/shapes.test.ts checks the columns). */

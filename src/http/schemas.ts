@@ -31,6 +31,19 @@ const FileCounts = z
   })
   .openapi('FileCounts');
 
+export const RunWarning = z
+  .object({
+    kind: z.enum(['rejects', 'knock_on_rejects']).openapi({
+      description:
+        'rejects: the file lost more than WARN_REJECT_RATIO of its rows (but not more than MAX_REJECT_RATIO, which fails the run). ' +
+        'knock_on_rejects: rows of the file were rejected because the user or compound they name was rejected.',
+    }),
+    file: z.string(),
+    rows: z.number().int().openapi({ description: 'The rows of `file` the warning is about.' }),
+    message: z.string().openapi({ description: 'The warning for a person to read.' }),
+  })
+  .openapi('RunWarning');
+
 export const Run = z
   .object({
     run_id: z.number().int(),
@@ -43,6 +56,10 @@ export const Run = z
     finished_at: z.iso.datetime().nullable(),
     duration_ms: z.number().int().nullable(),
     error: z.string().nullable().openapi({ description: 'Why the run failed; null unless failed.' }),
+    warnings: z.array(RunWarning).openapi({
+      description:
+        'What a person should look at although the run succeeded (docs/day-two.md); empty when nothing. The CLI exits 4 and bin/trigger.sh 4 when it is not empty.',
+    }),
     files: z.record(z.string(), FileCounts).openapi({ description: 'Per input file: users.csv, compounds.csv, user_experiments.csv.' }),
     features: z.object({
       users: z.number().int().nullable(),
@@ -60,6 +77,7 @@ export const Run = z
       finished_at: '2026-11-29T12:00:00.412Z',
       duration_ms: 412,
       error: null,
+      warnings: [],
       files: {
         'users.csv': { bytes: 746, rows_read: 12, rows_loaded: 12, rows_rejected: 0 },
         'compounds.csv': { bytes: 193, rows_read: 6, rows_loaded: 6, rows_rejected: 0 },
@@ -127,6 +145,15 @@ export const Reject = z.object({
     .int()
     .nullable()
     .openapi({ description: "The whole line's length in bytes; null where the loader could keep only a preview." }),
+  cause_file: z.string().nullable().openapi({
+    description:
+      'A knock-on reject (an experiment whose user or compound was rejected): the file of the rejected row it follows from; else null.',
+  }),
+  cause_line: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'With cause_file: the line of that rejected row (listed on an earlier page).' }),
 });
 
 export const RejectsPage = z
@@ -142,7 +169,24 @@ export const RejectsPage = z
       limit: 1000,
       offset: 0,
       rejected: [
-        { file: 'users.csv', line: 4, reason: 'user_id x is not a positive integer', raw: 'x,\tB,\tb,\t2023-01-01', raw_bytes: 19 },
+        {
+          file: 'users.csv',
+          line: 2,
+          reason: "signup_date '09/01/2023' is not a valid date (YYYY-MM-DD)",
+          raw: '1,\tAnn,\tann@example.org,\t09/01/2023',
+          raw_bytes: 35,
+          cause_file: null,
+          cause_line: null,
+        },
+        {
+          file: 'user_experiments.csv',
+          line: 5,
+          reason: "user_id 1 was rejected: users.csv line 2: signup_date '09/01/2023' is not a valid date (YYYY-MM-DD)",
+          raw: '4,\t1,\t2;3,\t25',
+          raw_bytes: 13,
+          cause_file: 'users.csv',
+          cause_line: 2,
+        },
       ],
     },
   });

@@ -1,5 +1,5 @@
 import type { z } from '@hono/zod-openapi';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Run } from '../http/schemas.js';
 import type { Database } from '../db/schema.js';
 
@@ -38,6 +38,7 @@ export async function listRuns(db: Kysely<Database>, { runId, limit = 50 }: { ru
     finished_at: r.finished_at,
     duration_ms: r.finished_at ? r.finished_at.getTime() - r.started_at.getTime() : null,
     error: r.error,
+    warnings: r.warnings,
     files: Object.fromEntries(
       files
         .filter((f) => f.run_id === r.run_id)
@@ -47,7 +48,10 @@ export async function listRuns(db: Kysely<Database>, { runId, limit = 50 }: { ru
   }));
 }
 
-/** One page of a run's rejects, in file and line order. */
+/**
+ * One page of a run's rejects: causes before consequences (users.csv, compounds.csv, then
+ * user_experiments.csv, whose knock-on rejects point back at them), each file in line order.
+ */
 export async function listRejects(db: Kysely<Database>, runId: number, page: RejectsPage) {
   return rejectsQuery(db, runId, page).execute();
 }
@@ -81,12 +85,16 @@ export async function* rejectsJson(db: Kysely<Database>, runId: number, page: Re
 }
 
 function rejectsQuery(db: Kysely<Database>, runId: number, { limit, offset }: RejectsPage) {
-  return db
-    .selectFrom('etl.rejects')
-    .select(['file', 'line', 'reason', 'raw', 'raw_bytes'])
-    .where('run_id', '=', runId)
-    .orderBy('file')
-    .orderBy('line')
-    .limit(limit)
-    .offset(offset);
+  return (
+    db
+      .selectFrom('etl.rejects')
+      .select(['file', 'line', 'reason', 'raw', 'raw_bytes', 'cause_file', 'cause_line'])
+      .where('run_id', '=', runId)
+      // The order of the unique index rejects_in_order (sql/000014-warnings.sql): pages are read from it.
+      .orderBy(sql`etl.reject_file_order(file)`)
+      .orderBy('file')
+      .orderBy('line')
+      .limit(limit)
+      .offset(offset)
+  );
 }

@@ -1,5 +1,6 @@
 import { isCitus } from '../db/citus.js';
 import type { DbHandle } from '../db/connect.js';
+import { DEFAULT_MAX_DROP_RATIO, DEFAULT_WARN_REJECT_RATIO } from '../support/config.js';
 import { InputError, RunFailedError, RunInProgressError, toRunFailure } from '../support/errors.js';
 import { log as stderrLog, type Log } from '../support/log.js';
 import { loadFiles, openInputs } from '../load/load-files.js';
@@ -17,6 +18,12 @@ export { RunFailedError };
 export interface EtlOptions {
   dataDir: string;
   maxRejectRatio: number;
+  /** A file losing more than this share of its rows gives a successful run a warning (default DEFAULT_WARN_REJECT_RATIO). */
+  warnRejectRatio?: number;
+  /** The publish guard (default DEFAULT_MAX_DROP_RATIO): see TransformOptions.maxDropRatio. */
+  maxDropRatio?: number;
+  /** Publish even when the publish guard would refuse the run (POST /data?force=1, `npm run etl -- --force`). */
+  force?: boolean;
   /** Publish a run whose users or experiments file has no data rows (otherwise it fails with 422). */
   allowEmpty?: boolean;
   /** The loader's typing fast path (on by default); off, every row is judged by the SQL. */
@@ -180,6 +187,9 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
   await transformAndPublish(db, runId, steps, {
     rowsRead,
     maxRejectRatio: options.maxRejectRatio,
+    warnRejectRatio: options.warnRejectRatio ?? DEFAULT_WARN_REJECT_RATIO,
+    maxDropRatio: options.maxDropRatio ?? DEFAULT_MAX_DROP_RATIO,
+    force: options.force ?? false,
     signal: options.signal,
     onStep: step,
     onStepDone: (name, ms) =>

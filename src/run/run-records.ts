@@ -1,7 +1,7 @@
 // The run records' writes: a run's row and its files' progress, totals and failure. Only the
 // run (src/run/) writes them; the API and the dashboard read them through src/read/runs.ts.
 import { sql, type Kysely } from 'kysely';
-import type { Database, RunSource } from '../db/schema.js';
+import type { Database, RunSource, RunWarning } from '../db/schema.js';
 import { EXPERIMENTS, SOURCES, USERS } from '../load/inputs.js';
 
 /**
@@ -44,7 +44,13 @@ export interface FileTotals {
  * Records the run's totals inside its transform transaction, and its success when it is about to
  * publish, so that they commit together with the published results.
  */
-export async function recordTotals(trx: Kysely<Database>, runId: number, totals: FileTotals[], succeeded: boolean): Promise<void> {
+export async function recordTotals(
+  trx: Kysely<Database>,
+  runId: number,
+  totals: FileTotals[],
+  warnings: RunWarning[],
+  succeeded: boolean,
+): Promise<void> {
   for (const { file, rows_loaded, rows_rejected } of totals) {
     await trx
       .updateTable('etl.run_files')
@@ -61,6 +67,7 @@ export async function recordTotals(trx: Kysely<Database>, runId: number, totals:
       users,
       experiments,
       average_experiments_per_user: sql<number>`${experiments}::numeric / nullif(${users}::bigint, 0)`,
+      warnings: JSON.stringify(warnings),
       ...(succeeded ? { status: 'succeeded' as const, step: null, finished_at: new Date() } : {}),
     })
     .where('run_id', '=', runId)

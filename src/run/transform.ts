@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Database, RunWarning } from '../db/schema.js';
 import { TRANSFORM_DIR } from '../db/sql-paths.js';
-import { TooManyRejectsError } from '../support/errors.js';
-import { SOURCES } from '../load/inputs.js';
+import { PublishGuardError, TooManyRejectsError } from '../support/errors.js';
+import { EXPERIMENTS, SOURCES, USERS } from '../load/inputs.js';
 import { type FileTotals, markSucceeded, recordTotals } from './run-records.js';
 
 /**
@@ -66,6 +66,14 @@ export interface TransformOptions {
   /** The rows each file's parser read, to judge the share of rejects. */
   rowsRead: Record<string, number>;
   maxRejectRatio: number;
+  /** A file losing more than this share of its rows (but not over maxRejectRatio) gives the run a warning. */
+  warnRejectRatio: number;
+  /**
+   * The publish guard: a run whose users or experiments are fewer than the published run's by more
+   * than this share fails (PublishGuardError) instead of publishing, unless `force`.
+   */
+  maxDropRatio: number;
+  force?: boolean;
   signal?: AbortSignal;
   /** Called before each step; it may write progress from another connection. */
   onStep: (name: string) => Promise<void>;
@@ -78,7 +86,8 @@ export interface TransformOptions {
 /**
  * Runs the transform and publishes the run in one transaction: readers see the previous run until
  * it commits, and a failure leaves them exactly as they were. When a file has too many rejects, its
- * rejects and totals are committed for inspection but nothing is published (TooManyRejectsError).
+ * rejects and totals are committed for inspection but nothing is published (TooManyRejectsError);
+ * so are those of a run the publish guard refuses (PublishGuardError).
  *
  * On Citus, a commit is visible on the coordinator (where etl.published lives) a moment before it
  * is on the workers (their half of the two-phase commit follows), so the run's partitions are
@@ -87,7 +96,7 @@ export interface TransformOptions {
  * and its partitions, never published, are retired like any old run's.
  */
 export async function transformAndPublish(db: Kysely<Database>, runId: number, steps: Step[], options: TransformOptions): Promise<void> {
-  const tooManyRejects = await db.transaction().execute(async (trx) => {
+  const refused = await db.transaction().execute(async (trx) => {
     await tuneTransaction(trx, options.citus);
     for (const step of steps) {
       options.signal?.throwIfAborted();
@@ -103,20 +112,28 @@ export async function transformAndPublish(db: Kysely<Database>, runId: number, s
       const read = options.rowsRead[t.file] ?? 0;
       return read > 0 && t.rows_rejected / read > options.maxRejectRatio;
     });
-    await recordTotals(trx, runId, totals, bad.length === 0 && !options.citus);
-    if (bad.length > 0) {
-      return bad
-        .map(
-          (t) =>
-            `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`,
-        )
-        .join('; ');
-    }
+    const refusal =
+      bad.length > 0
+        ? new TooManyRejectsError(
+            bad
+              .map(
+                (t) =>
+                  `${t.file}: ${t.rows_rejected} of ${options.rowsRead[t.file]} rows were rejected, more than MAX_REJECT_RATIO=${options.maxRejectRatio} allows`,
+              )
+              .join('; ') + `; see GET /runs/${runId}/rejects`,
+          )
+        : options.force
+          ? null
+          : await guardPublish(trx, runId, totals, options.maxDropRatio);
+    const warnings = refusal ? [] : await findWarnings(trx, runId, totals, options);
+    // A refused run's totals (and rejects) are committed for inspection; nothing is published.
+    await recordTotals(trx, runId, totals, warnings, refusal === null && !options.citus);
+    if (refusal) return refusal;
     if (options.citus) await sql`SELECT etl.attach_run(${runId}::bigint)`.execute(trx);
     else await sql`SELECT etl.publish(${runId}::bigint)`.execute(trx);
     return null;
   });
-  if (tooManyRejects) throw new TooManyRejectsError(`${tooManyRejects}; see GET /runs/${runId}/rejects`);
+  if (refused) throw refused;
   if (options.citus) {
     options.signal?.throwIfAborted();
     await db.transaction().execute(async (trx) => {
@@ -179,4 +196,82 @@ async function countTotals(trx: Transaction<Database>, runId: number): Promise<F
     totals.push({ file: source.file, rows_loaded: loaded.rows[0]!.n, rows_rejected: rejected.n });
   }
   return totals;
+}
+
+/**
+ * The publish guard: a run that would publish far fewer users or experiments than the published
+ * run (a truncated upstream file, say) is refused, naming both counts and how to publish it anyway.
+ */
+async function guardPublish(trx: Transaction<Database>, runId: number, totals: FileTotals[], maxDropRatio: number) {
+  const published = await trx
+    .selectFrom('etl.published as p')
+    .innerJoin('etl.runs as r', 'r.run_id', 'p.run_id')
+    .select(['r.run_id', 'r.users', 'r.experiments'])
+    .executeTakeFirst();
+  if (!published) return null;
+  const counts = [
+    { noun: 'user', now: published.users ?? 0, next: totals.find((t) => t.file === USERS.file)!.rows_loaded },
+    { noun: 'experiment', now: published.experiments ?? 0, next: totals.find((t) => t.file === EXPERIMENTS.file)!.rows_loaded },
+  ];
+  const drops = counts.filter(({ now, next }) => now > 0 && (now - next) / now > maxDropRatio);
+  if (drops.length === 0) return null;
+  const some = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  return new PublishGuardError(
+    `run ${runId} would publish ${counts.map((c) => some(c.next, c.noun)).join(' and ')} where the published run ${published.run_id} has ` +
+      `${counts.map((c) => some(c.now, c.noun)).join(' and ')}: ${drops.map((d) => `${percent((d.now - d.next) / d.now)} fewer ${d.noun}s`).join(' and ')}, ` +
+      `more than MAX_DROP_RATIO=${maxDropRatio} allows; nothing was published. ` +
+      'If the files are right, publish them anyway: POST /data?force=1 (bin/trigger.sh --force, npm run etl -- --force)',
+  );
+}
+
+const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
+/** Causes listed by a knock-on warning. */
+const CAUSES_SHOWN = 3;
+
+/**
+ * What a person should look at although the run can be published: a file that lost more than
+ * warnRejectRatio of its rows, and rows rejected only because a row they name was (knock-on).
+ */
+async function findWarnings(
+  trx: Transaction<Database>,
+  runId: number,
+  totals: FileTotals[],
+  options: Pick<TransformOptions, 'rowsRead' | 'warnRejectRatio'>,
+): Promise<RunWarning[]> {
+  const warnings: RunWarning[] = [];
+  for (const t of totals) {
+    const read = options.rowsRead[t.file] ?? 0;
+    if (read > 0 && t.rows_rejected > 0 && t.rows_rejected / read > options.warnRejectRatio) {
+      warnings.push({
+        kind: 'rejects',
+        file: t.file,
+        rows: t.rows_rejected,
+        message: `${t.file}: ${t.rows_rejected} of ${read} rows (${percent(t.rows_rejected / read)}) were rejected, more than WARN_REJECT_RATIO=${options.warnRejectRatio}; see GET /runs/${runId}/rejects`,
+      });
+    }
+  }
+  // Only user_experiments.csv has knock-on rejects today; grouped by file all the same.
+  const knockOn = await sql<{ file: string; rows: string; causes: string; shown: string[] }>`
+    SELECT file, count(*) AS rows, count(DISTINCT (cause_file, cause_line)) AS causes,
+           (SELECT array_agg(c.cause_file || ' line ' || c.cause_line ORDER BY etl.reject_file_order(c.cause_file), c.cause_line)
+            FROM (SELECT cause_file, cause_line FROM etl.rejects x
+                  WHERE x.run_id = ${runId}::bigint AND x.file = r.file AND x.cause_line IS NOT NULL
+                  GROUP BY cause_file, cause_line
+                  ORDER BY etl.reject_file_order(cause_file), cause_line LIMIT ${CAUSES_SHOWN}) c) AS shown
+    FROM etl.rejects r
+    WHERE run_id = ${runId}::bigint AND cause_line IS NOT NULL
+    GROUP BY file`.execute(trx);
+  for (const k of knockOn.rows) {
+    const rows = Number(k.rows);
+    const causes = Number(k.causes);
+    const shown = k.shown.join(', ') + (causes > CAUSES_SHOWN ? `, … ${causes} rows in all` : '');
+    warnings.push({
+      kind: 'knock_on_rejects',
+      file: k.file,
+      rows,
+      message: `${k.file}: ${rows} row${rows === 1 ? ' was' : 's were'} rejected because the user or compound ${rows === 1 ? 'it names' : 'they name'} was rejected (${shown}); see GET /runs/${runId}/rejects`,
+    });
+  }
+  return warnings;
 }

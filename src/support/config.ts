@@ -16,6 +16,17 @@ export interface Config {
   embeddedPort: number;
   /** A file whose share of rejected rows is above this fails the run instead of publishing it. */
   maxRejectRatio: number;
+  /**
+   * A successful run that rejected more than this share of a file's rows (or has knock-on rejects)
+   * carries a warning in its record, the CLI exits 4 and bin/trigger.sh 4 (docs/day-two.md).
+   */
+  warnRejectRatio: number;
+  /**
+   * The publish guard: a run with fewer users or experiments than the published run by more than
+   * this share fails (422) and publishes nothing, unless forced (POST /data?force=1, `--force`).
+   * 1 turns the guard off.
+   */
+  maxDropRatio: number;
   /** Publish a run whose users or experiments file has no data rows. */
   allowEmpty: boolean;
   /** The loader's typing fast path (ETL_TYPED_FAST_PATH=0 turns it off: every row is then judged by the SQL). */
@@ -60,6 +71,19 @@ export interface ReadLimits {
 
 export const DEFAULT_READ_LIMITS: ReadLimits = { maxStreams: 4, streamIdleTimeoutMs: 30_000, statementTimeoutMs: 30_000 };
 
+/**
+ * 1%: clean upstream data rejects nothing, so one row in a hundred is already worth a look, and
+ * well below MAX_REJECT_RATIO's 50%, which fails a run whose file is probably the wrong one.
+ */
+export const DEFAULT_WARN_REJECT_RATIO = 0.01;
+
+/**
+ * 50%: a truncated or half-exported file (the case this guards against) loses about that much or
+ * more; a data set that genuinely shrinks by half from one run to the next is rare enough to ask
+ * for `force` once.
+ */
+export const DEFAULT_MAX_DROP_RATIO = 0.5;
+
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
 
 /**
@@ -77,6 +101,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedDir: path.resolve(env.EMBEDDED_PG_DIR || '.pgdata'),
     embeddedPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     maxRejectRatio: ratio(env, 'MAX_REJECT_RATIO', 0.5),
+    warnRejectRatio: ratio(env, 'WARN_REJECT_RATIO', DEFAULT_WARN_REJECT_RATIO),
+    maxDropRatio: ratio(env, 'MAX_DROP_RATIO', DEFAULT_MAX_DROP_RATIO),
     allowEmpty: env.ALLOW_EMPTY === '1',
     typedFastPath: env.ETL_TYPED_FAST_PATH !== '0',
     keepRuns: count(env, 'KEEP_RUNS', 20, 1, 1_000_000),

@@ -44,6 +44,17 @@ export class TooManyRejectsError extends Error {
   }
 }
 
+/**
+ * The publish guard refused the run: it would publish far fewer users or experiments than the
+ * published run (MAX_DROP_RATIO). HTTP 422; the message says how to publish it anyway.
+ */
+export class PublishGuardError extends Error {
+  constructor(message: string) {
+    super(printable(message));
+    this.name = 'PublishGuardError';
+  }
+}
+
 /** A run that started and failed; it is recorded as failed with `message`. */
 export class RunFailedError extends Error {
   override name = 'RunFailedError';
@@ -59,7 +70,8 @@ export class RunFailedError extends Error {
 
 /** What a run's failure is to its caller: bad input, a database that went away, or a defect. */
 export function toRunFailure(runId: number, error: unknown): RunFailedError {
-  if (error instanceof InputError || error instanceof TooManyRejectsError) return new RunFailedError(runId, 'input', error.message);
+  if (error instanceof InputError || error instanceof TooManyRejectsError || error instanceof PublishGuardError)
+    return new RunFailedError(runId, 'input', error.message);
   const message = error instanceof Error ? error.message : String(error);
   const worker = lostCitusWorker(error, message);
   if (worker) {

@@ -133,7 +133,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
 
   const rejects = await get(`/ui/runs/${run.run_id}`);
   assert.equal(rejects.status, 200);
-  assert.match(rejects.text, /Rejected rows 1 to 1 of 1, by file and line/);
+  assert.match(rejects.text, /Rejected rows 1 to 1 of 1, causes first: by file \(users, compounds, experiments\) and line/);
   assert.match(rejects.text, /<td class="num">4<\/td>/, "the reject's line");
   assert.match(rejects.text, /&lt;script&gt;x&lt;\/script&gt;,\tBad/, 'its raw line, escaped');
   assert.doesNotMatch(rejects.text, /<script>x/);

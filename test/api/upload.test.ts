@@ -146,9 +146,10 @@ test('rejects of an uploaded file name the part as <name>.csv, with their line n
     const uploaded = await upload(await form(dir));
     assert.equal(uploaded.status, 200, uploaded.text);
     const rejects = (await get(`/runs/${uploaded.body.run_id}/rejects`)).rejected.map((r: any) => [r.file, r.line]);
+    // Causes before consequences: users.csv first.
     assert.deepEqual(rejects, [
-      ['user_experiments.csv', 3],
       ['users.csv', 3],
+      ['user_experiments.csv', 3],
     ]);
   } finally {
     await removeDir(dir);

@@ -228,26 +228,27 @@ if (skip) {
     await runRow(runId).getByRole('link', { name: '151' }).click();
     await page.waitForURL(`${service.base}/ui/runs/${runId}#rejects`);
     const table = page.locator('#rejects table');
-    await page.getByText('Rejected rows 1 to 100 of 151, by file and line').waitFor();
+    await page.getByText('Rejected rows 1 to 100 of 151, causes first: by file (users, compounds, experiments) and line').waitFor();
     const first = await rows(table);
     assert.equal(first.length, 100);
+    // Causes before consequences: users.csv's reject first, then the experiments'.
     assert.deepEqual(
-      first.map((r) => Number(r[1])),
-      Array.from({ length: 100 }, (_, i) => 313 + i),
-      'lines 313 to 412',
+      first.map((r) => `${r[0]}:${r[1]}`),
+      ['users.csv:13', ...Array.from({ length: 99 }, (_, i) => `user_experiments.csv:${313 + i}`)],
+      'users.csv line 13, then experiment lines 313 to 411',
     );
-    assert.deepEqual(first[0], ['user_experiments.csv', '313', 'user_id 999 is not an accepted user', '312,\t999,\t1,\t5']);
+    assert.equal(first[0]![3], 'x,\tBad,\tbad@example.com,\t2023-01-01', 'the raw line, tabs and all');
+    assert.match(first[0]![2]!, /user_id/);
+    assert.deepEqual(first[1], ['user_experiments.csv', '313', 'user_id 999 is not an accepted user', '312,\t999,\t1,\t5']);
     await screenshot(page, shots, '5-run-rejects');
 
     await page.getByRole('link', { name: 'Next page' }).click();
-    await page.getByText('Rejected rows 101 to 151 of 151, by file and line').waitFor();
+    await page.getByText('Rejected rows 101 to 151 of 151, causes first: by file (users, compounds, experiments) and line').waitFor();
     const second = await rows(table);
     assert.deepEqual(
       second.map((r) => `${r[0]}:${r[1]}`),
-      [...Array.from({ length: 50 }, (_, i) => `user_experiments.csv:${413 + i}`), 'users.csv:13'],
+      Array.from({ length: 51 }, (_, i) => `user_experiments.csv:${412 + i}`),
     );
-    assert.equal(second[50]![3], 'x,\tBad,\tbad@example.com,\t2023-01-01', 'the raw line, tabs and all');
-    assert.match(second[50]![2]!, /user_id/);
     assert.equal(await page.getByRole('link', { name: 'Next page' }).count(), 0, 'the last page');
     // The same rows as the API's page.
     const page2 = await api(`/runs/${runId}/rejects?limit=100&offset=100`);

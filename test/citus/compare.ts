@@ -16,7 +16,11 @@ export async function csvBody(database: DbHandle): Promise<string> {
   return text;
 }
 
-/** A run's rejects as GET /runs/:id/rejects lists them (by file and line), without the run id. */
+/** A run's rejects with their causes (sorted by file and line), without the run id. */
 export async function rejectsOf(database: DbHandle, runId: number) {
-  return query(database, 'SELECT file, line, reason, raw, raw_bytes FROM etl.rejects WHERE run_id = $1 ORDER BY file, line', [runId]);
+  return query(
+    database,
+    'SELECT file, line, reason, raw, raw_bytes, cause_file, cause_line FROM etl.rejects WHERE run_id = $1 ORDER BY file, line',
+    [runId],
+  );
 }

@@ -219,10 +219,10 @@ test('ids beyond 32 bits, zero, negative and zero-padded ids; odd dates and run 
   assert.deepEqual(
     (await rejects(app, body.run_id)).map((r) => [r.file, r.line, r.reason]),
     [
-      ['user_experiments.csv', 4, "experiment_run_time '1e999' is not a non-negative number"],
       ['users.csv', 3, "user_id '0' is not a positive integer"],
       ['users.csv', 4, "user_id '-5' is not a positive integer"],
       ['users.csv', 6, "signup_date '2023-02-29' is not a valid date (YYYY-MM-DD)"],
+      ['user_experiments.csv', 4, "experiment_run_time '1e999' is not a non-negative number"],
     ],
   );
   const users = ((await (await app.request('/data')).json()) as any).users;
@@ -272,6 +272,8 @@ test('every rejected row is recorded and the pages reach all of them', async () 
     reason: 'user_id 999 is not an accepted user',
     raw: `${total - 4},\t999,\t1,\t5`,
     raw_bytes: `${total - 4},\t999,\t1,\t5`.length,
+    cause_file: null,
+    cause_line: null,
   });
   assert.equal((await app.request(`/runs/${body.run_id}/rejects?limit=10001`)).status, 400, 'pages are bounded');
   await removeDir(dir);

@@ -74,7 +74,15 @@ test('every reject reason, with the physical line number and the raw line', asyn
   });
   const result = await run(database, dir, { maxRejectRatio: 1 });
   assert.equal(result.status, 'succeeded');
+  // Causes before consequences: users.csv, compounds.csv, then the experiments, each in line order.
   assert.deepEqual(await rejectsOf(result.run_id), [
+    ['users.csv', 4, "user_id 'abc' is not a positive integer", 'abc,\tBad,\tbad@x.org,\t2023-01-01'],
+    ['users.csv', 5, "user_id '0' is not a positive integer", '0,\tZero,\tz@x.org,\t2023-01-01'],
+    ['users.csv', 6, "signup_date '2023-02-30' is not a valid date (YYYY-MM-DD)", '2,\tBob,\tbob@x.org,\t2023-02-30'],
+    ['users.csv', 7, 'user_id 1 repeats the user on line 3', '1,\tAnn again,\tann2@x.org,\t2023-01-02'],
+    ['users.csv', 8, 'has 2 fields but the header has 4', '3,\tCid'],
+    ['users.csv', 11, 'user_id 10 repeats the user on line 10', '10,\tTen again,\tten2@x.org,\t2024-03-01'],
+    ['users.csv', 12, "user_id '9007199254740992' is not a positive integer", '9007199254740992,\tHuge,\th@x.org,\t2024-01-01'],
     ['compounds.csv', 4, 'compound_id 2 repeats the compound on line 3', '2,\tB2,\tY2'],
     ['compounds.csv', 5, "compound_id '-3' is not a positive integer", '-3,\tC,\tZ'],
     ['user_experiments.csv', 3, 'user_id 99 is not an accepted user', '2,\t99,\t1,\t10'],
@@ -86,14 +94,13 @@ test('every reject reason, with the physical line number and the raw line', asyn
     ['user_experiments.csv', 9, 'experiment_id 1 repeats the experiment on line 2', '1,\t10,\t2,\t5'],
     ['user_experiments.csv', 10, "user_id 'x' is not a positive integer", '8,\tx,\t1,\t5'],
     ['user_experiments.csv', 13, "experiment_run_time 'Infinity' is not a non-negative number", '12,\t10,\t2,\tInfinity'],
-    ['user_experiments.csv', 14, 'user_id 2 is not an accepted user', '13,\t2,\t1,\t1'],
-    ['users.csv', 4, "user_id 'abc' is not a positive integer", 'abc,\tBad,\tbad@x.org,\t2023-01-01'],
-    ['users.csv', 5, "user_id '0' is not a positive integer", '0,\tZero,\tz@x.org,\t2023-01-01'],
-    ['users.csv', 6, "signup_date '2023-02-30' is not a valid date (YYYY-MM-DD)", '2,\tBob,\tbob@x.org,\t2023-02-30'],
-    ['users.csv', 7, 'user_id 1 repeats the user on line 3', '1,\tAnn again,\tann2@x.org,\t2023-01-02'],
-    ['users.csv', 8, 'has 2 fields but the header has 4', '3,\tCid'],
-    ['users.csv', 11, 'user_id 10 repeats the user on line 10', '10,\tTen again,\tten2@x.org,\t2024-03-01'],
-    ['users.csv', 12, "user_id '9007199254740992' is not a positive integer", '9007199254740992,\tHuge,\th@x.org,\t2024-01-01'],
+    // A knock-on reject names its cause: user 2 is in users.csv, on a line that was rejected.
+    [
+      'user_experiments.csv',
+      14,
+      "user_id 2 was rejected: users.csv line 6: signup_date '2023-02-30' is not a valid date (YYYY-MM-DD)",
+      '13,\t2,\t1,\t1',
+    ],
   ]);
   const bytes = (await stat(path.join(dir, 'users.csv'))).size;
   assert.deepEqual(result.files['users.csv'], { bytes, rows_read: 9, rows_loaded: 2, rows_rejected: 7 });

@@ -22,8 +22,11 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
     const close: Record<string, string> = upload ? { Connection: 'close' } : {};
     try {
       const listener = metrics.runListener((runId) => getRun(readers.db, runId));
+      // Checked by forceQuery before the handler (400 unless 0 or 1).
+      const force = c.req.query('force');
       const run = await runEtl(database, {
         ...options,
+        ...(force === '1' ? { force: true } : {}),
         ...(upload ? { upload } : {}),
         onProgress: (progress) => {
           listener.onProgress(progress);

@@ -18,6 +18,17 @@ const rawQuery = z
       'CSV only (JSON is always exact). Absent or 0: safe to open in a spreadsheet: a name, email or compound name starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `\'`, and control characters other than tab, LF and CR become U+FFFD. 1: the exact values, for programs.',
   });
 const featuresQuery = z.object({ limit: limitQuery, after: afterQuery, raw: rawQuery });
+const forceQuery = z.object({
+  force: z
+    .enum(['0', '1'], { error: (issue) => `force must be 1 (publish even a large drop) or 0, got ${quoted(issue.input)}` })
+    .optional()
+    .openapi({
+      param: { name: 'force', in: 'query' },
+      example: '1',
+      description:
+        'Publish the run even when it has far fewer users or experiments than the published run (more than MAX_DROP_RATIO fewer), which the publish guard otherwise refuses with 422.',
+    }),
+});
 
 export const routes = {
   runEtl: createRoute({
@@ -31,12 +42,13 @@ export const routes = {
       'With `Content-Type: multipart/form-data` they are the body\'s three file parts `users`, `user_experiments` and `compounds` (e.g. `curl -F users=@users.csv -F user_experiments=@user_experiments.csv -F compounds=@compounds.csv`), streamed, up to MAX_UPLOAD_BYTES; ' +
       'the run then has `source: upload`. With API_TOKEN set, it needs `Authorization: Bearer <API_TOKEN>`.',
     security: [{}, { bearer: [] }],
+    request: { query: forceQuery },
     responses: {
-      200: json(Run, 'The run succeeded and its features are published.'),
+      200: json(Run, 'The run succeeded and its features are published. `warnings` lists what to look at anyway (too many rejects of a file for WARN_REJECT_RATIO, knock-on rejects); empty when nothing.'),
       400: json(RunErrorBody, 'An upload with a part without a name, an unknown or repeated part, a part that is not a file, a malformed body, a client that disconnected, or one that sent less than UPLOAD_MIN_BYTES_PER_SECOND over a window of UPLOAD_RATE_WINDOW_MS; the run (if one started) is recorded as failed.'),
       401: { ...json(ErrorBody, 'API_TOKEN is set and the request has no `Authorization: Bearer` with it.'), headers: { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' as const, example: 'Bearer' } } } },
       409: json(RunErrorBody, 'Another run is in progress; `run_id` names it. An upload\'s body is then not read.'),
-      422: json(RunErrorBody, 'The input is unusable (the message names the file and problem) or too many rows were rejected; the run is recorded as failed and the previous features stay.'),
+      422: json(RunErrorBody, 'The input is unusable (the message names the file and problem), too many rows were rejected, or the publish guard refused a run with far fewer users or experiments than the published one (the message names both counts and how to publish anyway: `?force=1`); the run is recorded as failed and the previous features stay.'),
       503: { ...json(RunErrorBody, 'The database went away or the service is stopping; the run is recorded as failed.'), headers: retryAfter },
       ...common,
       413: json(ErrorBody, 'An upload over MAX_UPLOAD_BYTES (with `run_id` when its run had started), or any other body over 16 KiB.'),
