@@ -2,24 +2,24 @@ import { SOURCES } from '../load/inputs.js';
 import type { RunRecord } from '../read/runs.js';
 import type { Summary } from '../read/summary.js';
 import { ExperimentsHistogram, TopCompoundsChart } from './charts.js';
-import { bytes, count, decimal, duration, utc } from './format.js';
+import { bytes, count, decimal, duration, stepLabel, utc } from './format.js';
 import { Layout } from './layout.js';
 
 /** A run's status as a badge; a running run also says its step. */
 export const StatusBadge = ({ run }: { run: RunRecord }) => (
-  <span class={`status status-${run.status}`}>{run.status === 'running' && run.step ? `running: ${run.step}` : run.status}</span>
+  <span class={`status status-${run.status}`}>{run.status === 'running' ? `running: ${stepLabel(run.step)}` : run.status}</span>
 );
 
 /**
  * GET /: run the ETL and watch it (with the client script), what is published, the latest runs
  * and the summary's two pictures. The sections the script refreshes after a run carry ids.
  */
-export function OverviewPage({ runs, summary }: { runs: RunRecord[]; summary: Summary }) {
+export function OverviewPage({ runs, summary, settings }: { runs: RunRecord[]; summary: Summary; settings: RunSettings }) {
   return (
     <Layout title="Runs & overview" page="overview" script>
       <h1>Runs & overview</h1>
       <div class="lead">
-        <RunEtl />
+        <RunEtl settings={settings} />
         <Published summary={summary} />
       </div>
       <RunsTable runs={runs} />
@@ -28,16 +28,54 @@ export function OverviewPage({ runs, summary }: { runs: RunRecord[]; summary: Su
   );
 }
 
-function RunEtl() {
+/** Where a run reads its files and how large an upload may be, as the overview page says them. */
+export interface RunSettings {
+  /** DATA_DIR as the service's operator knows it: relative to its working folder when inside it. */
+  dataDir: string;
+  maxUploadBytes: number;
+}
+
+function RunEtl({ settings }: { settings: RunSettings }) {
+  const parts = SOURCES.map((s) => ({ part: s.file.replace(/\.csv$/, ''), file: s.file }));
   return (
     <section aria-labelledby="run-etl-title">
       <h2 id="run-etl-title">Run the ETL</h2>
       <p class="hint">
-        Reads the three CSV files in the service's <code>DATA_DIR</code>, checks, transforms and publishes them in one transaction: the
-        features below stay as they are until the run commits, and stay if it fails.
+        Checks, transforms and publishes the three CSV files in one transaction: the features below stay as they are until the run
+        commits, and stay if it fails.
       </p>
-      <form id="run-form" method="post" action="/data">
+      <form id="run-form" method="post" action="/data" class="run-choice">
+        <p>
+          From the service's data folder <code id="data-dir">{settings.dataDir}</code> (<code>DATA_DIR</code>):{' '}
+          {SOURCES.map((s, i) => (
+            <>
+              {i > 0 ? ', ' : ''}
+              <code>{s.file}</code>
+            </>
+          ))}
+          .
+        </p>
         <button type="submit">Run ETL</button>
+      </form>
+      <form
+        id="upload-form"
+        method="post"
+        action="/data"
+        enctype="multipart/form-data"
+        class="run-choice"
+        data-max-bytes={String(settings.maxUploadBytes)}
+      >
+        <p>{`Or send the three files from this computer (up to ${bytes(settings.maxUploadBytes)} in all): choose each one, or drop all three on this box.`}</p>
+        <div id="drop-zone" class="files">
+          {parts.map(({ part, file }) => (
+            <div class="file">
+              <label for={`file-${part}`}>{file}</label>
+              <input id={`file-${part}`} name={part} type="file" accept=".csv,text/csv" required />
+            </div>
+          ))}
+        </div>
+        <button type="submit">Upload and run</button>
+        <div id="upload-progress" class="progress" hidden></div>
       </form>
       <p id="run-message" class="message" role="status" aria-live="polite"></p>
       <div id="run-progress" class="progress" hidden></div>

@@ -11,7 +11,7 @@ import { getSummary } from '../read/summary.js';
 import { ASSETS } from './assets.js';
 import { FEATURES_MAX_LIMIT, FeaturesPage } from './features-page.js';
 import { MessagePage, type PageName } from './layout.js';
-import { OverviewPage } from './overview-page.js';
+import { OverviewPage, type RunSettings } from './overview-page.js';
 import { REJECTS_MAX_LIMIT, REJECTS_PAGE, RunPage } from './run-page.js';
 
 /** How many runs the overview lists. */
@@ -23,6 +23,8 @@ export interface DashboardOptions {
   db: Kysely<Database>;
   /** A run as the API shows it (server paths in its error replaced by DATA_DIR). */
   publicRun: (run: RunRecord) => RunRecord;
+  /** What the overview says of where a run reads its files and how large an upload may be. */
+  settings: RunSettings;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface DashboardOptions {
  * ids, logs, metrics, API_TOKEN). Its pages may load only what this service serves: the
  * Content-Security-Policy says so to the browser.
  */
-export function dashboard({ db, publicRun }: DashboardOptions): Hono {
+export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
   const app = new Hono();
   const headers = secureHeaders({
     contentSecurityPolicy: {
@@ -53,7 +55,7 @@ export function dashboard({ db, publicRun }: DashboardOptions): Hono {
 
   app.get('/', async (c) => {
     const [runs, summary] = await Promise.all([listRuns(db, { limit: RUNS_SHOWN }), getSummary(db)]);
-    return page(c, <OverviewPage runs={runs.map(publicRun)} summary={summary} />);
+    return page(c, <OverviewPage runs={runs.map(publicRun)} summary={summary} settings={settings} />);
   });
 
   app.get('/ui/features', async (c) => {

@@ -2,7 +2,7 @@ import type { z } from '@hono/zod-openapi';
 import type { Reject as RejectBody } from '../http/schemas.js';
 import { SOURCES } from '../load/inputs.js';
 import type { RunRecord } from '../read/runs.js';
-import { bytes, count, decimal, duration, utc } from './format.js';
+import { bytes, count, decimal, duration, stepLabel, utc } from './format.js';
 import { Layout } from './layout.js';
 import { StatusBadge } from './overview-page.js';
 
@@ -59,7 +59,7 @@ export function RunPage({ view }: { view: RunView }) {
           {run.step ? (
             <>
               <dt>Step</dt>
-              <dd>{run.step}</dd>
+              <dd>{stepLabel(run.step)}</dd>
             </>
           ) : null}
           {run.status === 'succeeded' ? (
