@@ -41,8 +41,8 @@ function RunEtl({ settings }: { settings: RunSettings }) {
     <section aria-labelledby="run-etl-title">
       <h2 id="run-etl-title">Run the ETL</h2>
       <p class="hint">
-        Checks, transforms and publishes the three CSV files in one transaction: the features below stay as they are until the run
-        commits, and stay if it fails.
+        Checks, transforms and publishes the three CSV files in one transaction: the features below stay as they are until the run commits,
+        and stay if it fails.
       </p>
       <form id="run-form" method="post" action="/data" class="run-choice">
         <p>
@@ -160,7 +160,7 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
         <p>No run yet.</p>
       ) : (
         <div class="table-wrap" tabindex={0} role="region" aria-labelledby="runs-title">
-          <table>
+          <table class="cards">
             <caption>Newest first. Rows per file: read / loaded / rejected. Times in UTC.</caption>
             <thead>
               <tr>
@@ -173,7 +173,7 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                 </th>
                 {SOURCES.map((s) => (
                   <th scope="col" class="num">
-                    {s.file}
+                    <FileName file={s.file} />
                   </th>
                 ))}
                 <th scope="col" class="num">
@@ -187,26 +187,28 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                 return (
                   <>
                     <tr>
-                      <th scope="row" class="nowrap">
+                      <th scope="row" class="nowrap" data-label="Run">
                         <a href={`/ui/runs/${run.run_id}`}>{`Run ${run.run_id}`}</a>
                       </th>
-                      <td>
+                      <td data-label="Status">
                         <StatusBadge run={run} />
                       </td>
-                      <td>{run.source === 'upload' ? 'upload' : 'DATA_DIR'}</td>
-                      <td class="nowrap">
+                      <td data-label="Source">{run.source === 'upload' ? 'upload' : 'DATA_DIR'}</td>
+                      <td data-label="Started (UTC)">
                         <time datetime={run.started_at.toISOString()}>{utc(run.started_at)}</time>
                       </td>
-                      <td class="num nowrap">{duration(run.duration_ms)}</td>
+                      <td class="num nowrap" data-label="Duration">
+                        {duration(run.duration_ms)}
+                      </td>
                       {SOURCES.map((s) => {
                         const f = run.files[s.file];
                         return (
-                          <td class="num nowrap" title={f ? bytes(f.bytes) : undefined}>
-                            {f ? `${count(f.rows_read)} / ${count(f.rows_loaded)} / ${count(f.rows_rejected)}` : '—'}
+                          <td class="num" title={f ? bytes(f.bytes) : undefined} data-label={`${s.file} (read / loaded / rejected)`}>
+                            {f ? <Counts values={[f.rows_read, f.rows_loaded, f.rows_rejected]} /> : '—'}
                           </td>
                         );
                       })}
-                      <td class="num">
+                      <td class="num" data-label="Rejected rows">
                         {rejected > 0 ? <a href={`/ui/runs/${run.run_id}#rejects`}>{count(rejected)}</a> : count(rejected)}
                       </td>
                     </tr>
@@ -225,6 +227,34 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
     </section>
   );
 }
+
+/** `users.csv`, `user_experiments.csv`: a header may break after an underscore, not anywhere else. */
+const FileName = ({ file }: { file: string }) => (
+  <>
+    {file.split('_').map((part, i) => (
+      <>
+        {i > 0 ? (
+          <>
+            _<wbr />
+          </>
+        ) : null}
+        {part}
+      </>
+    ))}
+  </>
+);
+
+/** `12,345,678 / 12,345,670 / 8`: each number whole, the line may break before a slash (a narrow column of million-row counts). */
+const Counts = ({ values }: { values: (number | null)[] }) => (
+  <>
+    {values.map((v, i) => (
+      <>
+        {i > 0 ? ' ' : null}
+        <span class="count">{`${i > 0 ? '/ ' : ''}${count(v)}`}</span>
+      </>
+    ))}
+  </>
+);
 
 function Pictures({ summary }: { summary: Summary }) {
   return (

@@ -2,11 +2,12 @@ import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Kysely } from 'kysely';
-import { idParam, intQuery } from '../http/params.js';
+import { idParam, intQuery, reasonQuery, rejectFileQuery } from '../http/params.js';
+import { SOURCES } from '../load/inputs.js';
 import type { Database } from '../db/schema.js';
 import { readFeaturesPage } from '../read/features.js';
 import { MAX_ID } from '../load/rules.js';
-import { getRun, listRejects, listRuns, type RunRecord } from '../read/runs.js';
+import { getRun, listRejects, listRuns, rejectReasons, type RunRecord } from '../read/runs.js';
 import { getSummary } from '../read/summary.js';
 import { ASSETS } from './assets.js';
 import { FEATURES_MAX_LIMIT, FeaturesPage } from './features-page.js';
@@ -86,12 +87,20 @@ export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
     if (offset instanceof Error) return refused(c, 'run', offset);
     const limit = check(intQuery('limit', 1, REJECTS_MAX_LIMIT, REJECTS_PAGE, ''), c.req.query('limit'));
     if (limit instanceof Error) return refused(c, 'run', limit);
+    // The filters: the API's own parameters and messages (an empty choice is no filter).
+    const file = check(rejectFileQuery(SOURCES.map((s) => s.file)), c.req.query('file') || undefined);
+    if (file instanceof Error) return refused(c, 'run', file);
+    const reason = check(reasonQuery, c.req.query('reason') || undefined);
+    if (reason instanceof Error) return refused(c, 'run', reason);
     const run = await getRun(db, id);
     if (!run) return page(c, <MessagePage title="No such run" page="run">{`There is no run ${id}.`}</MessagePage>, 404);
     // One row more than shown tells whether a next page exists.
-    const view = { offset: offset ?? 0, limit: limit ?? REJECTS_PAGE };
-    const rows = await listRejects(db, id, { limit: view.limit + 1, offset: view.offset });
-    return page(c, <RunPage view={{ run: publicRun(run), rejects: rows.slice(0, view.limit), more: rows.length > view.limit, ...view }} />);
+    const view = { offset: offset ?? 0, limit: limit ?? REJECTS_PAGE, file, reason };
+    const [rows, reasons] = await Promise.all([listRejects(db, id, { ...view, limit: view.limit + 1 }), rejectReasons(db, id)]);
+    return page(
+      c,
+      <RunPage view={{ run: publicRun(run), rejects: rows.slice(0, view.limit), more: rows.length > view.limit, reasons, ...view }} />,
+    );
   });
 
   for (const asset of Object.values(ASSETS)) {
