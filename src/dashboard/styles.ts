@@ -133,7 +133,8 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 @media (max-width: 640px) {
   table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
   table.cards caption { display: block; }
-  table.cards tbody, table.cards tr { display: block; }
+  table.cards, table.cards tbody, table.cards tr { display: block; }
+  table.cards .status { white-space: normal; }
   table.cards tbody tr { border-bottom: 1px solid var(--line); padding: .35rem 0; }
   table.cards tbody tr:last-child { border-bottom: 0; }
   table.cards tbody > tr > * {

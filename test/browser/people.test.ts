@@ -74,7 +74,12 @@ if (skip) {
     page.evaluate(() =>
       [document.documentElement, ...document.querySelectorAll<HTMLElement>('main, section, .table-wrap, .chart-scroll, .files, form')]
         .filter((e) => e.getClientRects().length > 0 && e.scrollWidth > e.clientWidth)
-        .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`),
+        .map((e) => {
+          // The widest thing inside, to say what does not fit.
+          const widest = [...e.querySelectorAll<HTMLElement>('*')].sort((a, b) => b.scrollWidth - a.scrollWidth)[0];
+          const what = widest ? `${widest.tagName.toLowerCase()}.${widest.className} "${(widest.textContent ?? '').slice(0, 60)}"` : '';
+          return `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${e.className}: ${e.scrollWidth} > ${e.clientWidth} (${what})`;
+        }),
     );
 
   const shot = (page: Page, name: string) =>
@@ -179,10 +184,14 @@ if (skip) {
           await choose(page, big);
           await page.getByRole('button', { name: 'Upload and run' }).click();
           await says(page, 'The service refused the request (HTTP 413): ');
-          assert.equal(
-            await message(page).innerText(),
-            `The service refused the request (HTTP 413): the body is larger than MAX_UPLOAD_BYTES (${MAX_UPLOAD_BYTES} bytes)`,
-          );
+          // The API's answer to the same upload sent with curl's multipart, word for word.
+          const form = new FormData();
+          for (const [i, file] of FILES.entries()) form.append(file.replace(/\.csv$/, ''), new Blob([await readFile(big[i]!)]), file);
+          const refused = await fetch(`${service.base}/data`, { method: 'POST', body: form });
+          assert.equal(refused.status, 413);
+          const said = ((await refused.json()) as { error: string }).error;
+          assert.match(said, /the body is larger than MAX_UPLOAD_BYTES \(100000 bytes\)/);
+          assert.equal(await message(page).innerText(), `The service refused the request (HTTP 413): ${said}`);
           assert.equal((await api('/runs')).runs.length, runsBefore, 'no run was started');
 
           // The three files dropped at once on the box go each to its own input, by name.
