@@ -203,7 +203,7 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                       {SOURCES.map((s) => {
                         const f = run.files[s.file];
                         return (
-                          <td class="num" title={f ? bytes(f.bytes) : undefined} data-label={`${s.file} (read / loaded / rejected)`}>
+                          <td class="num" title={f ? bytes(f.bytes) : undefined} data-label={s.file}>
                             {f ? <Counts values={[f.rows_read, f.rows_loaded, f.rows_rejected]} /> : '—'}
                           </td>
                         );

@@ -137,15 +137,14 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
   table.cards .status { white-space: normal; }
   table.cards tbody tr { border-bottom: 1px solid var(--line); padding: .35rem 0; }
   table.cards tbody tr:last-child { border-bottom: 0; }
+  /* The name floats at the left of its value, so a name on two lines pushes the next cell down. */
   table.cards tbody > tr > * {
-    display: block; border: 0; padding: .15rem .65rem .15rem calc(40% + .65rem); position: relative;
-    text-align: left; white-space: normal; overflow-wrap: anywhere; min-height: 1.6rem;
+    display: flow-root; border: 0; padding: .15rem .65rem; text-align: left; white-space: normal; overflow-wrap: anywhere;
   }
   table.cards tbody > tr > [data-label]::before {
-    content: attr(data-label); position: absolute; left: .65rem; width: 40%; padding-right: .5rem;
+    content: attr(data-label); float: left; width: 40%; padding-right: .5rem; overflow-wrap: anywhere;
     color: var(--muted); font-size: .85rem; font-weight: 400;
   }
-  table.cards tbody > tr > :not([data-label]) { padding-left: .65rem; }
   table.cards .raw { min-width: 0; }
 }
 @media (max-width: 520px) {
