@@ -5,7 +5,7 @@
  * Benchmark: the service's full ETL against the raw load ceiling, on the same generated files.
  *
  *   npm run bench -- [--experiments 1000000|10000000] [--users N] [--compounds K] [--seed S]
- *                    [--read-pause MS] [--json FILE] [--keep] [--peers PATH]
+ *                    [--read-pause MS] [--json FILE] [--keep] [--peers PATH] [--point-read-rounds N]
  *
  * Defaults: 1,000,000 experiments, users = experiments / 10, 10,000 compounds, seed 1.
  *
@@ -19,6 +19,8 @@
  * 5. POST /data twice: the first run publishes something to read; the second is the measured one,
  *    with `GET /data/users/:id` (random ids) in a loop while it runs.
  * 6. GET /data for all users, streamed and counted, never parsed.
+ * 6b. GET /data/users/:id at 50 concurrent clients against a bare `node:http` + `pg` lookup on the
+ *    same database, alternating, --point-read-rounds times (tools/point-reads.ts; 0: skipped).
  * 7. With --peers PATH (e.g. /work/shared/peers/run-peers.sh): runs that script on the same files
  *    and the same bench database (`PATH DATA_DIR PG_URL`, after the service is stopped) and puts
  *    the peers' times in the table, with the ETL's speed-up over each.
@@ -38,6 +40,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sleep, startService, stopService } from '../test/service.js';
 import { CACHE_ROOT, COMPOUNDS_FILE, EXPERIMENTS_FILE, generateCached, USERS_FILE } from './generate.js';
+import { formatPointReads, measurePointReads, type PointReads } from './point-reads.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -59,6 +62,8 @@ export interface BenchOptions {
   json?: string;
   /** A script run as `PATH DATA_DIR PG_URL` that prints `name  S s  peak RSS N MB ...` lines. */
   peers?: string;
+  /** Rounds of the point-read comparison (tools/point-reads.ts); 0: none. */
+  pointReadRounds: number;
 }
 
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -460,6 +465,7 @@ export interface BenchResult {
     peakRssSampledMb: number;
     error?: string;
   };
+  pointReads?: PointReads;
   peers: PeerResult[];
   errors: string[];
 }
@@ -557,6 +563,21 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     if (getDataError) errors.push(`GET /data: ${getDataError}`);
     if (all) log(`GET /data: ${all.status}, ${(all.bytes / 1e6).toFixed(1)} MB in ${seconds(all.ms)}, ${all.userKeys} users`);
 
+    let pointReads: PointReads | undefined;
+    if (o.pointReadRounds > 0) {
+      log(`GET /data/users/:id at 50 concurrent clients against a bare lookup, ${o.pointReadRounds} rounds`);
+      try {
+        const options = { users: o.users, rounds: o.pointReadRounds, seconds: 10, connections: 50 };
+        pointReads = await measurePointReads(options, {
+          env: { DATABASE_URL: database.url, DATA_DIR: dir },
+          url: database.url,
+          logDir: dir,
+        });
+      } catch (error) {
+        errors.push(`point reads: ${(error as Error).message}`);
+      }
+    }
+
     let peers: PeerResult[] = [];
     if (o.peers) {
       sampler.stop();
@@ -609,6 +630,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         peakRssSampledMb: allMem.sampledPeakMb,
         ...(getDataError ? { error: getDataError } : {}),
       },
+      ...(pointReads ? { pointReads } : {}),
       peers,
       errors,
     };
@@ -683,7 +705,7 @@ export function formatTable(r: BenchResult): string {
         `| ${t.step} | ${s(t.ms / 1000)} | ${t.reads ? `${t.reads.count}, ${ms(t.reads.p50)} / ${ms(t.reads.p99)} / ${ms(t.reads.max)} ms` : '–'} |`,
     ),
   ].join('\n');
-  return table + '\n' + steps;
+  return table + '\n' + steps + (r.pointReads ? `\n\n${formatPointReads(r.pointReads)}` : '');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,6 +735,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'string' },
       keep: { type: 'boolean' },
       peers: { type: 'string' },
+      'point-read-rounds': { type: 'string' },
       'database-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -725,6 +748,7 @@ async function main(argv: string[]): Promise<number> {
         '  users defaults to experiments / 10; --read-pause is the pause between reads during the\n' +
         '  measured run (default 10 ms, 0 = back to back); --keep keeps the bench database;\n' +
         '  --peers PATH runs PATH DATA_DIR PG_URL (e.g. /work/shared/peers/run-peers.sh) and adds its rows.\n' +
+        '  --point-read-rounds N: rounds of GET /data/users/:id at 50 clients against a bare lookup (default 3, 0: none).\n' +
         "  Database: DATABASE_URL's server if set, else postgres://postgres@127.0.0.1:5432.\n" +
         '  --database-url URL (a Citus coordinator with workers): the ETL on that PostgreSQL and on the\n' +
         '  cluster side by side, on the same files, with the time of each step (bench/citus.ts).',
@@ -739,6 +763,7 @@ async function main(argv: string[]): Promise<number> {
     seed: count('seed', values.seed, 1),
     readPauseMs: count('read-pause', values['read-pause'], 10),
     keep: values.keep ?? false,
+    pointReadRounds: count('point-read-rounds', values['point-read-rounds'], 3),
     ...(values.json ? { json: values.json } : {}),
     ...(values.peers ? { peers: path.resolve(values.peers) } : {}),
   };

@@ -21,6 +21,8 @@ export interface DbHandle {
   readers: Readers;
   /** Connection string, for tools like psql; contains the password. Never log it. */
   url: string;
+  /** With the embedded PostgreSQL: its cluster's folder and version (the start-up banner names them). */
+  embedded?: { cluster: string; version: string };
   /** Plain PostgreSQL, or a Citus coordinator whose data tables are distributed (src/db/citus.ts). */
   mode: DatabaseMode;
   /** Cancels the statements this handle's run pool is running (and only those). */
@@ -32,13 +34,19 @@ export interface DbHandle {
 export interface Readers {
   /** Short reads: a user, run records, /health. */
   db: Kysely<Database>;
+  /** The pool under `db`, for the point read's named statement (Kysely has none). */
+  pool: pg.Pool;
   /** Streamed answers (GET /data, reject pages): one connection per stream, `.stream()` enabled. */
   streams: Kysely<Database>;
   limits: ReadLimits;
 }
 
-/** Connections of the short-read pool: point reads take milliseconds, so a few serve many clients. */
-const SHORT_READ_CONNECTIONS = 4;
+/**
+ * Connections of the short-read pool: as many as pg's default pool (the bare lookup's). At 50
+ * concurrent point reads a pool of 4 left the service's event loop idle three quarters of the time,
+ * every read queued for a connection (docs/performance.md, "Point reads under load").
+ */
+const SHORT_READ_CONNECTIONS = 10;
 /** How long a short read waits for a connection before the API answers 503. */
 const READ_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -87,6 +95,7 @@ export async function openDb(
     db,
     readers,
     url,
+    ...(embedded ? { embedded: { cluster: embedded.cluster, version: embedded.version } } : {}),
     mode,
     async cancelQueries() {
       await pool.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [
@@ -114,7 +123,9 @@ function hostOf(url: string): string {
 function openReaders(url: string, limits: ReadLimits, settings: Record<string, string>): Readers {
   const reads = createPool(url, {
     role: 'reads',
-    settings,
+    // The point read relies on READ COMMITTED's snapshot per statement (sql/000018), whatever
+    // default the server has.
+    settings: { ...settings, default_transaction_isolation: 'read committed' },
     max: SHORT_READ_CONNECTIONS,
     connectionTimeoutMillis: READ_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: limits.statementTimeoutMs,
@@ -130,5 +141,5 @@ function openReaders(url: string, limits: ReadLimits, settings: Record<string, s
     statementTimeoutMs: limits.statementTimeoutMs,
     idleInTransactionTimeoutMs: limits.streamIdleTimeoutMs + 10_000,
   });
-  return { db: kyselyOn(reads), streams: kyselyOn(streams, Cursor), limits };
+  return { db: kyselyOn(reads), pool: reads, streams: kyselyOn(streams, Cursor), limits };
 }

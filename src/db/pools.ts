@@ -48,7 +48,8 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
     ...(options.settings && Object.keys(options.settings).length > 0
       ? {
           options: Object.entries(options.settings)
-            .map(([name, value]) => `-c ${name}=${value}`)
+            // A space would split the value: PostgreSQL's own escape for it is a backslash.
+            .map(([name, value]) => `-c ${name}=${value.replace(/([\\ ])/g, '\\$1')}`)
             .join(' '),
         }
       : {}),

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { hasCitus } from '../db/citus.js';
+import { hasCitus, isCitus } from '../db/citus.js';
+import type { DbHandle } from '../db/connect.js';
 import type { Database, UserFeaturesView } from '../db/schema.js';
 import { csvText } from './csv.js';
 import { listRuns, type RunRecord } from './runs.js';
@@ -239,21 +240,35 @@ export function featuresCsv(
   });
 }
 
+/** The named statement of a point read: PostgreSQL parses and plans it once per connection. */
+const USER_JSON = { name: 'published-user-json', text: 'SELECT etl.published_user_json($1) AS json' };
+
 /**
- * One user's features from the published run, in a snapshot of its own (see lockPublished). A miss
- * is confirmed by a second snapshot before it is believed: the fault suite still saw, about once in
- * a few thousand reads racing back-to-back publishes, an unknown answer for a user present in both
- * runs, and a read that starts after the publish has committed always finds the user.
+ * One user of the published run as its GET /data JSON (the text stored when the run computed its
+ * features), or undefined. On PostgreSQL one statement in autocommit, `etl.published_user_json`
+ * (sql/000018), which locks the published features before its snapshot and reads a miss again
+ * behind the publish it may have raced (the why is in that file). A round trip instead of the
+ * four of a transaction: GET /data/users/:id went from 21% to over 70% of a bare lookup's rate
+ * (docs/performance.md).
+ *
+ * On Citus the lock must not reach the workers (see lockPublished), which a function on the
+ * coordinator cannot promise, so there the read is a REPEATABLE READ transaction, and a miss is
+ * confirmed by a second one.
  */
-export async function getUserFeatures(db: Kysely<Database>, userId: number): Promise<UserFeatures | undefined> {
+export async function getUserJson(database: Pick<DbHandle, 'readers' | 'mode'>, userId: number): Promise<string | undefined> {
+  const { readers, mode } = database;
+  if (!isCitus(mode)) {
+    const { rows } = await readers.pool.query<{ json: string | null }>({ ...USER_JSON, values: [userId] });
+    return rows[0]?.json ?? undefined;
+  }
   const read = () =>
-    db
+    readers.db
       .transaction()
       .setIsolationLevel('repeatable read')
       .setAccessMode('read only')
       .execute(async (trx) => {
         await lockPublished(trx);
-        return trx.selectFrom('features.user_features').selectAll().where('user_id', '=', userId).executeTakeFirst();
+        return (await trx.selectFrom('features.user_features_json').select('json').where('user_id', '=', userId).executeTakeFirst())?.json;
       });
   return (await read()) ?? (await read());
 }
@@ -274,8 +289,9 @@ export async function lockPublished(trx: Kysely<Database>): Promise<void> {
   // first): propagated, it would open the workers' side of this transaction, and so take their
   // snapshots, before the coordinator's, and a run published in between would read as the new
   // etl.published over the workers' old rows (half the users, measured). Opened later, by the
-  // first read, the workers' snapshots follow the coordinator's. On PostgreSQL the setting does not
-  // exist and nothing is set. One round trip for both statements.
-  await sql`SELECT set_config('citus.enable_ddl_propagation', 'off', true) WHERE current_setting('citus.enable_ddl_propagation', true) IS NOT NULL;
-            LOCK TABLE mart.user_features IN ACCESS SHARE MODE`.execute(trx);
+  // first read, the workers' snapshots follow the coordinator's. On PostgreSQL the setting is an
+  // unused placeholder. SET, like LOCK, takes no snapshot; a SELECT here would take the
+  // transaction's before the lock is granted (measured: it then misses a commit made while the
+  // LOCK waited). One round trip for both statements.
+  await sql`SET LOCAL citus.enable_ddl_propagation = off; LOCK TABLE mart.user_features IN ACCESS SHARE MODE`.execute(trx);
 }

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DbHandle } from '../../src/db/connect.js';
 import { getSummary } from '../../src/read/summary.js';
-import { getUserFeatures } from '../../src/read/features.js';
+import { getUserJson } from '../../src/read/features.js';
 import { dataDir, query, removeDir, run, testDatabase } from '../helpers.js';
 import { hostileFiles } from '../hostile-files.js';
 import { citusDatabase, type CitusDatabase } from './support.js';
@@ -59,7 +59,7 @@ for (const [seed, fastPath] of [
       const { run_id: _b, ...summaryPlain } = await getSummary(plain.readers.db);
       assert.deepEqual(summaryCitus, summaryPlain);
       for (const id of [1, 2, 3, 77, 150, 399, 100_000]) {
-        assert.deepEqual(await getUserFeatures(citus.readers.db, id), await getUserFeatures(plain.readers.db, id), `user ${id}`);
+        assert.deepEqual(await getUserJson(citus, id), await getUserJson(plain, id), `user ${id}`);
       }
       // Sanity: the features are really on the workers, not in coordinator tables.
       const [placed] = await query(

@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { generate } from '../../tools/generate.js';
-import { getUserFeatures } from '../../src/read/features.js';
+import { getUserJson } from '../../src/read/features.js';
 import { getSummary } from '../../src/read/summary.js';
 import { query, removeDir, run } from '../helpers.js';
 import { citusDatabase, type CitusDatabase } from './support.js';
@@ -30,11 +30,11 @@ test('readers during back-to-back publishes see one whole run or the other, neve
   const b = path.join(root, 'b');
   assert.equal((await run(citus, a)).status, 'succeeded');
   const bodyA = await dataBody(citus);
-  const userA = await getUserFeatures(citus.readers.db, 7);
+  const userA = await getUserJson(citus, 7);
   const usersA = (await getSummary(citus.readers.db)).users;
   assert.equal((await run(citus, b)).status, 'succeeded');
   const bodyB = await dataBody(citus);
-  const userB = await getUserFeatures(citus.readers.db, 7);
+  const userB = await getUserJson(citus, 7);
   const usersB = (await getSummary(citus.readers.db)).users;
   assert.notEqual(bodyA, bodyB);
   assert.notDeepEqual(userA, userB);
@@ -45,7 +45,7 @@ test('readers during back-to-back publishes see one whole run or the other, neve
   const readers = Array.from({ length: 3 }, async (_, i) => {
     while (publishing) {
       if (i === 2) {
-        const user = await getUserFeatures(citus.readers.db, 7);
+        const user = await getUserJson(citus, 7);
         assert.ok(
           JSON.stringify(user) === JSON.stringify(userA) || JSON.stringify(user) === JSON.stringify(userB),
           `user 7 is one run's: ${JSON.stringify(user)}`,

@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
-import { featuresCsv, featuresJson, getUserFeatures, type FeaturesPage } from '../../../read/features.js';
+import { featuresCsv, featuresJson, getUserJson, type FeaturesPage } from '../../../read/features.js';
 import { getRun } from '../../../read/runs.js';
 import { getSummary } from '../../../read/summary.js';
 import { RunFailedError, runEtl } from '../../../run/pipeline.js';
@@ -67,8 +67,9 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
 
   app.openapi(routes.user, async (c) => {
     const { id } = c.req.valid('param');
-    const user = await getUserFeatures(readers.db, id);
-    return user ? c.json(user, 200) : c.json({ error: `no user ${id} in the published features` }, 404);
+    // The JSON the run stored, sent as it is: the same text as the user's entry in GET /data.
+    const user = await getUserJson(database, id);
+    return user === undefined ? c.json({ error: `no user ${id} in the published features` }, 404) : untyped(c.body(user, 200, { 'Content-Type': JSON_TYPE }));
   });
 
   app.openapi(routes.summary, async (c) => c.json(await getSummary(readers.db), 200));

@@ -9,6 +9,7 @@ const filter = { file: rejectFileQuery(SOURCES.map((s) => s.file)), reason: reas
 
 export const routes = {
   runs: createRoute({
+    operationId: 'listRuns',
     method: 'get',
     path: '/runs',
     tags: ['Runs'],
@@ -16,6 +17,7 @@ export const routes = {
     responses: { 200: json(z.object({ runs: z.array(Run) }).openapi('Runs'), 'The run records.'), 503: errors[503], ...common },
   }),
   run: createRoute({
+    operationId: 'getRun',
     method: 'get',
     path: '/runs/{id}',
     tags: ['Runs'],
@@ -24,6 +26,7 @@ export const routes = {
     responses: { 200: json(Run, 'The run record.'), 400: errors[400], 404: errors[404], 503: errors[503], ...common },
   }),
   rejects: createRoute({
+    operationId: 'listRejects',
     method: 'get',
     path: '/runs/{id}/rejects',
     tags: ['Runs'],
