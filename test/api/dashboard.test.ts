@@ -153,7 +153,7 @@ test('the features page pages like the API, and a jump marks the user asked for'
   assert.match(last.text, /Users 2 to 2/);
   assert.match(last.text, /Last page/, 'no link to an empty page after the last user');
   const jump = await get('/ui/features?user=2&limit=25');
-  assert.match(jump.text, /<tr class="highlight" aria-current="true"><th scope="row" class="num">2<\/th>/);
+  assert.match(jump.text, /<tr class="highlight" aria-current="true"><th scope="row" class="num" data-label="User id">2<\/th>/);
   const beyond = await get('/ui/features?user=3');
   assert.match(beyond.text, /No user has an id of 3 or more\./);
 });

@@ -44,6 +44,7 @@ export const routes = {
   rejectReasons: createRoute({
     method: 'get',
     path: '/runs/{id}/rejects/reasons',
+    operationId: 'countRejectReasons',
     tags: ['Runs'],
     summary: "A run's rejected rows counted by file and reason",
     description:
@@ -70,6 +71,7 @@ export const routes = {
   rejectsCsv: createRoute({
     method: 'get',
     path: '/runs/{id}/rejects.csv',
+    operationId: 'downloadRejectsCsv',
     tags: ['Runs'],
     summary: "A run's rejected rows as CSV",
     description:
