@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import type { DbHandle } from '../db/connect.js';
@@ -75,7 +76,12 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
   if (options.schedule) scheduleRuns(context, options.schedule, options.signal);
 
   // The dashboard's HTML pages (not API: they are not in the OpenAPI document), over the same reads.
-  app.route('/', dashboard({ db: readers.db, publicRun }));
+  // The page names DATA_DIR as the operator knows it (as the start-up banner does): relative to the
+  // service's working folder when inside it, else as configured. Unlike an error message, saying
+  // which folder a run reads is the point here.
+  const relative = path.relative(process.cwd(), options.dataDir);
+  const dataDir = relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? options.dataDir : `./${relative}`;
+  app.route('/', dashboard({ db: readers.db, publicRun, settings: { dataDir, maxUploadBytes: uploads.maxUploadBytes } }));
 
   // A known path with a method it does not take: 405 and the methods it does (GET implies HEAD).
   const allowed = new Map<string, Set<string>>();

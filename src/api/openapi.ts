@@ -8,7 +8,7 @@ export const OPENAPI_INFO = {
     title: 'lab-features-etl',
     version: '1.0.0',
     description:
-      'Per-user features of lab experiments, computed by an SQL-first ETL from three CSV files. Every answer is JSON unless said otherwise; errors are `{"error": "..."}`.',
+      'Per-user features of lab experiments, computed by an SQL-first ETL from three CSV files. Every answer is JSON unless said otherwise; errors are `{"error": "..."}`.\n\n[Back to the dashboard](/): run the ETL, upload the files, browse the features and the rejected rows.',
   },
   // Generated clients take their base URL from here: the service the document was fetched from
   // first, then the address `npm start` listens on unless HOST and PORT say otherwise.

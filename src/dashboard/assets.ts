@@ -9,4 +9,6 @@ export const ASSETS = {
   css: { path: '/ui/dashboard.css', type: 'text/css; charset=utf-8', body: STYLES },
   js: { path: '/ui/dashboard.js', type: 'text/javascript; charset=utf-8', body: CLIENT_SCRIPT },
   icon: { path: '/ui/icon.svg', type: 'image/svg+xml', body: ICON },
+  // Browsers ask for /favicon.ico on their own (the docs page names no icon): the same picture.
+  favicon: { path: '/favicon.ico', type: 'image/svg+xml', body: ICON },
 } as const;

@@ -1,4 +1,4 @@
-import { bytes, count } from './format.js';
+import { bytes, count, stepLabel } from './format.js';
 
 /**
  * The overview page's script, served as /ui/dashboard.js. Kept as a string in a TypeScript module
@@ -8,7 +8,8 @@ import { bytes, count } from './format.js';
  * so the pages and the script write numbers alike.
  *
  * What it adds to the page (which works without it: the Run ETL form posts to /data):
- * - Run ETL without leaving the page: POST /data, and meanwhile find the new run in GET /runs and
+ * - Run ETL without leaving the page: POST /data (with the three chosen or dropped files as
+ *   multipart/form-data, sent with XMLHttpRequest for its upload progress), and meanwhile find the new run in GET /runs and
  *   poll GET /runs/:id for its step and each file's rows and bytes; then say how it ended (the
  *   run's numbers, the 409 "another run is in progress", the 422 message as the service wrote it)
  *   and refresh the runs table and the summary from the server's own rendering of the page.
@@ -25,6 +26,9 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
   if (!form) return;
   var message = document.getElementById('run-message');
   var progress = document.getElementById('run-progress');
+  var uploadForm = document.getElementById('upload-form');
+  var uploadProgress = document.getElementById('upload-progress');
+  var dropZone = document.getElementById('drop-zone');
   var tokenBox = document.getElementById('token-box');
   var tokenInput = document.getElementById('token');
   var tokenState = document.getElementById('token-state');
@@ -69,6 +73,7 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
 
   ${count.toString()}
   ${bytes.toString()}
+  ${stepLabel.toString()}
   function seconds(ms) { return ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(1) + ' s'; }
 
   async function getJson(url) {
@@ -83,7 +88,7 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
       progress.replaceChildren();
       return;
     }
-    var title = element('p', 'Run ' + run.run_id + ' is running: ' + (run.step || 'starting'), 'progress-step');
+    var title = element('p', 'Run ' + run.run_id + ' is running: ' + stepLabel(run.step), 'progress-step');
     var bar = element('progress');
     bar.setAttribute('aria-label', 'Run ' + run.run_id + ' in progress');
     var list = element('ul', undefined, 'progress-files');
@@ -181,24 +186,85 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     return Number((runs && runs.dataset.latestRun) || 0);
   }
 
-  async function runEtl() {
+  // A token typed or pasted in the box counts from the next request on, whether or not "Use it"
+  // was clicked: the 401 message tells the user to paste it, then click Run ETL again.
+  function keepTypedToken() {
+    if (!tokenInput.value) return;
+    try { sessionStorage.setItem(TOKEN_KEY, tokenInput.value); } catch (e) { /* storage refused: the token is not kept */ }
+    tokenInput.value = '';
+    showTokenState();
+  }
+
+  // POST /data with the chosen files as multipart/form-data, through XMLHttpRequest: unlike fetch,
+  // it tells how much of the body has been sent.
+  function sendFiles(data) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', '/data');
+      var h = headers();
+      Object.keys(h).forEach(function (name) { xhr.setRequestHeader(name, h[name]); });
+      xhr.upload.addEventListener('progress', function (event) {
+        showUpload(event.loaded, event.lengthComputable ? event.total : 0, false);
+      });
+      xhr.upload.addEventListener('load', function (event) {
+        showUpload(event.loaded, event.lengthComputable ? event.total : 0, true);
+      });
+      xhr.addEventListener('load', function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: the status says enough */ }
+        resolve({ status: xhr.status, statusText: xhr.statusText, body: body });
+      });
+      xhr.addEventListener('error', function () { reject(new Error('the connection was closed before an answer')); });
+      xhr.send(data);
+    });
+  }
+
+  function showUpload(loaded, total, sent) {
+    if (loaded === null) {
+      uploadProgress.hidden = true;
+      uploadProgress.replaceChildren();
+      return;
+    }
+    var share = total > 0 ? Math.min(100, Math.round((loaded / total) * 100)) : 0;
+    var text = sent
+      ? 'The files are sent (' + bytes(loaded) + '); the service is running the ETL on them.'
+      : 'Sending the files: ' + bytes(loaded) + (total > 0 ? ' of ' + bytes(total) + ' (' + share + '%)' : '');
+    var bar = element('progress');
+    bar.max = 100;
+    bar.value = sent ? 100 : share;
+    bar.setAttribute('aria-label', 'Upload of the files');
+    uploadProgress.replaceChildren(element('p', text, 'progress-step'), bar);
+    uploadProgress.hidden = false;
+  }
+
+  // again: the button to click again, named in the 401 message.
+  async function runEtl(files, again) {
+    keepTypedToken();
     pending++;
     if (watching === null) {
-      say('Starting a run…');
+      say(files ? 'Sending the files…' : 'Starting a run…');
       findNewRun(latestShown());
     }
-    var response;
-    var body = {};
+    var answer;
     try {
-      response = await fetch('/data', { method: 'POST', headers: headers() });
-      body = await response.json().catch(function () { return {}; });
+      if (files) {
+        showUpload(0, 0, false);
+        answer = await sendFiles(files);
+      } else {
+        var response = await fetch('/data', { method: 'POST', headers: headers() });
+        var parsed = await response.json().catch(function () { return {}; });
+        answer = { status: response.status, statusText: response.statusText, body: parsed };
+      }
     } catch (e) {
       pending--;
+      if (files) showUpload(null);
       say('The service did not answer (' + e.message + '). Is it still running?', 'failed');
       return;
     }
     pending--;
-    var status = response.status;
+    if (files) showUpload(null);
+    var status = answer.status;
+    var body = answer.body || {};
     if (status === 409) {
       say('Another run is in progress (run ' + body.run_id + '): this click started nothing. Its progress is shown below; ' +
         'try again when it has finished.', 'warning');
@@ -207,7 +273,7 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     }
     if (status === 401) {
       say('The service needs its API token to run the ETL (' + (body.error || 'HTTP 401') + '). Paste it under “API token” below, ' +
-        'then click Run ETL again.', 'failed');
+        'then click ' + again + ' again.', 'failed');
       tokenBox.open = true;
       tokenInput.focus();
       return;
@@ -218,23 +284,57 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     }
     if (status === 200) say(describe(body), succeeded(body), runLink(body.run_id));
     else if (status === 422) say('Run ' + body.run_id + ' failed, the input is unusable: ' + body.error, 'failed', runLink(body.run_id));
-    else say('The run failed (HTTP ' + status + '): ' + (body.error || response.statusText) +
-      (status === 503 ? ' Try again in a few seconds.' : ''), 'failed', body.run_id ? runLink(body.run_id) : undefined);
+    else if (!body.run_id) say('The service refused the request (HTTP ' + status + '): ' + (body.error || answer.statusText), 'failed');
+    else say('Run ' + body.run_id + ' failed (HTTP ' + status + '): ' + (body.error || answer.statusText) +
+      (status === 503 ? ' Try again in a few seconds.' : ''), 'failed', runLink(body.run_id));
     if (body.run_id) await refresh();
   }
 
   form.addEventListener('submit', function (event) {
     event.preventDefault();
-    runEtl();
+    runEtl(null, 'Run ETL');
+  });
+
+  // Reached only once every file box has a file (the inputs are required).
+  uploadForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    runEtl(new FormData(uploadForm), 'Upload and run');
+  });
+
+  // Files dropped on the box go to the input named after them (users.csv to users, …); one file
+  // dropped on an input is left to the browser, which puts it in that input.
+  var fileInputs = Array.from(uploadForm.querySelectorAll('input[type="file"]'));
+  dropZone.addEventListener('dragover', function (event) {
+    event.preventDefault();
+    dropZone.classList.add('dragging');
+  });
+  dropZone.addEventListener('dragleave', function () { dropZone.classList.remove('dragging'); });
+  dropZone.addEventListener('drop', function (event) {
+    dropZone.classList.remove('dragging');
+    var dropped = event.dataTransfer ? Array.from(event.dataTransfer.files) : [];
+    if (event.target instanceof HTMLInputElement && event.target.type === 'file' && dropped.length === 1) return;
+    event.preventDefault();
+    var unknown = [];
+    dropped.forEach(function (file) {
+      var part = file.name.replace(/\.csv$/i, '').toLowerCase();
+      var input = fileInputs.find(function (i) { return i.name === part; });
+      if (!input) { unknown.push(file.name); return; }
+      var one = new DataTransfer();
+      one.items.add(file);
+      input.files = one.files;
+    });
+    if (unknown.length > 0) {
+      say('Not one of ' + fileInputs.map(function (i) { return i.name + '.csv'; }).join(', ') + ': ' + unknown.join(', ') +
+        '. Choose each file in its own box instead.', 'warning');
+    } else if (dropped.length > 0) {
+      message.replaceChildren();
+      message.className = 'message';
+    }
   });
 
   document.getElementById('token-form').addEventListener('submit', function (event) {
     event.preventDefault();
-    try {
-      if (tokenInput.value) sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
-    } catch (e) { /* storage refused: the token is not kept */ }
-    tokenInput.value = '';
-    showTokenState();
+    keepTypedToken();
   });
   document.getElementById('token-forget').addEventListener('click', function () {
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing kept */ }

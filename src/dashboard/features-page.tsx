@@ -76,7 +76,7 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
         )
       ) : (
         <div class="table-wrap" tabindex={0} role="region" aria-labelledby="features-caption">
-          <table>
+          <table class="cards">
             <caption id="features-caption">{`Users ${first} to ${last}, by user id`}</caption>
             <thead>
               <tr>
@@ -101,16 +101,24 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
             <tbody>
               {users.map((u) => (
                 <tr class={u.user_id === user ? 'highlight' : undefined} aria-current={u.user_id === user ? 'true' : undefined}>
-                  <th scope="row" class="num">
+                  <th scope="row" class="num" data-label="User id">
                     {u.user_id}
                   </th>
-                  <td>{u.name}</td>
-                  <td>{u.email}</td>
-                  <td class="num">{count(u.total_experiments)}</td>
-                  <td class="num">{decimal(u.average_run_time)}</td>
-                  <td>{u.top_compound_name ?? '—'}</td>
-                  <td class="ids">{u.top_compound_ids.length > 0 ? u.top_compound_ids.join(', ') : '—'}</td>
-                  <td class="num">{count(u.top_compound_experiments)}</td>
+                  <td data-label="Name">{u.name}</td>
+                  <td data-label="Email">{u.email}</td>
+                  <td class="num" data-label="Experiments">
+                    {count(u.total_experiments)}
+                  </td>
+                  <td class="num" data-label="Average run time">
+                    {decimal(u.average_run_time)}
+                  </td>
+                  <td data-label="Top compound">{u.top_compound_name ?? '—'}</td>
+                  <td class="ids" data-label="Top compound ids (all tied)">
+                    {u.top_compound_ids.length > 0 ? u.top_compound_ids.join(', ') : '—'}
+                  </td>
+                  <td class="num" data-label="Experiments with it">
+                    {count(u.top_compound_experiments)}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -36,3 +36,31 @@ export function duration(ms: number | null): string {
 
 /** A time as UTC, to the second (`2026-11-29 15:33:02`); the pages say the zone in their headers. */
 export const utc = (time: Date): string => time.toISOString().slice(0, 19).replace('T', ' ');
+
+/**
+ * A run's step in words for people: the run records keep the step's id (a transform file's name,
+ * such as `user-features-by-half`, or the pipeline's own words), which the API and the logs show
+ * as they are; the pages and the overview's script say what the step does through this one table.
+ * An id it does not know (a new transform file) is shown as it is, with spaces for its dashes.
+ */
+export function stepLabel(step: string | null | undefined): string {
+  const labels: Record<string, string> = {
+    starting: 'starting',
+    'receiving the upload': 'receiving the uploaded files',
+    'checking files': 'checking the files',
+    loading: 'loading the files',
+    'start-work': 'preparing the run',
+    users: 'checking the users',
+    compounds: 'checking the compounds',
+    'analyze-users-compounds': 'checking the users and compounds',
+    'experiments-parsed': 'reading the experiments',
+    'experiment-compounds': "reading the experiments' compounds",
+    experiments: 'checking the experiments',
+    'analyze-experiments': 'checking the experiments',
+    'user-features-by-half': 'computing the features',
+    'adopt-user-features': 'computing the features',
+    'analyze-features': 'publishing the features',
+  };
+  if (!step) return 'starting';
+  return Object.prototype.hasOwnProperty.call(labels, step) ? labels[step]! : step.split('-').join(' ');
+}

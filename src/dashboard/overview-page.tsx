@@ -2,7 +2,7 @@ import { SOURCES } from '../load/inputs.js';
 import type { RunRecord } from '../read/runs.js';
 import type { Summary } from '../read/summary.js';
 import { ExperimentsHistogram, TopCompoundsChart } from './charts.js';
-import { bytes, count, decimal, duration, utc } from './format.js';
+import { bytes, count, decimal, duration, stepLabel, utc } from './format.js';
 import { Layout } from './layout.js';
 
 /** A run's status as a badge; a running run also says its step. */
@@ -12,19 +12,19 @@ export const StatusBadge = ({ run }: { run: RunRecord }) =>
       succeeded, with warnings
     </span>
   ) : (
-    <span class={`status status-${run.status}`}>{run.status === 'running' && run.step ? `running: ${run.step}` : run.status}</span>
+    <span class={`status status-${run.status}`}>{run.status === 'running' ? `running: ${stepLabel(run.step)}` : run.status}</span>
   );
 
 /**
  * GET /: run the ETL and watch it (with the client script), what is published, the latest runs
  * and the summary's two pictures. The sections the script refreshes after a run carry ids.
  */
-export function OverviewPage({ runs, summary }: { runs: RunRecord[]; summary: Summary }) {
+export function OverviewPage({ runs, summary, settings }: { runs: RunRecord[]; summary: Summary; settings: RunSettings }) {
   return (
     <Layout title="Runs & overview" page="overview" script>
       <h1>Runs & overview</h1>
       <div class="lead">
-        <RunEtl />
+        <RunEtl settings={settings} />
         <Published summary={summary} />
       </div>
       <RunsTable runs={runs} />
@@ -33,16 +33,54 @@ export function OverviewPage({ runs, summary }: { runs: RunRecord[]; summary: Su
   );
 }
 
-function RunEtl() {
+/** Where a run reads its files and how large an upload may be, as the overview page says them. */
+export interface RunSettings {
+  /** DATA_DIR as the service's operator knows it: relative to its working folder when inside it. */
+  dataDir: string;
+  maxUploadBytes: number;
+}
+
+function RunEtl({ settings }: { settings: RunSettings }) {
+  const parts = SOURCES.map((s) => ({ part: s.file.replace(/\.csv$/, ''), file: s.file }));
   return (
     <section aria-labelledby="run-etl-title">
       <h2 id="run-etl-title">Run the ETL</h2>
       <p class="hint">
-        Reads the three CSV files in the service's <code>DATA_DIR</code>, checks, transforms and publishes them in one transaction: the
-        features below stay as they are until the run commits, and stay if it fails.
+        Checks, transforms and publishes the three CSV files in one transaction: the features below stay as they are until the run commits,
+        and stay if it fails.
       </p>
-      <form id="run-form" method="post" action="/data">
+      <form id="run-form" method="post" action="/data" class="run-choice">
+        <p>
+          From the service's data folder <code id="data-dir">{settings.dataDir}</code> (<code>DATA_DIR</code>):{' '}
+          {SOURCES.map((s, i) => (
+            <>
+              {i > 0 ? ', ' : ''}
+              <code>{s.file}</code>
+            </>
+          ))}
+          .
+        </p>
         <button type="submit">Run ETL</button>
+      </form>
+      <form
+        id="upload-form"
+        method="post"
+        action="/data"
+        enctype="multipart/form-data"
+        class="run-choice"
+        data-max-bytes={String(settings.maxUploadBytes)}
+      >
+        <p>{`Or send the three files from this computer (up to ${bytes(settings.maxUploadBytes)} in all): choose each one, or drop all three on this box.`}</p>
+        <div id="drop-zone" class="files">
+          {parts.map(({ part, file }) => (
+            <div class="file">
+              <label for={`file-${part}`}>{file}</label>
+              <input id={`file-${part}`} name={part} type="file" accept=".csv,text/csv" required />
+            </div>
+          ))}
+        </div>
+        <button type="submit">Upload and run</button>
+        <div id="upload-progress" class="progress" hidden></div>
       </form>
       <p id="run-message" class="message" role="status" aria-live="polite"></p>
       <div id="run-progress" class="progress" hidden></div>
@@ -127,7 +165,7 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
         <p>No run yet.</p>
       ) : (
         <div class="table-wrap" tabindex={0} role="region" aria-labelledby="runs-title">
-          <table>
+          <table class="cards">
             <caption>Newest first. Rows per file: read / loaded / rejected. Times in UTC.</caption>
             <thead>
               <tr>
@@ -140,7 +178,7 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                 </th>
                 {SOURCES.map((s) => (
                   <th scope="col" class="num">
-                    {s.file}
+                    <FileName file={s.file} />
                   </th>
                 ))}
                 <th scope="col" class="num">
@@ -154,26 +192,28 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
                 return (
                   <>
                     <tr>
-                      <th scope="row" class="nowrap">
+                      <th scope="row" class="nowrap" data-label="Run">
                         <a href={`/ui/runs/${run.run_id}`}>{`Run ${run.run_id}`}</a>
                       </th>
-                      <td>
+                      <td data-label="Status">
                         <StatusBadge run={run} />
                       </td>
-                      <td>{run.source === 'upload' ? 'upload' : 'DATA_DIR'}</td>
-                      <td class="nowrap">
+                      <td data-label="Source">{run.source === 'upload' ? 'upload' : 'DATA_DIR'}</td>
+                      <td data-label="Started (UTC)">
                         <time datetime={run.started_at.toISOString()}>{utc(run.started_at)}</time>
                       </td>
-                      <td class="num nowrap">{duration(run.duration_ms)}</td>
+                      <td class="num nowrap" data-label="Duration">
+                        {duration(run.duration_ms)}
+                      </td>
                       {SOURCES.map((s) => {
                         const f = run.files[s.file];
                         return (
-                          <td class="num nowrap" title={f ? bytes(f.bytes) : undefined}>
-                            {f ? `${count(f.rows_read)} / ${count(f.rows_loaded)} / ${count(f.rows_rejected)}` : '—'}
+                          <td class="num" title={f ? bytes(f.bytes) : undefined} data-label={s.file}>
+                            {f ? <Counts values={[f.rows_read, f.rows_loaded, f.rows_rejected]} /> : '—'}
                           </td>
                         );
                       })}
-                      <td class="num">
+                      <td class="num" data-label="Rejected rows">
                         {rejected > 0 ? <a href={`/ui/runs/${run.run_id}#rejects`}>{count(rejected)}</a> : count(rejected)}
                       </td>
                     </tr>
@@ -192,6 +232,34 @@ export function RunsTable({ runs }: { runs: RunRecord[] }) {
     </section>
   );
 }
+
+/** `users.csv`, `user_experiments.csv`: a header may break after an underscore, not anywhere else. */
+const FileName = ({ file }: { file: string }) => (
+  <>
+    {file.split('_').map((part, i) => (
+      <>
+        {i > 0 ? (
+          <>
+            _<wbr />
+          </>
+        ) : null}
+        {part}
+      </>
+    ))}
+  </>
+);
+
+/** `12,345,678 / 12,345,670 / 8`: each number whole, the line may break before a slash (a narrow column of million-row counts). */
+const Counts = ({ values }: { values: (number | null)[] }) => (
+  <>
+    {values.map((v, i) => (
+      <>
+        {i > 0 ? ' ' : null}
+        <span class="count">{`${i > 0 ? '/ ' : ''}${count(v)}`}</span>
+      </>
+    ))}
+  </>
+);
 
 function Pictures({ summary }: { summary: Summary }) {
   return (

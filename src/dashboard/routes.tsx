@@ -2,16 +2,17 @@ import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Kysely } from 'kysely';
-import { idParam, intQuery } from '../http/params.js';
+import { idParam, intQuery, reasonQuery, rejectFileQuery } from '../http/params.js';
+import { SOURCES } from '../load/inputs.js';
 import type { Database } from '../db/schema.js';
 import { readFeaturesPage } from '../read/features.js';
 import { MAX_ID } from '../load/rules.js';
-import { getRun, listRejects, listRuns, type RunRecord } from '../read/runs.js';
+import { getRun, listRejects, listRuns, rejectReasons, type RunRecord } from '../read/runs.js';
 import { getSummary } from '../read/summary.js';
 import { ASSETS } from './assets.js';
 import { FEATURES_MAX_LIMIT, FeaturesPage } from './features-page.js';
 import { MessagePage, type PageName } from './layout.js';
-import { OverviewPage } from './overview-page.js';
+import { OverviewPage, type RunSettings } from './overview-page.js';
 import { REJECTS_MAX_LIMIT, REJECTS_PAGE, RunPage } from './run-page.js';
 
 /** How many runs the overview lists. */
@@ -23,6 +24,8 @@ export interface DashboardOptions {
   db: Kysely<Database>;
   /** A run as the API shows it (server paths in its error replaced by DATA_DIR). */
   publicRun: (run: RunRecord) => RunRecord;
+  /** What the overview says of where a run reads its files and how large an upload may be. */
+  settings: RunSettings;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface DashboardOptions {
  * ids, logs, metrics, API_TOKEN). Its pages may load only what this service serves: the
  * Content-Security-Policy says so to the browser.
  */
-export function dashboard({ db, publicRun }: DashboardOptions): Hono {
+export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
   const app = new Hono();
   const headers = secureHeaders({
     contentSecurityPolicy: {
@@ -53,7 +56,7 @@ export function dashboard({ db, publicRun }: DashboardOptions): Hono {
 
   app.get('/', async (c) => {
     const [runs, summary] = await Promise.all([listRuns(db, { limit: RUNS_SHOWN }), getSummary(db)]);
-    return page(c, <OverviewPage runs={runs.map(publicRun)} summary={summary} />);
+    return page(c, <OverviewPage runs={runs.map(publicRun)} summary={summary} settings={settings} />);
   });
 
   app.get('/ui/features', async (c) => {
@@ -84,12 +87,20 @@ export function dashboard({ db, publicRun }: DashboardOptions): Hono {
     if (offset instanceof Error) return refused(c, 'run', offset);
     const limit = check(intQuery('limit', 1, REJECTS_MAX_LIMIT, REJECTS_PAGE, ''), c.req.query('limit'));
     if (limit instanceof Error) return refused(c, 'run', limit);
+    // The filters: the API's own parameters and messages (an empty choice is no filter).
+    const file = check(rejectFileQuery(SOURCES.map((s) => s.file)), c.req.query('file') || undefined);
+    if (file instanceof Error) return refused(c, 'run', file);
+    const reason = check(reasonQuery, c.req.query('reason') || undefined);
+    if (reason instanceof Error) return refused(c, 'run', reason);
     const run = await getRun(db, id);
     if (!run) return page(c, <MessagePage title="No such run" page="run">{`There is no run ${id}.`}</MessagePage>, 404);
     // One row more than shown tells whether a next page exists.
-    const view = { offset: offset ?? 0, limit: limit ?? REJECTS_PAGE };
-    const rows = await listRejects(db, id, { limit: view.limit + 1, offset: view.offset });
-    return page(c, <RunPage view={{ run: publicRun(run), rejects: rows.slice(0, view.limit), more: rows.length > view.limit, ...view }} />);
+    const view = { offset: offset ?? 0, limit: limit ?? REJECTS_PAGE, file, reason };
+    const [rows, reasons] = await Promise.all([listRejects(db, id, { ...view, limit: view.limit + 1 }), rejectReasons(db, id)]);
+    return page(
+      c,
+      <RunPage view={{ run: publicRun(run), rejects: rows.slice(0, view.limit), more: rows.length > view.limit, reasons, ...view }} />,
+    );
   });
 
   for (const asset of Object.values(ASSETS)) {

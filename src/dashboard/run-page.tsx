@@ -2,7 +2,7 @@ import type { z } from '@hono/zod-openapi';
 import type { Reject as RejectBody } from '../http/schemas.js';
 import { SOURCES } from '../load/inputs.js';
 import type { RunRecord } from '../read/runs.js';
-import { bytes, count, decimal, duration, utc } from './format.js';
+import { bytes, count, decimal, duration, stepLabel, utc } from './format.js';
 import { Layout } from './layout.js';
 import { StatusBadge } from './overview-page.js';
 
@@ -18,9 +18,23 @@ export interface RunView {
   limit: number;
   /** Whether rows follow this page. */
   more: boolean;
+  /** The run's rejects counted by file and kind of reason. */
+  reasons: { file: string; reason: string; rows: number }[];
+  /** The filters shown: one file, one kind of reason. */
+  file: string | undefined;
+  reason: string | undefined;
 }
 
-const pageHref = (runId: number, offset: number, limit: number) => `/ui/runs/${runId}?offset=${offset}&limit=${limit}#rejects`;
+type Filter = Pick<RunView, 'file' | 'reason'>;
+
+/** The filters as query parameters (`&file=…&reason=…`), encoded; none when there are none. */
+const filterQuery = ({ file, reason }: Filter) =>
+  [file === undefined ? '' : `&file=${encodeURIComponent(file)}`, reason === undefined ? '' : `&reason=${encodeURIComponent(reason)}`].join(
+    '',
+  );
+
+const pageHref = (runId: number, offset: number, limit: number, filter: Filter) =>
+  `/ui/runs/${runId}?offset=${offset}&limit=${limit}${filterQuery(filter)}#rejects`;
 
 /** What the raw line shown is: the whole line, its first bytes, or a preview the loader could keep. */
 function rawNote(reject: Reject): string | null {
@@ -34,7 +48,7 @@ function rawNote(reject: Reject): string | null {
  * line), so whoever wrote the file can find and fix each line. Paged with plain links.
  */
 export function RunPage({ view }: { view: RunView }) {
-  const { run, rejects, offset, limit } = view;
+  const { run } = view;
   const counted = Object.values(run.files).some((f) => f.rows_rejected !== null);
   const total = Object.values(run.files).reduce((sum, f) => sum + (f.rows_rejected ?? 0), 0);
   return (
@@ -59,7 +73,7 @@ export function RunPage({ view }: { view: RunView }) {
           {run.step ? (
             <>
               <dt>Step</dt>
-              <dd>{run.step}</dd>
+              <dd>{stepLabel(run.step)}</dd>
             </>
           ) : null}
           {run.status === 'succeeded' ? (
@@ -88,7 +102,7 @@ export function RunPage({ view }: { view: RunView }) {
           ) : null}
         </dl>
         <div class="table-wrap" tabindex={0} role="region" aria-label="Files of the run">
-          <table>
+          <table class="cards">
             <caption>Each input file</caption>
             <thead>
               <tr>
@@ -112,11 +126,21 @@ export function RunPage({ view }: { view: RunView }) {
                 const f = run.files[file];
                 return (
                   <tr>
-                    <th scope="row">{file}</th>
-                    <td class="num">{f ? bytes(f.bytes) : '—'}</td>
-                    <td class="num">{count(f?.rows_read)}</td>
-                    <td class="num">{count(f?.rows_loaded)}</td>
-                    <td class="num">{count(f?.rows_rejected)}</td>
+                    <th scope="row" data-label="File">
+                      {file}
+                    </th>
+                    <td class="num" data-label="Size read">
+                      {f ? bytes(f.bytes) : '—'}
+                    </td>
+                    <td class="num" data-label="Rows read">
+                      {count(f?.rows_read)}
+                    </td>
+                    <td class="num" data-label="Loaded">
+                      {count(f?.rows_loaded)}
+                    </td>
+                    <td class="num" data-label="Rejected">
+                      {count(f?.rows_rejected)}
+                    </td>
                   </tr>
                 );
               })}
@@ -126,7 +150,7 @@ export function RunPage({ view }: { view: RunView }) {
       </section>
       <section id="rejects" aria-labelledby="rejects-title">
         <h2 id="rejects-title">Rejected rows</h2>
-        {rejects.length === 0 && offset === 0 ? (
+        {view.reasons.length === 0 ? (
           <p>
             {!counted
               ? 'Rows are counted as rejected once the run has loaded its files.'
@@ -135,57 +159,129 @@ export function RunPage({ view }: { view: RunView }) {
                 : `This run rejected ${count(total)} rows, but they were deleted: only the newest runs (KEEP_RUNS) and the published one keep their rejects.`}
           </p>
         ) : (
-          <>
-            <p class="hint">
-              Lines are physical lines of the file, from 1, counting the header and blank lines: open the file at that line to fix it.{' '}
-              <a href={`/runs/${run.run_id}/rejects?limit=${limit}&offset=${offset}`}>This page as JSON</a>
-            </p>
-            {rejects.length === 0 ? (
-              <p>No rejected rows on this page.</p>
-            ) : (
-              <div class="table-wrap" tabindex={0} role="region" aria-labelledby="rejects-caption">
-                <table>
-                  <caption id="rejects-caption">{`Rejected rows ${count(offset + 1)} to ${count(offset + rejects.length)}${total > 0 ? ` of ${count(total)}` : ''}, causes first: by file (users, compounds, experiments) and line`}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">File</th>
-                      <th scope="col" class="num">
-                        Line
-                      </th>
-                      <th scope="col">Reason</th>
-                      <th scope="col">Raw line</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rejects.map((r) => {
-                      const note = rawNote(r);
-                      return (
-                        <tr>
-                          <td class="nowrap">{r.file}</td>
-                          <td class="num">{r.line}</td>
-                          <td>{r.reason}</td>
-                          <td>
-                            <code class="raw">{r.raw}</code>
-                            {note ? <span class="hint">{`(${note})`}</span> : null}
-                          </td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
-            )}
-            <nav class="pager" aria-label="Pages of rejected rows">
-              {offset > 0 ? <a href={pageHref(run.run_id, Math.max(0, offset - limit), limit)}>Previous page</a> : null}
-              {view.more ? (
-                <a class="button" rel="next" href={pageHref(run.run_id, offset + limit, limit)}>
-                  Next page
-                </a>
-              ) : null}
-            </nav>
-          </>
+          <Rejects view={view} />
         )}
       </section>
     </Layout>
+  );
+}
+
+/** The counts by reason, the filters, the CSV download and one page of the rejects that match. */
+function Rejects({ view }: { view: RunView }) {
+  const { run, rejects, offset, limit, file, reason } = view;
+  const id = run.run_id;
+  const matching = view.reasons.filter((r) => (file === undefined || r.file === file) && (reason === undefined || r.reason === reason));
+  const shown = matching.reduce((sum, r) => sum + r.rows, 0);
+  const kinds = [...new Set(view.reasons.map((r) => r.reason))].sort();
+  const filtered = file !== undefined || reason !== undefined;
+  const csv = `/runs/${id}/rejects.csv${filterQuery(view).replace(/^&/, '?')}`;
+  return (
+    <>
+      <h3 id="reasons-title">Why, and how many</h3>
+      <div class="table-wrap" tabindex={0} role="region" aria-labelledby="reasons-title">
+        <table class="cards" id="reasons">
+          <caption>Rejected rows by file and reason, the commonest first; a reason's values are written "…".</caption>
+          <thead>
+            <tr>
+              <th scope="col">File</th>
+              <th scope="col">Reason</th>
+              <th scope="col" class="num">
+                Rows
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {view.reasons.map((r) => (
+              <tr>
+                <td data-label="File">{r.file}</td>
+                <td data-label="Reason">
+                  <a href={pageHref(id, 0, limit, { file: r.file, reason: r.reason })}>{r.reason}</a>
+                </td>
+                <td class="num" data-label="Rows">
+                  {count(r.rows)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <form method="get" action={`/ui/runs/${id}#rejects`} class="row card filters" aria-label="Filter the rejected rows">
+        <label for="filter-file">File</label>
+        <select id="filter-file" name="file">
+          <option value="">All files</option>
+          {SOURCES.map((s) => (
+            <option value={s.file} selected={s.file === file}>
+              {s.file}
+            </option>
+          ))}
+        </select>
+        <label for="filter-reason">Reason</label>
+        <select id="filter-reason" name="reason">
+          <option value="">All reasons</option>
+          {kinds.map((k) => (
+            <option value={k} selected={k === reason}>
+              {k}
+            </option>
+          ))}
+        </select>
+        <input type="hidden" name="limit" value={String(limit)} />
+        <button type="submit">Show</button>
+        {filtered ? <a href={`/ui/runs/${id}?limit=${limit}#rejects`}>Show all</a> : null}
+      </form>
+      <p class="hint">
+        Lines are physical lines of the file, from 1, counting the header and blank lines: open the file at that line to fix it.{' '}
+        <a class="button secondary" href={csv} download={`run-${id}-rejects${file ? `-${file.replace(/\.csv$/, '')}` : ''}.csv`}>
+          {filtered ? `Download these ${count(shown)} as CSV` : `Download all ${count(shown)} as CSV`}
+        </a>{' '}
+        <a href={`/runs/${id}/rejects?limit=${limit}&offset=${offset}${filterQuery(view)}`}>This page as JSON</a>
+      </p>
+      {rejects.length === 0 ? (
+        <p>{offset === 0 ? 'No rejected row matches these filters.' : 'No rejected rows on this page.'}</p>
+      ) : (
+        <div class="table-wrap" tabindex={0} role="region" aria-labelledby="rejects-caption">
+          <table class="cards">
+            <caption id="rejects-caption">{`Rejected rows ${count(offset + 1)} to ${count(offset + rejects.length)} of ${count(shown)}${filtered ? ' that match' : ''}, causes first: by file (users, compounds, experiments) and line`}</caption>
+            <thead>
+              <tr>
+                <th scope="col">File</th>
+                <th scope="col" class="num">
+                  Line
+                </th>
+                <th scope="col">Reason</th>
+                <th scope="col">Raw line</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rejects.map((r) => {
+                const note = rawNote(r);
+                return (
+                  <tr>
+                    <td class="nowrap" data-label="File">
+                      {r.file}
+                    </td>
+                    <td class="num" data-label="Line">
+                      {r.line}
+                    </td>
+                    <td data-label="Reason">{r.reason}</td>
+                    <td data-label="Raw line">
+                      <code class="raw">{r.raw}</code>
+                      {note ? <span class="hint">{`(${note})`}</span> : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav class="pager" aria-label="Pages of rejected rows">
+        {offset > 0 ? <a href={pageHref(id, Math.max(0, offset - limit), limit, view)}>Previous page</a> : null}
+        {view.more ? (
+          <a class="button" rel="next" href={pageHref(id, offset + limit, limit, view)}>
+            Next page
+          </a>
+        ) : null}
+      </nav>
+    </>
   );
 }

@@ -77,7 +77,7 @@ summary { cursor: pointer; color: var(--accent); }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: .45rem .65rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-thead th { background: var(--soft); font-size: .85rem; white-space: nowrap; }
+thead th { background: var(--soft); font-size: .85rem; }
 tbody tr:last-child > * { border-bottom: 0; }
 th.num, td.num { text-align: right; }
 td.nowrap, th.nowrap { white-space: nowrap; }
@@ -98,8 +98,10 @@ code, .raw { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, mon
 .chart { margin: 0; min-width: 0; }
 .chart h3 { font-size: 1rem; margin: 0 0 .4rem; }
 .chart-scroll { overflow-x: auto; }
-/* Below 440 px the labels would shrink past reading: the chart keeps that width and scrolls. */
-.chart-svg { width: 100%; min-width: 440px; height: auto; display: block; font-size: 13px; fill: var(--text); }
+/* Each chart is drawn for a wide and a narrow screen (charts.tsx): the one that fits is shown. */
+.chart-svg { width: 100%; height: auto; display: block; font-size: 13px; fill: var(--text); }
+.chart-narrow { display: none; }
+@media (max-width: 520px) { .chart-wide { display: none; } .chart-narrow { display: block; } }
 .chart-svg .bar { fill: #3b82f6; }
 .chart-svg .bar:hover { fill: var(--accent-dark); }
 .chart-svg .bar-tail { fill: #1e3a8a; }
@@ -110,9 +112,42 @@ code, .raw { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, mon
 figcaption { font-size: .9rem; margin-top: .3rem; }
 
 .pager { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin: .75rem 0; }
+.run-choice { border-top: 1px solid var(--line); padding-top: .6rem; margin-top: .6rem; }
+.run-choice p { margin: 0 0 .5rem; overflow-wrap: anywhere; }
+.files { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 12rem), 1fr)); gap: .5rem;
+  border: 2px dashed var(--line); border-radius: 6px; padding: .6rem; margin: 0 0 .6rem; }
+.files.dragging { border-color: var(--accent); background: var(--run-bg); }
+.file { display: flex; flex-direction: column; gap: .2rem; min-width: 0; }
+.file input { width: 100%; }
+.count { white-space: nowrap; }
+.reasons { list-style: none; padding: 0; margin: 0 0 .75rem; display: grid; gap: .3rem; }
+.reasons li { display: flex; flex-wrap: wrap; gap: .25rem .75rem; align-items: baseline; overflow-wrap: anywhere; }
+.reasons .n { font-weight: 700; font-variant-numeric: tabular-nums; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 0 0 1rem; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+/*
+ * On a phone a table of many columns becomes one card per row: each cell on its own line, after
+ * its column's name (the cell's data-label), so every value is read without scrolling sideways.
+ * The header row stays for screen readers, out of sight.
+ */
+@media (max-width: 640px) {
+  table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  table.cards caption { display: block; }
+  table.cards, table.cards tbody, table.cards tr { display: block; }
+  table.cards .status { white-space: normal; }
+  table.cards tbody tr { border-bottom: 1px solid var(--line); padding: .35rem 0; }
+  table.cards tbody tr:last-child { border-bottom: 0; }
+  /* The name floats at the left of its value, so a name on two lines pushes the next cell down. */
+  table.cards tbody > tr > * {
+    display: flow-root; border: 0; padding: .15rem .65rem; text-align: left; white-space: normal; overflow-wrap: anywhere;
+  }
+  table.cards tbody > tr > [data-label]::before {
+    content: attr(data-label); float: left; width: 40%; padding-right: .5rem; overflow-wrap: anywhere;
+    color: var(--muted); font-size: .85rem; font-weight: 400;
+  }
+  table.cards .raw { min-width: 0; }
+}
 @media (max-width: 520px) {
   main { padding: .6rem; }
   section, .card { padding: .75rem; }

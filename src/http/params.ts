@@ -48,3 +48,23 @@ export const intQuery = (name: string, min: number, max: number, example: number
     ...(fallback === undefined ? {} : { default: fallback }),
   });
 };
+
+/** Which file's rejects: one of the three input files by name. */
+export const rejectFileQuery = (files: readonly string[]) =>
+  z
+    .enum(files as [string, ...string[]], { error: (issue) => `file must be one of ${files.join(', ')}, got ${quoted(issue.input)}` })
+    .optional()
+    .openapi({ param: { name: 'file', in: 'query' }, example: files[0], description: 'Only the rejects of this file.' });
+
+/** A kind of reject reason, as GET /runs/{id}/rejects/reasons lists them (the values taken out). */
+export const reasonQuery = z
+  .string({ error: (issue) => `reason must be a reason as /runs/{id}/rejects/reasons lists it, got ${quoted(issue.input)}` })
+  .min(1, { error: 'reason must not be empty' })
+  .max(1000, { error: 'reason must be at most 1000 characters' })
+  .optional()
+  .openapi({
+    param: { name: 'reason', in: 'query' },
+    example: 'user_id … is not an accepted user',
+    description:
+      'Only the rejects of this kind of reason: a reason with its values written `…`, as GET /runs/{id}/rejects/reasons lists it.',
+  });

@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { hasCitus, isCitus } from '../db/citus.js';
 import type { DbHandle } from '../db/connect.js';
 import type { Database, UserFeaturesView } from '../db/schema.js';
+import { csvText } from './csv.js';
 import { listRuns, type RunRecord } from './runs.js';
 
 export type UserFeatures = UserFeaturesView;
@@ -184,31 +185,6 @@ export const CSV_COLUMNS = [
   'top_compound_ids',
   'top_compound_experiments',
 ] as const satisfies readonly (keyof UserFeatures)[];
-
-/**
- * A text column made safe to open in a spreadsheet (OWASP "CSV injection"): a value starting with
- * `=`, `+`, `-`, `@`, a tab or a CR, which a spreadsheet would run as a formula, gets a leading `'`
- * (so it is shown as text), and control characters other than tab, LF and CR (ESC, which drives a
- * terminal the file is printed on, and the C1 controls) become U+FFFD, visibly. Only text columns:
- * the numbers (ids, counts, averages) are never negative and are left as they are.
- */
-const spreadsheetSafe = (column: string) => {
-  const value = sql.ref(column);
-  // (translate() with the 62 characters measured four times slower than this at 100k users.)
-  return sql<string>`regexp_replace(
-    CASE WHEN left(${value}, 1) IN ('=', '+', '-', '@', ${'\t'}, ${'\r'}) THEN '''' || ${value} ELSE ${value} END,
-    ${'[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]'}, ${'\ufffd'}, 'g')`;
-};
-
-/**
- * A text column as an RFC 4180 field, quoted (quotes doubled) when it holds a quote, comma, CR or
- * LF: its exact value, or (the default) spreadsheetSafe. That test is made on the column itself,
- * which holds those characters exactly when the safe value does, so each branch renders it once.
- */
-const csvText = (column: string, raw: boolean) => {
-  const value = raw ? sql<string>`${sql.ref(column)}` : spreadsheetSafe(column);
-  return sql<string>`CASE WHEN ${sql.ref(column)} ~ '[",\r\n]' THEN '"' || replace(${value}, '"', '""') || '"' ELSE ${value} END`;
-};
 
 /**
  * One user (a row `f` of features.user_features) as a CSV record, rendered by PostgreSQL from the

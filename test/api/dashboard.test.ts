@@ -5,6 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApp } from '../../src/api/app.js';
 import { CLIENT_SCRIPT } from '../../src/dashboard/client-script.js';
+import { stepLabel } from '../../src/dashboard/format.js';
+import { transformSteps } from '../../src/run/transform.js';
 import type { DbHandle } from '../../src/db/connect.js';
 import { dataDir, options, removeDir, testDatabase } from '../helpers.js';
 
@@ -97,6 +99,7 @@ test('the assets are served by the service with their types; the overview has ev
   assert.match(overview, /<script src="\/ui\/dashboard\.js" defer(="")?><\/script>/);
   const ids = [...script.matchAll(/getElementById\('([^']+)'\)/g)].map((m) => m[1]!);
   assert.deepEqual([...new Set(ids)].sort(), [
+    'drop-zone',
     'run-form',
     'run-message',
     'run-progress',
@@ -106,6 +109,8 @@ test('the assets are served by the service with their types; the overview has ev
     'token-forget',
     'token-form',
     'token-state',
+    'upload-form',
+    'upload-progress',
   ]);
   for (const id of ids) assert.match(overview, new RegExp(`id="${id}"`), `#${id} is on the overview page`);
   // The script finds the run a click started by comparing with the newest run the page shows
@@ -121,7 +126,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
   const overview = await get('/');
   assert.match(overview.text, new RegExp(`href="/ui/runs/${run.run_id}">Run ${run.run_id}</a>`));
   assert.match(overview.text, new RegExp(`<section id="runs"[^>]* data-latest-run="${run.run_id}"`), "the script's newest run");
-  assert.match(overview.text, /3 \/ 2 \/ 1/, 'users.csv: read / loaded / rejected');
+  assert.match(overview.text.replace(/<[^>]+>/g, ''), /3 \/ 2 \/ 1/, 'users.csv: read / loaded / rejected');
   assert.match(overview.text, /&lt;\/title&gt;&lt;script&gt;alert\(2\)&lt;\/script&gt;/, 'the compound name, escaped');
   assert.doesNotMatch(overview.text, /<script>alert/);
 
@@ -134,7 +139,7 @@ test('after a run: the pages show what the API answers, every value escaped', as
   const rejects = await get(`/ui/runs/${run.run_id}`);
   assert.equal(rejects.status, 200);
   assert.match(rejects.text, /Rejected rows 1 to 1 of 1, causes first: by file \(users, compounds, experiments\) and line/);
-  assert.match(rejects.text, /<td class="num">4<\/td>/, "the reject's line");
+  assert.match(rejects.text, /<td class="num" data-label="Line">4<\/td>/, "the reject's line");
   assert.match(rejects.text, /&lt;script&gt;x&lt;\/script&gt;,\tBad/, 'its raw line, escaped');
   assert.doesNotMatch(rejects.text, /<script>x/);
 });
@@ -148,7 +153,7 @@ test('the features page pages like the API, and a jump marks the user asked for'
   assert.match(last.text, /Users 2 to 2/);
   assert.match(last.text, /Last page/, 'no link to an empty page after the last user');
   const jump = await get('/ui/features?user=2&limit=25');
-  assert.match(jump.text, /<tr class="highlight" aria-current="true"><th scope="row" class="num">2<\/th>/);
+  assert.match(jump.text, /<tr class="highlight" aria-current="true"><th scope="row" class="num" data-label="User id">2<\/th>/);
   const beyond = await get('/ui/features?user=3');
   assert.match(beyond.text, /No user has an id of 3 or more\./);
 });
@@ -160,6 +165,7 @@ test("bad parameters get 400 with the API's own message, an unknown run 404, bot
     ['/ui/features?user=-1', 400, /user must be an integer/],
     ['/ui/runs/abc', 400, /&quot;abc&quot; is not a valid id/],
     ['/ui/runs/1?offset=-1', 400, /offset must be an integer/],
+    ['/ui/runs/1?file=x.csv', 400, /file must be one of users\.csv, compounds\.csv, user_experiments\.csv, got &quot;x\.csv&quot;/],
     ['/ui/runs/99', 404, /There is no run 99\./],
   ];
   for (const [url, status, message] of cases) {
@@ -172,4 +178,109 @@ test("bad parameters get 400 with the API's own message, an unknown run 404, bot
   const head = await app.request('/', { method: 'HEAD' });
   assert.equal(head.status, 200);
   assert.equal(await head.text(), '');
+});
+
+test('the overview names the data folder and has the upload form; /favicon.ico is answered; every transform step has words for people', async () => {
+  const overview = (await get('/')).text;
+  // DATA_DIR (a temporary folder outside the working folder here) as the operator set it.
+  assert.match(overview, new RegExp(`<code id="data-dir">${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</code>`));
+  for (const part of ['users', 'user_experiments', 'compounds'])
+    assert.match(overview, new RegExp(`<input id="file-${part}" name="${part}" type="file"[^>]* required`), part);
+  assert.match(
+    overview,
+    /<form id="upload-form" method="post" action="\/data" enctype="multipart\/form-data"/,
+    'works without the script too',
+  );
+
+  const icon = await get('/favicon.ico');
+  assert.equal(icon.status, 200);
+  assert.match(icon.headers.get('content-type') ?? '', /^image\/svg\+xml/);
+
+  // A step without a label would be shown by its file name (`user-features-by-half`).
+  for (const citus of [false, true]) {
+    for (const step of await transformSteps(undefined, citus)) {
+      assert.notEqual(stepLabel(step.name), step.name.split('-').join(' '), `sql/transform step ${step.name} has no label`);
+    }
+  }
+  assert.equal(stepLabel('user-features-by-half'), 'computing the features');
+  const script = (await get('/ui/dashboard.js')).text;
+  assert.ok(script.includes(stepLabel.toString()), "the script's labels are the same function");
+});
+
+test('rejects: counts per kind of reason, filters by file and reason, and a spreadsheet-safe CSV download', async (t) => {
+  const own = await testDatabase();
+  const files = await dataDir({
+    users: [
+      ['user_id', 'name', 'email', 'signup_date'],
+      ...Array.from({ length: 6 }, (_, i) => [String(i + 1), `U${i + 1}`, `u${i + 1}@example.org`, '2023-01-01']),
+      ['=HYPERLINK("http://x")', 'Eve', 'eve@example.org', '2023-01-01'],
+      ['7', 'Sam', 'sam@example.org', '2023-02-30'],
+    ],
+    experiments: [
+      ['experiment_id', 'user_id', 'experiment_compound_ids', 'experiment_run_time'],
+      ...Array.from({ length: 8 }, (_, i) => [String(i + 1), String((i % 6) + 1), '1', '5']),
+      ['20', '98', '1', '5'],
+      ['21', '99', '1', '5'],
+      ['22', '1', '7', '5'],
+    ],
+  });
+  t.after(async () => {
+    await own.close();
+    await removeDir(files);
+  });
+  const api = createApp(own, options(files, { maxRejectRatio: 1 }));
+  const run = (await (await api.request('/data', { method: 'POST' })).json()) as any;
+  assert.equal(run.status, 'succeeded');
+  const json = async (url: string) => (await (await api.request(url)).json()) as any;
+
+  const { reasons } = await json(`/runs/${run.run_id}/rejects/reasons`);
+  assert.deepEqual(reasons, [
+    { file: 'user_experiments.csv', reason: 'user_id … is not an accepted user', rows: 2 },
+    { file: 'user_experiments.csv', reason: 'compound … is not an accepted compound', rows: 1 },
+    { file: 'users.csv', reason: 'signup_date … is not a valid date (YYYY-MM-DD)', rows: 1 },
+    { file: 'users.csv', reason: 'user_id … is not a positive integer', rows: 1 },
+  ]);
+
+  const some = await json(`/runs/${run.run_id}/rejects?reason=${encodeURIComponent('user_id … is not an accepted user')}`);
+  assert.deepEqual(
+    some.rejected.map((r: any) => [r.file, r.line, r.reason]),
+    [
+      ['user_experiments.csv', 10, 'user_id 98 is not an accepted user'],
+      ['user_experiments.csv', 11, 'user_id 99 is not an accepted user'],
+    ],
+  );
+  const users = await json(`/runs/${run.run_id}/rejects?file=users.csv`);
+  assert.deepEqual(
+    users.rejected.map((r: any) => r.line),
+    [8, 9],
+  );
+  assert.equal((await api.request(`/runs/${run.run_id}/rejects?file=nope.csv`)).status, 400);
+
+  // The CSV: the formula in a raw line and a reason gets a leading ', as in GET /data.csv; raw=1 keeps it.
+  const csv = await api.request(`/runs/${run.run_id}/rejects.csv?file=users.csv`);
+  assert.equal(csv.status, 200);
+  assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+  const lines = (await csv.text()).split('\r\n');
+  assert.equal(lines[0], 'file,line,reason,raw,raw_bytes');
+  assert.equal(lines.length, 4, 'a header, two rejects and the last CRLF');
+  assert.match(
+    lines[1]!,
+    /^users\.csv,8,"user_id '=HYPERLINK\(""http:\/\/x""\)' is not a positive integer","'=HYPERLINK\(""http:\/\/x""\),\tEve,/,
+  );
+  const raw = await (await api.request(`/runs/${run.run_id}/rejects.csv?file=users.csv&raw=1`)).text();
+  assert.match(raw.split('\r\n')[1]!, /,"=HYPERLINK\(""http:\/\/x""\),\tEve,/);
+  const all = await (await api.request(`/runs/${run.run_id}/rejects.csv`)).text();
+  assert.equal(all.split('\r\n').length, 2 + 5, 'every reject without a filter');
+
+  // The run page: the counts, the filters, the download of what is shown.
+  const page = await (
+    await api.request(`/ui/runs/${run.run_id}?file=user_experiments.csv&reason=${encodeURIComponent('user_id … is not an accepted user')}`)
+  ).text();
+  assert.match(page, /Rejected rows 1 to 2 of 2 that match, causes first: by file \(users, compounds, experiments\) and line/);
+  assert.match(page, /<option value="user_experiments.csv" selected="">/);
+  assert.match(page, /<option value="user_id … is not an accepted user" selected="">/);
+  assert.match(
+    page,
+    /href="\/runs\/\d+\/rejects\.csv\?file=user_experiments\.csv&amp;reason=user_id%20%E2%80%A6%20is%20not%20an%20accepted%20user"[^>]*>Download these 2 as CSV/,
+  );
 });

@@ -60,7 +60,15 @@ test('every route the app serves is in the document, with its parameters, answer
   }
   // The dashboard's HTML pages and their assets are the only routes left out, by name: they are
   // not API (test/api/dashboard.test.ts and the browser tests cover them).
-  const pages = ['get /', 'get /ui/features', 'get /ui/runs/{id}', 'get /ui/dashboard.css', 'get /ui/dashboard.js', 'get /ui/icon.svg'];
+  const pages = [
+    'get /',
+    'get /ui/features',
+    'get /ui/runs/{id}',
+    'get /ui/dashboard.css',
+    'get /ui/dashboard.js',
+    'get /ui/icon.svg',
+    'get /favicon.ico',
+  ];
   for (const page of pages) {
     assert.ok(served.has(page), `${page} is served`);
     assert.ok(!described.has(page), `${page} is not in the API document`);
