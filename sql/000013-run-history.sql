@@ -40,14 +40,15 @@ $$;
 
 -- The users whose features differ between two runs whose features are kept: `change` is 'added'
 -- (in p_run only), 'removed' (in p_against only) or 'changed' (the experiment count, the average
--- run time, or the top compounds and their count differ; a renamed user or compound is not a
--- change of features). `_before` is p_against's value, `_after` p_run's.
+-- run time, or the top compounds or their count differ; a renamed user or compound is not a change
+-- of features). `_before` is p_against's value, `_after` p_run's.
 --
--- The two partitions are read in user_id order (their unique indexes) and merged by a sorted
--- GROUP BY, rather than FULL JOINed: PostgreSQL does not know that a full join's output is in
--- user_id order, so a page (`WHERE user_id > $after ORDER BY user_id LIMIT n`) would sort the whole
--- diff, while this plan stops after n changed users. Inlined by the planner (one SELECT, STABLE,
--- not STRICT), so such conditions reach the index scans. From psql:
+-- A LEFT JOIN (users of p_run) and an anti-join (users only in p_against) rather than one FULL JOIN:
+-- each is a merge join over the partitions' unique indexes whose output PostgreSQL knows is in
+-- user_id order, so a page (`WHERE user_id > $after ORDER BY user_id LIMIT n`) merges the two and
+-- stops after n changed users, where a FULL JOIN's output would be sorted whole for every page.
+-- Inlined by the planner (one SELECT, STABLE, not STRICT), so such conditions reach the index
+-- scans. From psql:
 --   SELECT * FROM etl.run_diff(7, 6) ORDER BY user_id LIMIT 20;
 CREATE FUNCTION etl.run_diff(p_run bigint, p_against bigint)
 RETURNS TABLE (user_id bigint, change text,
@@ -58,32 +59,54 @@ RETURNS TABLE (user_id bigint, change text,
                top_compound_ids_before bigint[], top_compound_ids_after bigint[],
                top_compound_experiments_before bigint, top_compound_experiments_after bigint)
 LANGUAGE sql STABLE AS $$
-  SELECT user_id,
-         CASE WHEN NOT bool_or(is_after) THEN 'removed' WHEN bool_and(is_after) THEN 'added' ELSE 'changed' END,
-         min(total_experiments) FILTER (WHERE NOT is_after), min(total_experiments) FILTER (WHERE is_after),
-         min(average_run_time) FILTER (WHERE NOT is_after), min(average_run_time) FILTER (WHERE is_after),
-         min(top_compound_id) FILTER (WHERE NOT is_after), min(top_compound_id) FILTER (WHERE is_after),
-         min(top_compound_name) FILTER (WHERE NOT is_after), min(top_compound_name) FILTER (WHERE is_after),
-         min(top_compound_ids) FILTER (WHERE NOT is_after), min(top_compound_ids) FILTER (WHERE is_after),
-         min(top_compound_experiments) FILTER (WHERE NOT is_after), min(top_compound_experiments) FILTER (WHERE is_after)
-  FROM (SELECT true AS is_after, user_id, total_experiments, average_run_time, top_compound_id, top_compound_name,
-               top_compound_ids, top_compound_experiments
-        FROM mart.user_features WHERE run_id = p_run
-        UNION ALL
-        SELECT false, user_id, total_experiments, average_run_time, top_compound_id, top_compound_name,
-               top_compound_ids, top_compound_experiments
-        FROM mart.user_features WHERE run_id = p_against) both_runs
-  GROUP BY user_id
-  HAVING count(*) = 1
-      OR min(total_experiments) <> max(total_experiments)
-      -- A user without experiments has a null average in both runs: not a change.
-      OR count(average_run_time) = 1 OR min(average_run_time) <> max(average_run_time)
-      OR min(top_compound_ids) <> max(top_compound_ids)
-      OR count(top_compound_experiments) = 1 OR min(top_compound_experiments) <> max(top_compound_experiments)
+  SELECT a.user_id, CASE WHEN b.user_id IS NULL THEN 'added' ELSE 'changed' END,
+         b.total_experiments, a.total_experiments, b.average_run_time, a.average_run_time,
+         b.top_compound_id, a.top_compound_id, b.top_compound_name, a.top_compound_name,
+         b.top_compound_ids, a.top_compound_ids, b.top_compound_experiments, a.top_compound_experiments
+  FROM mart.user_features a
+  LEFT JOIN mart.user_features b ON b.run_id = p_against AND b.user_id = a.user_id
+  WHERE a.run_id = p_run
+    AND (b.user_id IS NULL
+         OR a.total_experiments <> b.total_experiments
+         OR a.average_run_time IS DISTINCT FROM b.average_run_time
+         OR a.top_compound_ids <> b.top_compound_ids
+         OR a.top_compound_experiments IS DISTINCT FROM b.top_compound_experiments)
+  UNION ALL
+  SELECT b.user_id, 'removed',
+         b.total_experiments, NULL, b.average_run_time, NULL, b.top_compound_id, NULL, b.top_compound_name, NULL,
+         b.top_compound_ids, NULL, b.top_compound_experiments, NULL
+  FROM mart.user_features b
+  WHERE b.run_id = p_against
+    AND NOT EXISTS (SELECT FROM mart.user_features a WHERE a.run_id = p_run AND a.user_id = b.user_id)
 $$;
 
--- One row: how two runs differ (etl.run_diff counted), and each run's users and average. A
--- feature's count is of the users in both runs whose value of it changed.
+-- etl.run_diff with the counts of the whole diff on every row (window aggregates, so a reader
+-- that pages through the diff gets them from the same pass): users added, removed, changed, and of
+-- the users in both runs, how many have another value of each feature.
+CREATE FUNCTION etl.run_diff_counted(p_run bigint, p_against bigint)
+RETURNS TABLE (user_id bigint, change text,
+               total_experiments_before bigint, total_experiments_after bigint,
+               average_run_time_before double precision, average_run_time_after double precision,
+               top_compound_id_before bigint, top_compound_id_after bigint,
+               top_compound_name_before text, top_compound_name_after text,
+               top_compound_ids_before bigint[], top_compound_ids_after bigint[],
+               top_compound_experiments_before bigint, top_compound_experiments_after bigint,
+               added bigint, removed bigint, changed bigint,
+               total_experiments_changed bigint, average_run_time_changed bigint, top_compound_changed bigint)
+LANGUAGE sql STABLE AS $$
+  SELECT d.*,
+         count(*) FILTER (WHERE d.change = 'added') OVER (),
+         count(*) FILTER (WHERE d.change = 'removed') OVER (),
+         count(*) FILTER (WHERE d.change = 'changed') OVER (),
+         count(*) FILTER (WHERE d.total_experiments_before <> d.total_experiments_after) OVER (),
+         count(*) FILTER (WHERE d.change = 'changed' AND d.average_run_time_before IS DISTINCT FROM d.average_run_time_after) OVER (),
+         count(*) FILTER (WHERE d.change = 'changed' AND (d.top_compound_ids_before <> d.top_compound_ids_after
+                                                          OR d.top_compound_experiments_before IS DISTINCT FROM d.top_compound_experiments_after)) OVER ()
+  FROM etl.run_diff(p_run, p_against) d
+$$;
+
+-- One row: how two runs differ (the counts of etl.run_diff_counted), and each run's users and
+-- average. From psql: SELECT * FROM etl.run_diff_summary(7, 6);
 CREATE FUNCTION etl.run_diff_summary(p_run bigint, p_against bigint,
   OUT run_id bigint, OUT against bigint, OUT users_before bigint, OUT users_after bigint,
   OUT added bigint, OUT removed bigint, OUT changed bigint,
@@ -91,14 +114,10 @@ CREATE FUNCTION etl.run_diff_summary(p_run bigint, p_against bigint,
   OUT average_before numeric, OUT average_after numeric)
 LANGUAGE sql STABLE AS $$
   SELECT p_run, p_against, b.users, a.users,
-         count(*) FILTER (WHERE d.change = 'added'), count(*) FILTER (WHERE d.change = 'removed'),
-         count(*) FILTER (WHERE d.change = 'changed'),
-         count(*) FILTER (WHERE d.total_experiments_before <> d.total_experiments_after),
-         count(*) FILTER (WHERE d.change = 'changed' AND d.average_run_time_before IS DISTINCT FROM d.average_run_time_after),
-         count(*) FILTER (WHERE d.change = 'changed' AND (d.top_compound_ids_before <> d.top_compound_ids_after
-                                                          OR d.top_compound_experiments_before IS DISTINCT FROM d.top_compound_experiments_after)),
+         coalesce(c.added, 0), coalesce(c.removed, 0), coalesce(c.changed, 0), coalesce(c.total_experiments_changed, 0),
+         coalesce(c.average_run_time_changed, 0), coalesce(c.top_compound_changed, 0),
          b.average_experiments_per_user, a.average_experiments_per_user
-  FROM etl.runs a CROSS JOIN etl.runs b LEFT JOIN etl.run_diff(p_run, p_against) d ON true
+  FROM etl.runs a CROSS JOIN etl.runs b
+  LEFT JOIN (SELECT * FROM etl.run_diff_counted(p_run, p_against) LIMIT 1) c ON true
   WHERE a.run_id = p_run AND b.run_id = p_against
-  GROUP BY a.users, b.users, a.average_experiments_per_user, b.average_experiments_per_user
 $$;

@@ -146,7 +146,17 @@ const EMBEDDED_SETTINGS = [
 async function startServer(bin: Binaries, cluster: string, port: number, account: Account, dir: string): Promise<ChildProcess> {
   const child = spawn(
     bin.postgres,
-    ['-D', cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...EMBEDDED_SETTINGS.flatMap((s) => ['-c', s])],
+    [
+      '-D',
+      cluster,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      ...EMBEDDED_SETTINGS.flatMap((s) => ['-c', s]),
+    ],
     {
       ...account,
       // stderr is read for as long as the server runs: a pipe nobody drains would block its logging.

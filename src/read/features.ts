@@ -204,7 +204,7 @@ const spreadsheetSafe = (column: string) => {
  * LF: its exact value, or (the default) spreadsheetSafe. That test is made on the column itself,
  * which holds those characters exactly when the safe value does, so each branch renders it once.
  */
-const csvText = (column: string, raw: boolean) => {
+export const csvText = (column: string, raw: boolean) => {
   const value = raw ? sql<string>`${sql.ref(column)}` : spreadsheetSafe(column);
   return sql<string>`CASE WHEN ${sql.ref(column)} ~ '[",\r\n]' THEN '"' || replace(${value}, '"', '""') || '"' ELSE ${value} END`;
 };

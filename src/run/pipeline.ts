@@ -141,7 +141,11 @@ async function recordedRun(database: DbHandle, options: EtlOptions): Promise<Run
     options.signal?.removeEventListener('abort', cancel);
     await received?.remove().catch((error) => log(`run ${runId}: could not remove the received files: ${(error as Error).message}`));
     await pruneHistory(database.db, options.keepRuns ?? 20, options.keepRunRecords ?? 1000).catch((error) =>
-      log(`run ${runId}: could not delete the rejects and records of older runs yet: ${(error as Error).message}`, { run_id: runId }, 'warn'),
+      log(
+        `run ${runId}: could not delete the rejects and records of older runs yet: ${(error as Error).message}`,
+        { run_id: runId },
+        'warn',
+      ),
     );
   }
   const run = (await getRun(database.db, runId))!;
