@@ -25,9 +25,11 @@ async function comparedRuns(trx: Kysely<Database>, { runId, against }: DiffReque
         SELECT max(run_id) AS run_id FROM etl.runs WHERE status = 'succeeded' AND run_id < ${runId}`.execute(trx)
     ).rows[0]?.run_id;
   if (other == null) throw new DiffUnavailableError(`run ${runId} has no earlier successful run to compare with: give ?against=`);
-  const { rows } = await sql<{ run_id: number; status: string; kept: boolean }>`
-    SELECT r.run_id, r.status, EXISTS (SELECT 1 FROM etl.runs_with_features k WHERE k.run_id = r.run_id) AS kept
-    FROM etl.runs r WHERE r.run_id IN (${runId}, ${other})`.execute(trx);
+  const rows = await trx
+    .selectFrom('etl.runs as r')
+    .select((eb) => ['r.run_id', 'r.status', eb.exists(eb.selectFrom('etl.runs_with_features as k').whereRef('k.run_id', '=', 'r.run_id')).as('kept')])
+    .where('r.run_id', 'in', [runId, other])
+    .execute();
   for (const id of [runId, other]) {
     const run = rows.find((r) => r.run_id === id);
     if (!run) throw new DiffUnavailableError(`no run ${id}`);
