@@ -107,12 +107,15 @@ $$;
 
 -- One row: how two runs differ (the counts of etl.run_diff_counted), and each run's users and
 -- average. From psql: SELECT * FROM etl.run_diff_summary(7, 6);
+-- Merge joins only, for this call: the two partitions are read in user_id order from their
+-- indexes and merged without memory, where the planner's hash joins of two 1M-user partitions
+-- spilled past work_mem and were slower.
 CREATE FUNCTION etl.run_diff_summary(p_run bigint, p_against bigint,
   OUT run_id bigint, OUT against bigint, OUT users_before bigint, OUT users_after bigint,
   OUT added bigint, OUT removed bigint, OUT changed bigint,
   OUT total_experiments_changed bigint, OUT average_run_time_changed bigint, OUT top_compound_changed bigint,
   OUT average_before numeric, OUT average_after numeric)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET enable_hashjoin = off SET enable_nestloop = off SET jit = off AS $$
   SELECT p_run, p_against, b.users, a.users,
          coalesce(c.added, 0), coalesce(c.removed, 0), coalesce(c.changed, 0), coalesce(c.total_experiments_changed, 0),
          coalesce(c.average_run_time_changed, 0), coalesce(c.top_compound_changed, 0),

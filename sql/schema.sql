@@ -386,6 +386,9 @@ CREATE OR REPLACE FUNCTION etl.run_diff_summary(p_run bigint, p_against bigint, 
  RETURNS record
  LANGUAGE sql
  STABLE
+ SET enable_hashjoin TO 'off'
+ SET enable_nestloop TO 'off'
+ SET jit TO 'off'
 AS $function$
   SELECT p_run, p_against, b.users, a.users,
          coalesce(c.added, 0), coalesce(c.removed, 0), coalesce(c.changed, 0), coalesce(c.total_experiments_changed, 0),
