@@ -50,9 +50,11 @@ async function writeRows(rows: Rows): Promise<void> {
 /** Each user's features, read naively from the rows (as test/run/reference.test.ts does). */
 function naiveFeatures({ users, experiments, compounds }: Rows): Map<number, Side> {
   const names = new Map(compounds.map(([id, name]) => [Number(id), name!]));
+  const byUser = new Map<number, string[][]>();
+  for (const e of experiments) byUser.set(Number(e[1]), [...(byUser.get(Number(e[1])) ?? []), e]);
   return new Map(
     users.map(([id]) => {
-      const mine = experiments.filter((e) => Number(e[1]) === Number(id));
+      const mine = byUser.get(Number(id)) ?? [];
       const counts = new Map<number, number>();
       for (const e of mine) for (const c of new Set(e[2]!.split(';').map(Number))) counts.set(c, (counts.get(c) ?? 0) + 1);
       const best = Math.max(0, ...counts.values());
@@ -302,7 +304,10 @@ test("a diff that cannot be made is a 404 naming why; an old run's features are 
   // KEEP_RUNS=3: after three more successful runs the first run's features are gone.
   await writeRows(second);
   for (let i = 0; i < 3; i++) await trigger();
-  assert.match(await error(`/runs/${runs[0]}/diff?against=${runs.at(-1)}`), new RegExp(`the features of run ${runs[0]} are no longer kept`));
+  assert.match(
+    await error(`/runs/${runs[0]}/diff?against=${runs.at(-1)}`),
+    new RegExp(`the features of run ${runs[0]} are no longer kept`),
+  );
   const same = await diff(`/runs/${runs.at(-1)}/diff`);
   assert.deepEqual([same.against, same.users.added, same.users.removed, same.users.changed, same.changes], [runs.at(-2), 0, 0, 0, []]);
 });
