@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './api/app.js';
 import { isLoopback } from './api/auth.js';
@@ -8,6 +7,7 @@ import { readConfig, type Config } from './support/config.js';
 import { StartupError } from './support/errors.js';
 import { log, logConfig } from './support/log.js';
 import { openDb, type DbHandle } from './db/connect.js';
+import { shown as shownPath } from './db/embedded.js';
 import { recoverInterruptedRuns, runsSettled } from './run/pipeline.js';
 import { failStartup } from './support/startup.js';
 
@@ -38,13 +38,24 @@ server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'er
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   const mode = database.mode;
   const on = mode.kind === 'citus' ? `: Citus, ${mode.workers} workers, ${mode.shards} shards` : '';
-  log(`listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'}${on})`, {
-    address: info.address,
-    port: info.port,
-    database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
-    mode: mode.kind,
-    ...(mode.kind === 'citus' ? { workers: mode.workers, shards: mode.shards } : {}),
-  });
+  // A newcomer's next commands, with the port actually taken.
+  const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;
+  const files = shownPath(config.dataDir);
+  const embedded = database.embedded;
+  const folder = embedded ? `; database folder ${shownPath(embedded.cluster)} (PostgreSQL ${embedded.version})` : '';
+  log(
+    `listening on http://${host}:${info.port} (${config.databaseUrl ? 'DATABASE_URL' : 'embedded PostgreSQL'}${on}); dashboard ${base}/; input files in ${files}${folder}`,
+    {
+      address: info.address,
+      port: info.port,
+      dashboard: `${base}/`,
+      data_dir: config.dataDir,
+      ...(embedded ? { database_folder: embedded.cluster, postgresql: embedded.version } : {}),
+      database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
+      mode: mode.kind,
+      ...(mode.kind === 'citus' ? { workers: mode.workers, shards: mode.shards } : {}),
+    },
+  );
   if (!config.apiToken && !isLoopback(config.host)) {
     log(
       `HOST=${config.host} is reachable from other machines and API_TOKEN is not set: anyone who can reach it can run the ETL and upload data; set API_TOKEN`,
@@ -52,10 +63,9 @@ server.on('error', (error) => log(`HTTP server error: ${error.message}`, {}, 'er
       'warn',
     );
   }
-  // A newcomer's next commands, with the port actually taken.
-  const base = `http://${['0.0.0.0', '[::]'].includes(host) ? 'localhost' : host}:${info.port}`;
   const commands: [command: string, what: string][] = [
-    [`curl -X POST ${base}/data`, `run the ETL on ${path.relative(process.cwd(), config.dataDir) || '.'}`],
+    [`${base}/`, 'the dashboard (open it in a browser)'],
+    [`curl -X POST ${base}/data`, `run the ETL on ${files}`],
     [`curl ${base}/data`, 'the features of every user'],
     [`curl ${base}/docs`, 'the API, interactive (open it in a browser)'],
     ['bin/query.sh', 'the same features, with psql'],

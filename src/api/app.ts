@@ -11,6 +11,7 @@ import { requireToken } from './auth.js';
 import type { ApiContext, ApiOptions, Env } from './context.js';
 import { docsHeaders } from './docs.js';
 import { Metrics } from './metrics.js';
+import { scheduleRuns } from './schedule.js';
 import { headAsGet, limitBodies, logRequests } from './middleware.js';
 import { checkHost, checkOrigin } from './origin.js';
 import { registerData } from './routes/data/data.handlers.js';
@@ -71,6 +72,7 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
   registerHealth(app, context);
   registerMetrics(app, context);
   registerDocs(app);
+  if (options.schedule) scheduleRuns(context, options.schedule, options.signal);
 
   // The dashboard's HTML pages (not API: they are not in the OpenAPI document), over the same reads.
   app.route('/', dashboard({ db: readers.db, publicRun }));

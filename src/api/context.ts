@@ -11,7 +11,13 @@ import type { UploadLimits } from './upload.js';
 
 export type { Env } from './env.js';
 
-export type ApiOptions = EtlOptions & TokenOptions & BrowserOptions & Partial<UploadLimits>;
+export type ApiOptions = EtlOptions &
+  TokenOptions &
+  BrowserOptions &
+  Partial<UploadLimits> & {
+    /** SCHEDULE: a cron pattern on which the service runs the ETL on DATA_DIR (src/api/schedule.ts). */
+    schedule?: string;
+  };
 
 export interface ApiContext {
   database: DbHandle;

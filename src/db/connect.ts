@@ -21,6 +21,8 @@ export interface DbHandle {
   readers: Readers;
   /** Connection string, for tools like psql; contains the password. Never log it. */
   url: string;
+  /** With the embedded PostgreSQL: its cluster's folder and version (the start-up banner names them). */
+  embedded?: { cluster: string; version: string };
   /** Plain PostgreSQL, or a Citus coordinator whose data tables are distributed (src/db/citus.ts). */
   mode: DatabaseMode;
   /** Cancels the statements this handle's run pool is running (and only those). */
@@ -87,6 +89,7 @@ export async function openDb(
     db,
     readers,
     url,
+    ...(embedded ? { embedded: { cluster: embedded.cluster, version: embedded.version } } : {}),
     mode,
     async cancelQueries() {
       await pool.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,9 @@ import { binaries, clusterDir, postgresAccount, type Account, type Binaries } fr
 
 export interface EmbeddedPostgres {
   url: string;
+  /** The folder the cluster is in (EMBEDDED_PG_DIR, or where its link leads) and the server's version ("15.18"), for the start-up banner. */
+  cluster: string;
+  version: string;
   stop(): Promise<void>;
 }
 
@@ -62,14 +65,17 @@ export async function startEmbeddedPostgres(
   const bin = await binaries(account, log);
   const cluster = await clusterDir(dir, account, log);
 
+  // `postgres --version` answers before its check for root, so it needs no account switch.
+  const version = /\(PostgreSQL\) (\d+(?:\.\d+)?)/.exec(execFileSync(bin.postgres, ['--version']).toString())?.[1] ?? 'unknown';
   if (!existsSync(path.join(cluster, 'PG_VERSION'))) await initdb(bin, cluster, account);
+  else checkMajorVersion(version, cluster, dir);
 
   const running = runningServer(cluster);
   if (running?.owner != null) {
     if (!shareRunning) throw new EmbeddedInUseError(dir, running.owner, running.port);
     const shared = await readyPort(cluster, running.postmaster);
     log(`using the embedded PostgreSQL of the running process ${running.owner} (port ${shared})`, { owner: running.owner, port: shared });
-    return { url: urlOf(shared), stop: async () => {} };
+    return { url: urlOf(shared), cluster, version, stop: async () => {} };
   }
   if (running) await stopPostmaster(cluster);
 
@@ -77,6 +83,8 @@ export async function startEmbeddedPostgres(
   await writeFile(path.join(cluster, OWNER_FILE), JSON.stringify({ owner: process.pid, postmaster: server.pid }));
   return {
     url: urlOf(port),
+    cluster,
+    version,
     async stop() {
       if (server.exitCode === null && server.signalCode === null) {
         const exited = once(server, 'exit');
@@ -88,10 +96,24 @@ export async function startEmbeddedPostgres(
   };
 }
 
+/**
+ * A cluster is tied to one major version of PostgreSQL; the server of another refuses it with a
+ * FATAL line that says nothing of what to do. A cluster made by the PostgreSQL 17 of earlier
+ * versions of this service is the case met in practice (see docs/day-two.md#the-embedded-postgresql).
+ */
+function checkMajorVersion(version: string, cluster: string, dir: string): void {
+  const made = readFileSync(path.join(cluster, 'PG_VERSION'), 'utf8').trim();
+  const runs = version.split('.')[0];
+  if (version === 'unknown' || made === runs) return;
+  throw new StartupError(
+    `the embedded PostgreSQL in ${shown(dir)} was made by PostgreSQL ${made} and this version runs PostgreSQL ${runs}: move it aside (mv ${shown(dir)} ${shown(dir)}-pg${made}) and start again, then run the ETL to publish the features anew; to keep its run history, see docs/day-two.md#the-embedded-postgresql`,
+  );
+}
+
 const urlOf = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
 
 /** A folder as people gave it: relative to the current folder when inside it. */
-function shown(dir: string): string {
+export function shown(dir: string): string {
   const relative = path.relative(process.cwd(), dir);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : dir;
 }

@@ -2,13 +2,17 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
+import { StartupError } from '../support/errors.js';
 import { SQL_DIR } from './sql-paths.js';
 
 /** Any two numbers work; they only need to differ from each other and from other apps' locks. */
 export const MIGRATE_LOCK = 7_310_001;
 
-/** A schema script was changed, removed or added out of order after others were applied. */
-export class MigrationError extends Error {
+/**
+ * A schema script was changed, removed or added out of order after others were applied: the
+ * service cannot start on this database, and its one line says why (a StartupError).
+ */
+export class MigrationError extends StartupError {
   override name = 'MigrationError';
 }
 
@@ -41,7 +45,12 @@ export async function migrate(pool: pg.Pool, dir = SQL_DIR): Promise<string[]> {
     const byName = new Map(scripts.map((s) => [s.name, s]));
     for (const row of applied) {
       const script = byName.get(row.name);
-      if (!script) throw new MigrationError(`sql/${row.name} was applied to this database but is missing from sql/`);
+      // Most often a rollback: an older checkout (or release) on a database a newer one migrated.
+      if (!script) {
+        throw new MigrationError(
+          `this database was migrated by a newer version of lab-features-etl (it has sql/${row.name}, this version does not): run that version or a later one, or restore the backup made before the upgrade (docs/day-two.md#upgrade-and-rollback)`,
+        );
+      }
       if (script.checksum !== row.checksum) {
         throw new MigrationError(
           `sql/${row.name} changed after it was applied to this database; add a new numbered script instead of editing it`,

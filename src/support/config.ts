@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { Cron } from 'croner';
 import { StartupError } from './errors.js';
 
 /** Everything the service reads from the environment, parsed once. */
@@ -43,6 +44,8 @@ export interface Config {
   allowedOrigins: string[];
   /** Host names (any port) answered besides localhost, 127.0.0.1 and [::1]; see src/api/origin.ts. */
   allowedHosts: string[];
+  /** SCHEDULE: a cron pattern (checked by croner) on which the service runs the ETL on DATA_DIR. */
+  schedule: string | undefined;
   /** On a Citus coordinator: shards of the distributed tables when they are first distributed (unset: Citus's citus.shard_count). */
   citusShardCount: number | undefined;
 }
@@ -94,6 +97,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiTokenReads: env.API_TOKEN_READS === '1',
     allowedOrigins: list(env, 'ALLOWED_ORIGINS', origin),
     allowedHosts: list(env, 'ALLOWED_HOSTS', hostName),
+    schedule: schedule(env.SCHEDULE),
     citusShardCount: env.CITUS_SHARD_COUNT ? count(env, 'CITUS_SHARD_COUNT', 0, 1, 64_000) : undefined,
   };
 }
@@ -146,6 +150,19 @@ function hostName(text: string): string {
   }
   if (url.host !== url.hostname || url.host !== text.toLowerCase()) throw new Error(what);
   return url.hostname;
+}
+
+/** A cron pattern croner accepts (5 fields, or 6 with seconds first), else one line saying so. */
+function schedule(text: string | undefined): string | undefined {
+  if (!text?.trim()) return undefined;
+  try {
+    new Cron(text.trim(), { paused: true }).stop();
+  } catch (error) {
+    throw new StartupError(
+      `SCHEDULE must be a cron pattern such as "0 3 * * *" (every day at 03:00), got "${text}": ${(error as Error).message}`,
+    );
+  }
+  return text.trim();
 }
 
 function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

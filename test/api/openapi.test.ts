@@ -29,6 +29,24 @@ test('GET /openapi.json is a valid OpenAPI 3.1 document', async () => {
   assert.ok(result.valid, compileErrors(result));
 });
 
+test('every operation has an operationId, unique, for generated clients; servers name this service and HOST:PORT', async () => {
+  const document = await openapi();
+  const ids: string[] = [];
+  for (const [path, item] of Object.entries<any>(document.paths)) {
+    for (const [method, operation] of Object.entries<any>(item)) {
+      assert.match(operation.operationId ?? '', /^[a-z][A-Za-z]+$/, `${method.toUpperCase()} ${path} has an operationId`);
+      ids.push(operation.operationId);
+    }
+  }
+  assert.equal(new Set(ids).size, ids.length, `unique: ${ids.join(', ')}`);
+  assert.ok(ids.includes('runEtl') && ids.includes('getFeatures') && ids.includes('listRuns'));
+  assert.deepEqual(
+    document.servers.map((s: any) => s.url),
+    ['/', 'http://{host}:{port}'],
+  );
+  assert.deepEqual(document.servers[1].variables, { host: { default: '127.0.0.1' }, port: { default: '8080' } });
+});
+
 test('every route the app serves is in the document, with its parameters, answers and examples', async () => {
   const document = await openapi();
   const served = new Set<string>();

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readlinkSync, statSync } from 'node:fs';
-import { chmod, cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, symlink } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, mkdtemp, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import pg from 'pg';
 import { postmasterPid } from '../../src/db/embedded.js';
 import { BINARY_CACHE, CLUSTER_HOME } from '../../src/db/embedded-access.js';
 import { isAlive } from '../../src/support/process.js';
-import { CHALLENGE_DIR, ROOT } from '../helpers.js';
+import { CHALLENGE_DIR, ROOT, testDatabase } from '../helpers.js';
 import { freePort, startService, startServiceToFail, stopService, type Service } from '../service.js';
 
 const exec = promisify(execFile);
@@ -153,6 +153,34 @@ test('EMBEDDED_PG_PORT taken, DATABASE_URL refused, a bad setting: one line each
   const bad = await startServiceToFail({ ...env, MAX_STREAMS: 'lots' });
   assert.equal(bad.code, 1, bad.output);
   assert.equal(oneErrorLine(bad.output), 'MAX_STREAMS must be an integer from 1 to 100, got "lots"');
+});
+
+test('a cluster folder made by another major version of PostgreSQL (17, before 15 was embedded): one line saying what to do', async () => {
+  const env = await serviceEnv();
+  await mkdir(env.EMBEDDED_PG_DIR);
+  // What PostgreSQL 17's initdb left: the major version is the first thing any server checks.
+  await writeFile(path.join(env.EMBEDDED_PG_DIR, 'PG_VERSION'), '17\n');
+  const failed = await startServiceToFail(env);
+  assert.equal(failed.code, 1, failed.output);
+  assert.match(
+    oneErrorLine(failed.output),
+    /^the embedded PostgreSQL in \S+pgdata was made by PostgreSQL 17 and this version runs PostgreSQL 15: move it aside \(mv \S+pgdata \S+pgdata-pg17\) and start again/,
+  );
+});
+
+test('a database a newer version migrated (rolling back one commit): one line saying what to do', async () => {
+  const database = await testDatabase();
+  try {
+    await database.pool.query("INSERT INTO etl.migrations (name, checksum) VALUES ('999999-from-the-future.sql', 'x')");
+    const failed = await startServiceToFail({ DATABASE_URL: database.url, DATA_DIR: CHALLENGE_DIR });
+    assert.equal(failed.code, 1, failed.output);
+    assert.equal(
+      oneErrorLine(failed.output),
+      'this database was migrated by a newer version of lab-features-etl (it has sql/999999-from-the-future.sql, this version does not): run that version or a later one, or restore the backup made before the upgrade (docs/day-two.md#upgrade-and-rollback)',
+    );
+  } finally {
+    await database.close();
+  }
 });
 
 // The team's release check, as root: a checkout in a folder only root may enter (mktemp -d, mode

@@ -12,7 +12,7 @@ import { freePort, startService, stopService, type Service } from '../service.js
 
 const exec = promisify(execFile);
 
-const startServer = (env: Record<string, string>) => startService(env, { timeoutMs: 30_000 });
+const startServer = (env: Record<string, string>) => startService(env, { timeoutMs: 60_000 });
 const stop = async (service: Service) => (await stopService(service)).code;
 
 test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh and query.sh work against it', async () => {
@@ -22,7 +22,10 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
   const env = { EMBEDDED_PG_DIR: path.join(dir, 'pgdata'), EMBEDDED_PG_PORT: pgPort, DATA_DIR: path.join(ROOT, 'data') };
   const server = await startServer(env);
   try {
-    assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(embedded PostgreSQL\)/);
+    assert.match(
+      server.output(),
+      /listening on http:\/\/127\.0\.0\.1:(\d+) \(embedded PostgreSQL\); dashboard http:\/\/127\.0\.0\.1:\1\/; input files in \S*data; database folder \S+pgdata \(PostgreSQL 15\.\d+\)/,
+    );
     assert.ok(server.output().includes(`curl -X POST ${server.base}/data`), 'start-up names the next commands with the real port');
     const trigger = await exec('bin/trigger.sh', [server.base], { cwd: ROOT });
     const summary = JSON.parse(trigger.stdout);
@@ -48,7 +51,7 @@ test('with no DATABASE_URL the server starts its embedded PostgreSQL; trigger.sh
   }
 });
 
-test('with DATABASE_URL the server uses that database; npm run etl prints the run', async () => {
+test('with DATABASE_URL the server uses that database; npm run --silent etl prints the run, and only it, on stdout', async () => {
   const database = await testDatabase();
   try {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-data-'));
@@ -76,7 +79,8 @@ test('with DATABASE_URL the server uses that database; npm run etl prints the ru
       assert.equal(await stop(server), 0);
       await rm(dataDir, { recursive: true, force: true });
     }
-    const etl = await exec(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+    // As docs/day-two.md has it for a pipe (`npm run --silent etl | jq`): stdout is the JSON alone.
+    const etl = await exec('npm', ['run', '--silent', 'etl'], {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(ROOT, 'data') },
     });

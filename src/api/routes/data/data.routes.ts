@@ -21,6 +21,7 @@ const featuresQuery = z.object({ limit: limitQuery, after: afterQuery, raw: rawQ
 
 export const routes = {
   runEtl: createRoute({
+    operationId: 'runEtl',
     method: 'post',
     path: '/data',
     tags: ['ETL'],
@@ -42,6 +43,7 @@ export const routes = {
     },
   }),
   features: createRoute({
+    operationId: 'getFeatures',
     method: 'get',
     path: '/data',
     tags: ['Features'],
@@ -63,6 +65,7 @@ export const routes = {
     },
   }),
   featuresCsv: createRoute({
+    operationId: 'getFeaturesCsv',
     method: 'get',
     path: '/data.csv',
     tags: ['Features'],
@@ -85,6 +88,7 @@ export const routes = {
     },
   }),
   user: createRoute({
+    operationId: 'getUserFeatures',
     method: 'get',
     path: '/data/users/{id}',
     tags: ['Features'],
@@ -99,6 +103,7 @@ export const routes = {
     },
   }),
   summary: createRoute({
+    operationId: 'getSummary',
     method: 'get',
     path: '/data/summary',
     tags: ['Features'],

@@ -6,6 +6,7 @@ import { common, errors, JSON_TYPE } from '../../responses.js';
 
 export const routes = {
   openapi: createRoute({
+    operationId: 'getOpenApiDocument',
     method: 'get',
     path: '/openapi.json',
     tags: ['Operations'],
@@ -16,6 +17,7 @@ export const routes = {
     },
   }),
   docs: createRoute({
+    operationId: 'getDocsPage',
     method: 'get',
     path: '/docs',
     tags: ['Operations'],
@@ -23,6 +25,7 @@ export const routes = {
     responses: { 200: { description: 'An HTML page.', content: { 'text/html': { schema: z.string() } } }, ...common },
   }),
   docsAsset: createRoute({
+    operationId: 'getDocsAsset',
     method: 'get',
     path: '/docs/swagger-ui-dist/{file}',
     tags: ['Operations'],

@@ -5,6 +5,7 @@ import { common, json, retryAfter } from '../../responses.js';
 
 export const routes = {
   health: createRoute({
+    operationId: 'getHealth',
     method: 'get',
     path: '/health',
     tags: ['Operations'],

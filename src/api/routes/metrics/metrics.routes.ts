@@ -4,6 +4,7 @@ import { common } from '../../responses.js';
 
 export const routes = {
   metrics: createRoute({
+    operationId: 'getMetrics',
     method: 'get',
     path: '/metrics',
     tags: ['Operations'],

@@ -32,6 +32,7 @@ const DIFF_DESCRIPTION =
 
 export const routes = {
   runs: createRoute({
+    operationId: 'listRuns',
     method: 'get',
     path: '/runs',
     tags: ['Runs'],
@@ -39,6 +40,7 @@ export const routes = {
     responses: { 200: json(z.object({ runs: z.array(Run) }).openapi('Runs'), 'The run records.'), 503: errors[503], ...common },
   }),
   run: createRoute({
+    operationId: 'getRun',
     method: 'get',
     path: '/runs/{id}',
     tags: ['Runs'],
@@ -47,6 +49,7 @@ export const routes = {
     responses: { 200: json(Run, 'The run record.'), 400: errors[400], 404: errors[404], 503: errors[503], ...common },
   }),
   rejects: createRoute({
+    operationId: 'listRejects',
     method: 'get',
     path: '/runs/{id}/rejects',
     tags: ['Runs'],
@@ -63,6 +66,7 @@ export const routes = {
   diff: createRoute({
     method: 'get',
     path: '/runs/{id}/diff',
+    operationId: 'getRunDiff',
     tags: ['Runs'],
     summary: 'How the features of a run differ from those of another run',
     description: `${DIFF_DESCRIPTION} \`Accept: text/csv\` answers CSV, as GET /runs/{id}/diff.csv does.`,
@@ -78,6 +82,7 @@ export const routes = {
   diffCsv: createRoute({
     method: 'get',
     path: '/runs/{id}/diff.csv',
+    operationId: 'getRunDiffCsv',
     tags: ['Runs'],
     summary: 'The changed users of GET /runs/{id}/diff, as CSV',
     description: `${DIFF_DESCRIPTION} RFC 4180 CSV, one record per changed user, \`_before\` and \`_after\` columns; the numbers are in headers.`,
