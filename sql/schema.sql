@@ -137,6 +137,12 @@ CREATE UNLOGGED TABLE staging.users (
   raw_is_preview boolean NOT NULL DEFAULT false
 );
 
+CREATE VIEW etl.runs_with_features AS
+ SELECT "substring"(c.relname::text, '_run_([0-9]+)$'::text)::bigint AS run_id
+   FROM pg_inherits i
+     JOIN pg_class c ON c.oid = i.inhrelid
+  WHERE i.inhparent = 'mart.user_features'::regclass::oid AND NOT i.inhdetachpending;
+
 CREATE VIEW features.average_experiments_per_user AS
  SELECT r.average_experiments_per_user,
     r.experiments,
@@ -279,6 +285,16 @@ AS $function$
   SELECT array_agg(c ORDER BY o) FROM (SELECT c, min(o) AS o FROM unnest(a) WITH ORDINALITY u(c, o) GROUP BY c) d
 $function$;
 
+CREATE OR REPLACE FUNCTION etl.kept_runs(p_keep_runs integer)
+ RETURNS SETOF bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT run_id FROM etl.published
+  UNION
+  (SELECT run_id FROM etl.runs WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT p_keep_runs)
+$function$;
+
 CREATE OR REPLACE FUNCTION etl.publish(p_run bigint)
  RETURNS void
  LANGUAGE plpgsql
@@ -329,7 +345,7 @@ CREATE OR REPLACE FUNCTION etl.reject_file_order(file text)
  IMMUTABLE PARALLEL SAFE
 RETURN CASE file WHEN 'users.csv'::text THEN 1 WHEN 'compounds.csv'::text THEN 2 WHEN 'user_experiments.csv'::text THEN 3 ELSE 4 END;
 
-CREATE OR REPLACE FUNCTION etl.retire_statements()
+CREATE OR REPLACE FUNCTION etl.retire_statements(p_keep_runs integer)
  RETURNS SETOF text
  LANGUAGE sql
  STABLE
@@ -340,12 +356,73 @@ AS $function$
   JOIN pg_inherits i ON i.inhparent = format('%I.%I', t.schema_name, t.table_name)::regclass
   JOIN pg_class c ON c.oid = i.inhrelid
   WHERE c.relname <> t.table_name || '_run_' || coalesce((SELECT run_id FROM etl.published), 0)
+    AND (t.table_name <> 'user_features' OR i.inhdetachpending
+         OR substring(c.relname FROM '_run_([0-9]+)$')::bigint NOT IN (SELECT etl.kept_runs(p_keep_runs)))
   UNION ALL
   SELECT format('DROP TABLE %I.%I', n.nspname, c.relname)
   FROM etl.run_tables() t
   JOIN pg_namespace n ON n.nspname = t.schema_name
   JOIN pg_class c ON c.relnamespace = n.oid AND c.relname ~ ('^' || t.table_name || '_run_[0-9]+$')
   WHERE c.relkind = 'r' AND NOT c.relispartition
+$function$;
+
+CREATE OR REPLACE FUNCTION etl.run_diff(p_run bigint, p_against bigint)
+ RETURNS TABLE(user_id bigint, change text, total_experiments_before bigint, total_experiments_after bigint, average_run_time_before double precision, average_run_time_after double precision, top_compound_id_before bigint, top_compound_id_after bigint, top_compound_name_before text, top_compound_name_after text, top_compound_ids_before bigint[], top_compound_ids_after bigint[], top_compound_experiments_before bigint, top_compound_experiments_after bigint)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT a.user_id, CASE WHEN b.user_id IS NULL THEN 'added' ELSE 'changed' END,
+         b.total_experiments, a.total_experiments, b.average_run_time, a.average_run_time,
+         b.top_compound_id, a.top_compound_id, b.top_compound_name, a.top_compound_name,
+         b.top_compound_ids, a.top_compound_ids, b.top_compound_experiments, a.top_compound_experiments
+  FROM mart.user_features a
+  LEFT JOIN mart.user_features b ON b.run_id = p_against AND b.user_id = a.user_id
+  WHERE a.run_id = p_run
+    AND (b.user_id IS NULL
+         OR a.total_experiments <> b.total_experiments
+         OR a.average_run_time IS DISTINCT FROM b.average_run_time
+         OR a.top_compound_ids <> b.top_compound_ids
+         OR a.top_compound_experiments IS DISTINCT FROM b.top_compound_experiments)
+  UNION ALL
+  SELECT b.user_id, 'removed',
+         b.total_experiments, NULL, b.average_run_time, NULL, b.top_compound_id, NULL, b.top_compound_name, NULL,
+         b.top_compound_ids, NULL, b.top_compound_experiments, NULL
+  FROM mart.user_features b
+  WHERE b.run_id = p_against
+    AND NOT EXISTS (SELECT FROM mart.user_features a WHERE a.run_id = p_run AND a.user_id = b.user_id)
+$function$;
+
+CREATE OR REPLACE FUNCTION etl.run_diff_counted(p_run bigint, p_against bigint)
+ RETURNS TABLE(user_id bigint, change text, total_experiments_before bigint, total_experiments_after bigint, average_run_time_before double precision, average_run_time_after double precision, top_compound_id_before bigint, top_compound_id_after bigint, top_compound_name_before text, top_compound_name_after text, top_compound_ids_before bigint[], top_compound_ids_after bigint[], top_compound_experiments_before bigint, top_compound_experiments_after bigint, added bigint, removed bigint, changed bigint, total_experiments_changed bigint, average_run_time_changed bigint, top_compound_changed bigint)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT d.*,
+         count(*) FILTER (WHERE d.change = 'added') OVER (),
+         count(*) FILTER (WHERE d.change = 'removed') OVER (),
+         count(*) FILTER (WHERE d.change = 'changed') OVER (),
+         count(*) FILTER (WHERE d.total_experiments_before <> d.total_experiments_after) OVER (),
+         count(*) FILTER (WHERE d.change = 'changed' AND d.average_run_time_before IS DISTINCT FROM d.average_run_time_after) OVER (),
+         count(*) FILTER (WHERE d.change = 'changed' AND (d.top_compound_ids_before <> d.top_compound_ids_after
+                                                          OR d.top_compound_experiments_before IS DISTINCT FROM d.top_compound_experiments_after)) OVER ()
+  FROM etl.run_diff(p_run, p_against) d
+$function$;
+
+CREATE OR REPLACE FUNCTION etl.run_diff_summary(p_run bigint, p_against bigint, OUT run_id bigint, OUT against bigint, OUT users_before bigint, OUT users_after bigint, OUT added bigint, OUT removed bigint, OUT changed bigint, OUT total_experiments_changed bigint, OUT average_run_time_changed bigint, OUT top_compound_changed bigint, OUT average_before numeric, OUT average_after numeric)
+ RETURNS record
+ LANGUAGE sql
+ STABLE
+ SET enable_hashjoin TO 'off'
+ SET enable_nestloop TO 'off'
+ SET jit TO 'off'
+AS $function$
+  SELECT p_run, p_against, b.users, a.users,
+         coalesce(c.added, 0), coalesce(c.removed, 0), coalesce(c.changed, 0), coalesce(c.total_experiments_changed, 0),
+         coalesce(c.average_run_time_changed, 0), coalesce(c.top_compound_changed, 0),
+         b.average_experiments_per_user, a.average_experiments_per_user
+  FROM etl.runs a CROSS JOIN etl.runs b
+  LEFT JOIN (SELECT * FROM etl.run_diff_counted(p_run, p_against) LIMIT 1) c ON true
+  WHERE a.run_id = p_run AND b.run_id = p_against
 $function$;
 
 CREATE OR REPLACE FUNCTION etl.run_tables()

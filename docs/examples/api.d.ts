@@ -136,6 +136,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/runs/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How the features of a run differ from those of another run
+         * @description Compares the features of two runs whose features are kept (the newest KEEP_RUNS successful runs and the published one): users added, removed and changed, how many changed each feature, the average before and after, and the changed users with their values before (in `against`) and after (in the run), by user_id, streamed. The same as `SELECT * FROM etl.run_diff(id, against)` in psql. `Accept: text/csv` answers CSV, as GET /runs/{id}/diff.csv does.
+         */
+        get: operations["getRunDiff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/runs/{id}/diff.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The changed users of GET /runs/{id}/diff, as CSV
+         * @description Compares the features of two runs whose features are kept (the newest KEEP_RUNS successful runs and the published one): users added, removed and changed, how many changed each feature, the average before and after, and the changed users with their values before (in `against`) and after (in the run), by user_id, streamed. The same as `SELECT * FROM etl.run_diff(id, against)` in psql. RFC 4180 CSV, one record per changed user, `_before` and `_after` columns; the numbers are in headers.
+         */
+        get: operations["getRunDiffCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -457,6 +497,122 @@ export interface components {
                 raw_bytes: number | null;
             }[];
         };
+        /**
+         * @example {
+         *       "run_id": 2,
+         *       "against": 1,
+         *       "users": {
+         *         "before": 10,
+         *         "after": 11,
+         *         "added": 1,
+         *         "removed": 0,
+         *         "changed": 1
+         *       },
+         *       "features_changed": {
+         *         "total_experiments": 1,
+         *         "average_run_time": 1,
+         *         "top_compound": 0
+         *       },
+         *       "average_experiments_per_user": {
+         *         "before": 1.1,
+         *         "after": 1.1818181818181819
+         *       },
+         *       "changes": [
+         *         {
+         *           "user_id": 1,
+         *           "change": "changed",
+         *           "before": {
+         *             "total_experiments": 2,
+         *             "average_run_time": 15,
+         *             "top_compound_id": 2,
+         *             "top_compound_name": "Compound B",
+         *             "top_compound_ids": [
+         *               2
+         *             ],
+         *             "top_compound_experiments": 2
+         *           },
+         *           "after": {
+         *             "total_experiments": 3,
+         *             "average_run_time": 14,
+         *             "top_compound_id": 2,
+         *             "top_compound_name": "Compound B",
+         *             "top_compound_ids": [
+         *               2
+         *             ],
+         *             "top_compound_experiments": 3
+         *           }
+         *         },
+         *         {
+         *           "user_id": 11,
+         *           "change": "added",
+         *           "before": null,
+         *           "after": {
+         *             "total_experiments": 1,
+         *             "average_run_time": 20,
+         *             "top_compound_id": 1,
+         *             "top_compound_name": "Compound A",
+         *             "top_compound_ids": [
+         *               1
+         *             ],
+         *             "top_compound_experiments": 1
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        RunDiff: {
+            run_id: number;
+            /** @description The run compared with: `?against`, or the last run that succeeded before this one. */
+            against: number;
+            users: {
+                /** @description Users of `against`. */
+                before: number;
+                /** @description Users of the run. */
+                after: number;
+                added: number;
+                removed: number;
+                changed: number;
+            };
+            /** @description Of the users in both runs, how many have another value of each feature. */
+            features_changed: {
+                total_experiments: number;
+                average_run_time: number;
+                /** @description top_compound_ids or top_compound_experiments changed. */
+                top_compound: number;
+            };
+            average_experiments_per_user: {
+                before: number | null;
+                after: number | null;
+            };
+            /** @description The users added, removed or changed, by user_id. */
+            changes: components["schemas"]["UserChange"][];
+            /** @description Only with `limit`: the `after` of the next page; null on the last page. */
+            next_after?: number | null;
+        };
+        UserChange: {
+            user_id: number;
+            /**
+             * @description `added`: in the run only; `removed`: in `against` only; `changed`: in both, with another experiment count, average run time, or top compounds (or their count).
+             * @enum {string}
+             */
+            change: "added" | "removed" | "changed";
+            before: components["schemas"]["DiffFeatures"];
+            after: components["schemas"]["DiffFeatures"] & unknown;
+        };
+        /** @description In `against`; null when added. */
+        DiffFeatures: {
+            /** @description The user's accepted experiments. */
+            total_experiments: number;
+            /** @description Mean experiment_run_time of those experiments; null when none. */
+            average_run_time: number | null;
+            /** @description The lowest of top_compound_ids; null when no experiments. */
+            top_compound_id: number | null;
+            top_compound_name: string | null;
+            /** @description Every compound in the most of the user's experiments (ties kept), ascending. */
+            top_compound_ids: number[];
+            /** @description In how many experiments the top compounds appear. */
+            top_compound_experiments: number | null;
+        } | null;
         /**
          * @example {
          *       "status": "ok",
@@ -1134,6 +1290,215 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it takes. */
+            405: {
+                headers: {
+                    /** @description The methods the path takes. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over 16 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected failure (logged by the service; the body says no more). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database does not answer, or a limit is reached (connections, streamed answers): try again after `Retry-After`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRunDiff: {
+        parameters: {
+            query?: {
+                /** @description The run to compare with; by default the last run that succeeded before this one. */
+                against?: number;
+                /** @description At most this many changed users; the answer then has `next_after`. */
+                limit?: number;
+                /** @description Only users with a larger user_id (the previous page's `next_after`). */
+                after?: number;
+                /** @description CSV only: 1 for the exact compound names; absent or 0, made safe to open in a spreadsheet as in GET /data.csv. */
+                raw?: "0" | "1";
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The differences (JSON, or CSV when the client prefers text/csv). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDiff"];
+                    "text/csv": string;
+                };
+            };
+            /** @description A parameter is invalid; the message names it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A run is unknown, failed, or its features are no longer kept (KEEP_RUNS), or the run has no earlier successful run to compare with. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                    };
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it takes. */
+            405: {
+                headers: {
+                    /** @description The methods the path takes. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over 16 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected failure (logged by the service; the body says no more). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database does not answer, or a limit is reached (connections, streamed answers): try again after `Retry-After`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRunDiffCsv: {
+        parameters: {
+            query?: {
+                /** @description The run to compare with; by default the last run that succeeded before this one. */
+                against?: number;
+                /** @description At most this many changed users; the answer then has `next_after`. */
+                limit?: number;
+                /** @description Only users with a larger user_id (the previous page's `next_after`). */
+                after?: number;
+                /** @description CSV only: 1 for the exact compound names; absent or 0, made safe to open in a spreadsheet as in GET /data.csv. */
+                raw?: "0" | "1";
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changed users as CSV. */
+            200: {
+                headers: {
+                    /** @description The run compared with. */
+                    "X-Against"?: number;
+                    /** @description Users in the run only. */
+                    "X-Users-Added"?: number;
+                    /** @description Users in `against` only. */
+                    "X-Users-Removed"?: number;
+                    /** @description Users in both whose features differ. */
+                    "X-Users-Changed"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description A parameter is invalid; the message names it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A run is unknown, failed, or its features are no longer kept (KEEP_RUNS), or the run has no earlier successful run to compare with. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string;
+                    };
                 };
             };
             /** @description The path exists but not with this method; `Allow` lists the methods it takes. */

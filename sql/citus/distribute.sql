@@ -127,17 +127,20 @@ BEGIN
   ON CONFLICT (singleton) DO UPDATE SET run_id = excluded.run_id;
 END $$;
 
--- Twin of etl.retire_statements (sql/000006). Citus supports neither DETACH ... CONCURRENTLY nor
+-- Twin of etl.retire_statements (sql/000013). Citus supports neither DETACH ... CONCURRENTLY nor
 -- FINALIZE: a plain DETACH waits for the readers of the parent (the caller's lock_timeout bounds
--- that wait, and a run that gives up leaves the detach to the next one). Compounds of other runs
--- are deleted (a reader's snapshot still sees them).
-CREATE OR REPLACE FUNCTION etl.retire_statements() RETURNS SETOF text
+-- that wait, and a run that gives up leaves the detach to the next one). As on PostgreSQL, the
+-- features of etl.kept_runs(p_keep_runs) stay attached. Compounds of other runs are deleted (a
+-- reader's snapshot still sees them).
+CREATE OR REPLACE FUNCTION etl.retire_statements(p_keep_runs integer) RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
   SELECT format('ALTER TABLE %s DETACH PARTITION %s', i.inhparent::regclass, i.inhrelid::regclass)
   FROM (VALUES ('core'::name, 'users'::name), ('core', 'experiments'), ('mart', 'user_features')) t(schema_name, table_name)
   JOIN pg_inherits i ON i.inhparent = format('%I.%I', t.schema_name, t.table_name)::regclass
   JOIN pg_class c ON c.oid = i.inhrelid
   WHERE c.relname <> t.table_name || '_run_' || coalesce((SELECT run_id FROM etl.published), 0)
+    AND (t.table_name <> 'user_features'
+         OR substring(c.relname FROM '_run_([0-9]+)$')::bigint NOT IN (SELECT etl.kept_runs(p_keep_runs)))
   UNION ALL
   SELECT format('DROP TABLE %I.%I', n.nspname, c.relname)
   FROM (VALUES ('core'::name, 'users'::name), ('core', 'experiments'), ('mart', 'user_features')) t(schema_name, table_name)

@@ -145,10 +145,40 @@ async function initdb(bin: Binaries, dir: string, account: Account): Promise<voi
   }
 }
 
+/**
+ * The embedded server's own settings (never a DATABASE_URL server's): its folder should stay near
+ * the size of the data it holds (docs/day-two.md, "Retention and disk"). With the default
+ * wal_level=replica, a 1M-user run wrote its tables twice (WAL, then the table) and the server kept
+ * up to max_wal_size (1 GB) of WAL segments for reuse: 353 MB of a 539 MB folder. Nothing
+ * replicates from this server, so wal_level=minimal: a table created or truncated in the
+ * transaction that fills it (each run's COPY FREEZE into staging, the transform's CREATE TABLE AS)
+ * is written once, without WAL; the WAL kept for reuse is bounded by max_wal_size/min_wal_size, and
+ * a checkpoint comes at least every checkpoint_timeout, after which older segments are recycled or
+ * removed. Command-line flags, so they apply to a cluster created by an older version too.
+ */
+const EMBEDDED_SETTINGS = [
+  'wal_level=minimal',
+  'max_wal_senders=0',
+  'wal_keep_size=0',
+  'max_wal_size=256MB',
+  'min_wal_size=32MB',
+  'checkpoint_timeout=5min',
+];
+
 async function startServer(bin: Binaries, cluster: string, port: number, account: Account, dir: string): Promise<ChildProcess> {
   const child = spawn(
     bin.postgres,
-    ['-D', cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    [
+      '-D',
+      cluster,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      ...EMBEDDED_SETTINGS.flatMap((s) => ['-c', s]),
+    ],
     {
       ...account,
       // stderr is read for as long as the server runs: a pipe nobody drains would block its logging.

@@ -8,6 +8,8 @@ export interface Database {
   'etl.run_files': RunFilesTable;
   'etl.rejects': RejectsTable;
   'etl.published': { singleton: ColumnType<boolean, never, never>; run_id: number };
+  /** The runs whose features are attached under mart.user_features (sql/000013-run-history.sql). */
+  'etl.runs_with_features': { run_id: number };
   'features.user_features': UserFeaturesView;
   'features.user_features_json': { user_id: number; json: string };
   'features.average_experiments_per_user': AverageView;

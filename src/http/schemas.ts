@@ -249,3 +249,104 @@ export const Health = z
     error: z.string().optional(),
   })
   .openapi('Health', { example: { status: 'ok', database: 'postgresql' } });
+
+/** A user's features in one of two compared runs (GET /runs/:id/diff): UserFeatures without the person. */
+export const DiffFeatures = UserFeatures.pick({
+  total_experiments: true,
+  average_run_time: true,
+  top_compound_id: true,
+  top_compound_name: true,
+  top_compound_ids: true,
+  top_compound_experiments: true,
+}).openapi('DiffFeatures');
+
+export const UserChange = z
+  .object({
+    user_id: z.number().int(),
+    change: z.enum(['added', 'removed', 'changed']).openapi({
+      description:
+        '`added`: in the run only; `removed`: in `against` only; `changed`: in both, with another experiment count, average run time, or top compounds (or their count).',
+    }),
+    before: DiffFeatures.nullable().openapi({ description: 'In `against`; null when added.' }),
+    after: DiffFeatures.nullable().openapi({ description: 'In the run; null when removed.' }),
+  })
+  .openapi('UserChange');
+
+/** GET /runs/:id/diff without its users: what etl.run_diff_summary answers. */
+export const RunDiffSummary = z.object({
+  run_id: z.number().int(),
+  against: z.number().int().openapi({ description: 'The run compared with: `?against`, or the last run that succeeded before this one.' }),
+  users: z.object({
+    before: z.number().int().openapi({ description: 'Users of `against`.' }),
+    after: z.number().int().openapi({ description: 'Users of the run.' }),
+    added: z.number().int(),
+    removed: z.number().int(),
+    changed: z.number().int(),
+  }),
+  features_changed: z
+    .object({
+      total_experiments: z.number().int(),
+      average_run_time: z.number().int(),
+      top_compound: z.number().int().openapi({ description: 'top_compound_ids or top_compound_experiments changed.' }),
+    })
+    .openapi({ description: 'Of the users in both runs, how many have another value of each feature.' }),
+  average_experiments_per_user: z.object({ before: z.number().nullable(), after: z.number().nullable() }),
+});
+
+export const RunDiff = RunDiffSummary.extend({
+  changes: z.array(UserChange).openapi({ description: 'The users added, removed or changed, by user_id.' }),
+  next_after: z
+    .number()
+    .int()
+    .nullable()
+    .optional()
+    .openapi({ description: 'Only with `limit`: the `after` of the next page; null on the last page.' }),
+}).openapi('RunDiff', {
+  example: {
+    run_id: 2,
+    against: 1,
+    users: { before: 10, after: 11, added: 1, removed: 0, changed: 1 },
+    features_changed: { total_experiments: 1, average_run_time: 1, top_compound: 0 },
+    average_experiments_per_user: { before: 1.1, after: 1.1818181818181819 },
+    changes: [
+      {
+        user_id: 1,
+        change: 'changed',
+        before: {
+          total_experiments: 2,
+          average_run_time: 15,
+          top_compound_id: 2,
+          top_compound_name: 'Compound B',
+          top_compound_ids: [2],
+          top_compound_experiments: 2,
+        },
+        after: {
+          total_experiments: 3,
+          average_run_time: 14,
+          top_compound_id: 2,
+          top_compound_name: 'Compound B',
+          top_compound_ids: [2],
+          top_compound_experiments: 3,
+        },
+      },
+      {
+        user_id: 11,
+        change: 'added',
+        before: null,
+        after: {
+          total_experiments: 1,
+          average_run_time: 20,
+          top_compound_id: 1,
+          top_compound_name: 'Compound A',
+          top_compound_ids: [1],
+          top_compound_experiments: 1,
+        },
+      },
+    ],
+  },
+});
+
+export const DIFF_CSV_EXAMPLE =
+  'user_id,change,total_experiments_before,total_experiments_after,average_run_time_before,average_run_time_after,top_compound_id_before,top_compound_id_after,top_compound_name_before,top_compound_name_after,top_compound_ids_before,top_compound_ids_after,top_compound_experiments_before,top_compound_experiments_after\r\n' +
+  '1,changed,2,3,15,14,2,2,Compound B,Compound B,2,2,2,3\r\n' +
+  '11,added,,1,,20,,1,,Compound A,,1,,1\r\n';

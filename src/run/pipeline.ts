@@ -8,7 +8,7 @@ import type { CsvStats } from '../load/csv-to-copy.js';
 import { EXPERIMENTS, USERS } from '../load/inputs.js';
 import { withRunLock } from './run-lock.js';
 import { getRun, type RunRecord } from '../read/runs.js';
-import { createRun, failInterruptedRuns, pruneRejects, recordFailure, runningRunId, setFileProgress, setStep } from './run-records.js';
+import { createRun, failInterruptedRuns, pruneHistory, recordFailure, runningRunId, setFileProgress, setStep } from './run-records.js';
 import { retireOldRuns } from './retire.js';
 import { trackRun } from './runs-in-process.js';
 import { transformAndPublish, transformSteps } from './transform.js';
@@ -28,8 +28,13 @@ export interface EtlOptions {
   allowEmpty?: boolean;
   /** The loader's typing fast path (on by default); off, every row is judged by the SQL. */
   typedFastPath?: boolean;
-  /** Rejects are kept for this many of the newest runs (default 20). */
+  /**
+   * Rejects are kept for this many of the newest runs, and features for this many of the newest
+   * successful runs (default 20; the published run's always).
+   */
   keepRuns?: number;
+  /** Run records are kept for this many of the newest runs (default 1000; never fewer than keepRuns). */
+  keepRunRecords?: number;
   /** Where the transform steps are read from; `sql/transform/` by default. */
   transformDir?: string;
   /** Aborting it cancels a run in progress (it then fails and publishes nothing). */
@@ -135,8 +140,12 @@ async function recordedRun(database: DbHandle, options: EtlOptions): Promise<Run
   } finally {
     options.signal?.removeEventListener('abort', cancel);
     await received?.remove().catch((error) => log(`run ${runId}: could not remove the received files: ${(error as Error).message}`));
-    await pruneRejects(database.db, options.keepRuns ?? 20).catch((error) =>
-      log(`run ${runId}: could not delete the rejects of older runs yet: ${(error as Error).message}`, { run_id: runId }, 'warn'),
+    await pruneHistory(database.db, options.keepRuns ?? 20, options.keepRunRecords ?? 1000).catch((error) =>
+      log(
+        `run ${runId}: could not delete the rejects and records of older runs yet: ${(error as Error).message}`,
+        { run_id: runId },
+        'warn',
+      ),
     );
   }
   const run = (await getRun(database.db, runId))!;
@@ -197,7 +206,7 @@ async function execute(database: DbHandle, runId: number, options: EtlOptions, l
     citus: isCitus(database.mode),
   });
 
-  await retireOldRuns(db, isCitus(database.mode)).catch((error) =>
+  await retireOldRuns(db, options.keepRuns ?? 20, isCitus(database.mode)).catch((error) =>
     log(`run ${runId}: could not drop the previous run's tables yet: ${(error as Error).message}`, { run_id: runId }, 'warn'),
   );
 }

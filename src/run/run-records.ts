@@ -100,16 +100,25 @@ export async function recordFailure(db: Kysely<Database>, runId: number, error: 
  * Deletes the rejects of all but the newest `keep` runs (the published run's are always kept), so
  * that a run with millions of rejects does not stay in the database forever.
  */
-export async function pruneRejects(db: Kysely<Database>, keep: number): Promise<void> {
-  await db
-    .deleteFrom('etl.rejects')
-    .where('run_id', '<', (eb) =>
-      eb
-        .selectFrom(eb.selectFrom('etl.runs').select('run_id').orderBy('run_id', 'desc').limit(keep).as('newest'))
-        .select((e) => e.fn.min('run_id').as('oldest')),
-    )
-    .where('run_id', 'not in', (eb) => eb.selectFrom('etl.published').select('run_id'))
-    .execute();
+/**
+ * Retention (docs/day-two.md, "Retention and disk"): the rejects of all but the newest `keepRuns`
+ * runs, and the records of all but the newest `keepRunRecords` (at least `keepRuns`), are deleted;
+ * the published run keeps both, and a run whose features are still attached keeps its record (a
+ * diff shows it). The partitions are retired by retireOldRuns.
+ */
+export async function pruneHistory(db: Kysely<Database>, keepRuns: number, keepRunRecords: number): Promise<void> {
+  const olderThanNewest = (keep: number) =>
+    sql<boolean>`run_id < (SELECT min(run_id) FROM (SELECT run_id FROM etl.runs ORDER BY run_id DESC LIMIT ${keep}) newest)
+      AND run_id NOT IN (SELECT run_id FROM etl.published)`;
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('etl.rejects').where(olderThanNewest(keepRuns)).execute();
+    // etl.run_files goes with its run (ON DELETE CASCADE); a run still running is among the newest.
+    await trx
+      .deleteFrom('etl.runs')
+      .where(olderThanNewest(Math.max(keepRuns, keepRunRecords)))
+      .where('run_id', 'not in', (eb) => eb.selectFrom('etl.runs_with_features').select('run_id'))
+      .execute();
+  });
 }
 
 export async function failRun(db: Kysely<Database>, runId: number, error: string, finishedAt: Date): Promise<void> {

@@ -31,8 +31,10 @@ export interface Config {
   allowEmpty: boolean;
   /** The loader's typing fast path (ETL_TYPED_FAST_PATH=0 turns it off: every row is then judged by the SQL). */
   typedFastPath: boolean;
-  /** Rejects are kept for this many of the newest runs. */
+  /** Rejects are kept for this many of the newest runs, and features for this many of the newest successful ones. */
   keepRuns: number;
+  /** Run records (etl.runs, etl.run_files) are kept for this many of the newest runs (never fewer than keepRuns). */
+  keepRunRecords: number;
   /** Limits on the API's reads; see ReadLimits. */
   reads: ReadLimits;
   /** The largest multipart body POST /data accepts (bytes); a larger one is answered 413. */
@@ -106,6 +108,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowEmpty: env.ALLOW_EMPTY === '1',
     typedFastPath: env.ETL_TYPED_FAST_PATH !== '0',
     keepRuns: count(env, 'KEEP_RUNS', 20, 1, 1_000_000),
+    keepRunRecords: count(env, 'KEEP_RUN_RECORDS', 1000, 1, 1_000_000_000),
     reads: {
       maxStreams: count(env, 'MAX_STREAMS', DEFAULT_READ_LIMITS.maxStreams, 1, 100),
       streamIdleTimeoutMs: count(env, 'STREAM_IDLE_TIMEOUT_MS', DEFAULT_READ_LIMITS.streamIdleTimeoutMs, 100, 3_600_000),

@@ -74,7 +74,8 @@ test("the challenge files give the same features on Citus as on PostgreSQL, byte
   ]);
 });
 
-test('a second run replaces the first: its partitions and compounds are retired', async () => {
+test('a second run replaces the first: its partitions and compounds are retired, but for its features (KEEP_RUNS)', async () => {
+  const first = Number((await query<{ run_id: number }>(citus, 'SELECT run_id FROM etl.published'))[0]!.run_id);
   const second = await run(citus, CHALLENGE_DIR);
   assert.equal(second.status, 'succeeded');
   const parts = await query(
@@ -83,8 +84,13 @@ test('a second run replaces the first: its partitions and compounds are retired'
   );
   assert.deepEqual(
     parts.map((p) => p.t),
-    ['core.experiments_run_', 'core.users_run_', 'mart.user_features_run_'].map((t) => t + second.run_id),
+    [
+      ...['core.experiments_run_', 'core.users_run_'].map((t) => t + second.run_id),
+      ...[first, second.run_id].map((id) => 'mart.user_features_run_' + id),
+    ],
   );
+  // The two runs' features compare on Citus too: the same files, no difference.
+  assert.deepEqual(await query(citus, `SELECT * FROM etl.run_diff(${second.run_id}, ${first})`), []);
   const compounds = await query(citus, 'SELECT DISTINCT run_id FROM core.compounds');
   assert.deepEqual(compounds, [{ run_id: second.run_id }]);
   assert.equal((await features(citus)).users.length, 10);

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { postmasterPid } from '../../src/db/embedded.js';
 import { BINARY_CACHE, CLUSTER_HOME } from '../../src/db/embedded-access.js';
 import { isAlive } from '../../src/support/process.js';
@@ -232,3 +233,29 @@ test(
     }
   },
 );
+
+test('the embedded server keeps its folder near its data: minimal WAL, bounded, no WAL kept for replicas', async () => {
+  const env = await serviceEnv();
+  const service = await start(env);
+  for (let i = 0; i < 3; i++) assert.equal((await post(service)).status, 200);
+  const client = new pg.Client(`postgres://postgres:postgres@127.0.0.1:${env.EMBEDDED_PG_PORT}/postgres`);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; setting: string }>(
+      `SELECT name, setting || coalesce(unit, '') AS setting FROM pg_settings
+       WHERE name IN ('wal_level', 'max_wal_senders', 'wal_keep_size', 'max_wal_size', 'min_wal_size', 'checkpoint_timeout') ORDER BY name`,
+    );
+    assert.deepEqual(Object.fromEntries(rows.map((r) => [r.name, r.setting])), {
+      checkpoint_timeout: '300s',
+      max_wal_senders: '0',
+      max_wal_size: '256MB',
+      min_wal_size: '32MB',
+      wal_keep_size: '0MB',
+      wal_level: 'minimal',
+    });
+    const { rows: wal } = await client.query<{ bytes: string }>('SELECT sum(size) AS bytes FROM pg_ls_waldir()');
+    assert.ok(Number(wal[0]!.bytes) <= 256 * 1024 ** 2, `pg_wal holds ${wal[0]!.bytes} bytes`);
+  } finally {
+    await client.end();
+  }
+});

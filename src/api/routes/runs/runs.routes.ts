@@ -1,9 +1,35 @@
-// The run records: the latest runs, one run, and a page of its rejected rows.
+// The run records: the latest runs, one run, a page of its rejected rows, and how two runs differ.
 import { createRoute, z, type RouteConfig } from '@hono/zod-openapi';
 import { idParam, intQuery, quoted, reasonQuery, rejectFileQuery } from '../../../http/params.js';
-import { RejectsPage, Run } from '../../../http/schemas.js';
+import { DIFF_CSV_EXAMPLE, RejectsPage, Run, RunDiff } from '../../../http/schemas.js';
 import { SOURCES } from '../../../load/inputs.js';
-import { common, errors, ID_EXAMPLE, json } from '../../responses.js';
+import { MAX_ID } from '../../../load/rules.js';
+import { common, errors, ID_EXAMPLE, json, JSON_TYPE } from '../../responses.js';
+
+const diffQuery = z.object({
+  against: intQuery('against', 1, MAX_ID, 1, 'The run to compare with; by default the last run that succeeded before this one.'),
+  limit: intQuery('limit', 1, 100_000, 1000, 'At most this many changed users; the answer then has `next_after`.'),
+  after: intQuery('after', 0, MAX_ID, 0, "Only users with a larger user_id (the previous page's `next_after`)."),
+  raw: z
+    .enum(['0', '1'], { error: (issue) => `raw must be 1 (the exact values) or 0 (spreadsheet-safe), got ${quoted(issue.input)}` })
+    .optional()
+    .openapi({
+      param: { name: 'raw', in: 'query' },
+      example: '1',
+      description: 'CSV only: 1 for the exact compound names; absent or 0, made safe to open in a spreadsheet as in GET /data.csv.',
+    }),
+});
+const diffErrors = {
+  400: errors[400],
+  404: json(
+    z.object({ error: z.string() }),
+    'A run is unknown, failed, or its features are no longer kept (KEEP_RUNS), or the run has no earlier successful run to compare with.',
+  ),
+  503: errors[503],
+  ...common,
+};
+const DIFF_DESCRIPTION =
+  'Compares the features of two runs whose features are kept (the newest KEEP_RUNS successful runs and the published one): users added, removed and changed, how many changed each feature, the average before and after, and the changed users with their values before (in `against`) and after (in the run), by user_id, streamed. The same as `SELECT * FROM etl.run_diff(id, against)` in psql.';
 
 const filter = { file: rejectFileQuery(SOURCES.map((s) => s.file)), reason: reasonQuery };
 
@@ -96,6 +122,44 @@ export const routes = {
       404: errors[404],
       503: errors[503],
       ...common,
+    },
+  }),
+  diff: createRoute({
+    method: 'get',
+    path: '/runs/{id}/diff',
+    operationId: 'getRunDiff',
+    tags: ['Runs'],
+    summary: 'How the features of a run differ from those of another run',
+    description: `${DIFF_DESCRIPTION} \`Accept: text/csv\` answers CSV, as GET /runs/{id}/diff.csv does.`,
+    request: { params: z.object({ id: idParam('id', ID_EXAMPLE) }), query: diffQuery },
+    responses: {
+      200: {
+        description: 'The differences (JSON, or CSV when the client prefers text/csv).',
+        content: { [JSON_TYPE]: { schema: RunDiff }, 'text/csv': { schema: z.string().openapi({ example: DIFF_CSV_EXAMPLE }) } },
+      },
+      ...diffErrors,
+    },
+  }),
+  diffCsv: createRoute({
+    method: 'get',
+    path: '/runs/{id}/diff.csv',
+    operationId: 'getRunDiffCsv',
+    tags: ['Runs'],
+    summary: 'The changed users of GET /runs/{id}/diff, as CSV',
+    description: `${DIFF_DESCRIPTION} RFC 4180 CSV, one record per changed user, \`_before\` and \`_after\` columns; the numbers are in headers.`,
+    request: { params: z.object({ id: idParam('id', ID_EXAMPLE) }), query: diffQuery },
+    responses: {
+      200: {
+        description: 'The changed users as CSV.',
+        headers: {
+          'X-Against': { description: 'The run compared with.', schema: { type: 'integer' } },
+          'X-Users-Added': { description: 'Users in the run only.', schema: { type: 'integer' } },
+          'X-Users-Removed': { description: 'Users in `against` only.', schema: { type: 'integer' } },
+          'X-Users-Changed': { description: 'Users in both whose features differ.', schema: { type: 'integer' } },
+        },
+        content: { 'text/csv': { schema: z.string().openapi({ example: DIFF_CSV_EXAMPLE }) } },
+      },
+      ...diffErrors,
     },
   }),
 } satisfies Record<string, RouteConfig>;
