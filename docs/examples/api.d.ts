@@ -126,8 +126,48 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One page of a run's rejected rows, by file and line */
+        /** One page of a run's rejected rows, causes first (users.csv, compounds.csv, user_experiments.csv), by file and line */
         get: operations["listRejects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/runs/{id}/rejects/reasons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A run's rejected rows counted by file and reason
+         * @description Each kind of reason is a reason with its values written `…` (`user_id 999 is not an accepted user` counts as `user_id … is not an accepted user`); the commonest first. Pass one as `reason` to GET /runs/{id}/rejects or /rejects.csv.
+         */
+        get: operations["countRejectReasons"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/runs/{id}/rejects.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A run's rejected rows as CSV
+         * @description RFC 4180 CSV with a header row (`file,line,reason,raw,raw_bytes`) and CRLF line ends, every reject (or those of `file` and `reason`), causes first (users.csv, compounds.csv, user_experiments.csv) and by line, streamed. Safe to open in a spreadsheet as GET /data.csv is: text starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'`, and control characters other than tab, LF and CR become U+FFFD (`raw=1`: the exact values).
+         */
+        get: operations["downloadRejectsCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -278,6 +318,7 @@ export interface components {
          *       "finished_at": "2026-11-29T12:00:00.412Z",
          *       "duration_ms": 412,
          *       "error": null,
+         *       "warnings": [],
          *       "files": {
          *         "users.csv": {
          *           "bytes": 746,
@@ -323,6 +364,8 @@ export interface components {
             duration_ms: number | null;
             /** @description Why the run failed; null unless failed. */
             error: string | null;
+            /** @description What a person should look at although the run succeeded (docs/day-two.md); empty when nothing. The CLI exits 4 and bin/trigger.sh 4 when it is not empty. */
+            warnings: components["schemas"]["RunWarning"][];
             /** @description Per input file: users.csv, compounds.csv, user_experiments.csv. */
             files: {
                 [key: string]: components["schemas"]["FileCounts"];
@@ -332,6 +375,18 @@ export interface components {
                 experiments: number | null;
                 average_experiments_per_user: number | null;
             };
+        };
+        RunWarning: {
+            /**
+             * @description rejects: the file lost more than WARN_REJECT_RATIO of its rows (but not more than MAX_REJECT_RATIO, which fails the run). knock_on_rejects: rows of the file were rejected because the user or compound they name was rejected.
+             * @enum {string}
+             */
+            kind: "rejects" | "knock_on_rejects";
+            file: string;
+            /** @description The rows of `file` the warning is about. */
+            rows: number;
+            /** @description The warning for a person to read. */
+            message: string;
         };
         FileCounts: {
             /** @description Bytes read from the file. */
@@ -474,10 +529,21 @@ export interface components {
          *       "rejected": [
          *         {
          *           "file": "users.csv",
-         *           "line": 4,
-         *           "reason": "user_id x is not a positive integer",
-         *           "raw": "x,\tB,\tb,\t2023-01-01",
-         *           "raw_bytes": 19
+         *           "line": 2,
+         *           "reason": "signup_date '09/01/2023' is not a valid date (YYYY-MM-DD)",
+         *           "raw": "1,\tAnn,\tann@example.org,\t09/01/2023",
+         *           "raw_bytes": 35,
+         *           "cause_file": null,
+         *           "cause_line": null
+         *         },
+         *         {
+         *           "file": "user_experiments.csv",
+         *           "line": 5,
+         *           "reason": "user_id 1 was rejected: users.csv line 2: signup_date '09/01/2023' is not a valid date (YYYY-MM-DD)",
+         *           "raw": "4,\t1,\t2;3,\t25",
+         *           "raw_bytes": 13,
+         *           "cause_file": "users.csv",
+         *           "cause_line": 2
          *         }
          *       ]
          *     }
@@ -495,6 +561,30 @@ export interface components {
                 raw: string;
                 /** @description The whole line's length in bytes; null where the loader could keep only a preview. */
                 raw_bytes: number | null;
+                /** @description A knock-on reject (an experiment whose user or compound was rejected): the file of the rejected row it follows from; else null. */
+                cause_file: string | null;
+                /** @description With cause_file: the line of that rejected row (listed on an earlier page). */
+                cause_line: number | null;
+            }[];
+        };
+        /**
+         * @example {
+         *       "run_id": 3,
+         *       "reasons": [
+         *         {
+         *           "file": "user_experiments.csv",
+         *           "reason": "user_id … is not an accepted user",
+         *           "rows": 150
+         *         }
+         *       ]
+         *     }
+         */
+        RejectReasons: {
+            run_id: number;
+            reasons: {
+                file: string;
+                reason: string;
+                rows: number;
             }[];
         };
         /**
@@ -730,14 +820,17 @@ export interface operations {
     };
     runEtl: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Publish the run even when it has far fewer users or experiments than the published run (more than MAX_DROP_RATIO fewer), which the publish guard otherwise refuses with 422. */
+                force?: "0" | "1";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The run succeeded and its features are published. */
+            /** @description The run succeeded and its features are published. `warnings` lists what to look at anyway (too many rejects of a file for WARN_REJECT_RATIO, knock-on rejects); empty when nothing. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -804,7 +897,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The input is unusable (the message names the file and problem) or too many rows were rejected; the run is recorded as failed and the previous features stay. */
+            /** @description The input is unusable (the message names the file and problem), too many rows were rejected, or the publish guard refused a run with far fewer users or experiments than the published one (the message names both counts and how to publish anyway: `?force=1`); the run is recorded as failed and the previous features stay. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1247,6 +1340,10 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip. */
                 offset?: number;
+                /** @description Only the rejects of this file. */
+                file?: "users.csv" | "compounds.csv" | "user_experiments.csv";
+                /** @description Only the rejects of this kind of reason: a reason with its values written `…`, as GET /runs/{id}/rejects/reasons lists it. */
+                reason?: string;
             };
             header?: never;
             path: {
@@ -1263,6 +1360,191 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Rejects"];
+                };
+            };
+            /** @description A parameter is invalid; the message names it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it takes. */
+            405: {
+                headers: {
+                    /** @description The methods the path takes. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over 16 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected failure (logged by the service; the body says no more). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database does not answer, or a limit is reached (connections, streamed answers): try again after `Retry-After`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    countRejectReasons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RejectReasons"];
+                };
+            };
+            /** @description A parameter is invalid; the message names it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it takes. */
+            405: {
+                headers: {
+                    /** @description The methods the path takes. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over 16 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected failure (logged by the service; the body says no more). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database does not answer, or a limit is reached (connections, streamed answers): try again after `Retry-After`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    downloadRejectsCsv: {
+        parameters: {
+            query?: {
+                /** @description Only the rejects of this file. */
+                file?: "users.csv" | "compounds.csv" | "user_experiments.csv";
+                /** @description Only the rejects of this kind of reason: a reason with its values written `…`, as GET /runs/{id}/rejects/reasons lists it. */
+                reason?: string;
+                /** @description Absent or 0: safe to open in a spreadsheet. 1: the exact values. */
+                raw?: "0" | "1";
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rejects as CSV. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
                 };
             };
             /** @description A parameter is invalid; the message names it. */
