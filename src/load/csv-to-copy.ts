@@ -6,6 +6,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../support/errors.js';
 import { printable } from '../support/log.js';
+import { encodingHint, headerHint } from './header-hints.js';
 import { FieldSlices, type RowTyper } from './typed-rows.js';
 import { CopyText, CR, LF, SPACE, TAB } from './copy-text.js';
 import { REJECT_RAW_BYTES } from './rules.js';
@@ -71,6 +72,8 @@ export class CsvToCopy extends Transform {
   private fieldEnds: number[] = [];
   private readonly typer: RowTyper | undefined;
   private readonly slices = new FieldSlices();
+  /** The file's first bytes, before a UTF-8 BOM is stripped: another encoding's mark, for the message. */
+  private firstBytes = Buffer.alloc(0);
 
   constructor(options: CsvToCopyOptions) {
     super();
@@ -98,6 +101,7 @@ export class CsvToCopy extends Transform {
           this.pending = Buffer.from(buf);
           return done();
         }
+        this.firstBytes = Buffer.from(buf.subarray(0, 4));
         buf = stripBom(buf);
         this.startOfFile = false;
       }
@@ -118,6 +122,7 @@ export class CsvToCopy extends Transform {
     try {
       this.out = new CopyText(1024 + (this.pending?.length ?? 0) * 2);
       if (this.pending) {
+        if (this.startOfFile) this.firstBytes = Buffer.from(this.pending.subarray(0, 4));
         const buf = this.startOfFile ? stripBom(this.pending) : this.pending;
         this.pending = null;
         this.parse(buf, true);
@@ -274,11 +279,12 @@ export class CsvToCopy extends Transform {
     const missing = this.columns.filter((c) => !seen.has(c));
     if (missing.length > 0) {
       const list = missing.map((c) => `"${c}"`).join(', ');
-      throw new InputError(
-        this.file,
-        `missing required column${missing.length > 1 ? 's' : ''} ${list} (the header has: ${printable(names.join(', '), HEADER_PREVIEW_CHARS)})`,
-        line,
-      );
+      const hint = headerHint(names, missing, this.columns);
+      const has = `(the header has: ${printable(names.join(', '), HEADER_PREVIEW_CHARS)})`;
+      const problem = `missing required column${missing.length > 1 ? 's' : ''} ${list} ${has}`;
+      // A misspelling is named after the columns; a wrong kind of file comes first, as the fix.
+      const message = hint === null ? problem : hint.startsWith('did you mean') ? `${problem}: ${hint}` : `${hint} ${has}`;
+      throw new InputError(this.file, message, line);
     }
     this.picks = this.columns.map((c) => names.indexOf(c));
     this.headerWidth = count;
@@ -340,7 +346,10 @@ export class CsvToCopy extends Transform {
   private undecodable(buf: Buffer, start: number, rawEnd: number, line = this.line): void {
     const bytes = buf.subarray(start, rawEnd);
     const problem = bytes.indexOf(NUL) !== -1 ? 'contains a NUL byte' : 'is not valid UTF-8';
-    if (!this.picks) throw new InputError(this.file, `the header line ${problem}`, line);
+    if (!this.picks) {
+      const hint = encodingHint(this.firstBytes, bytes);
+      throw new InputError(this.file, `the header line ${problem}${hint === null ? '' : `: ${hint}`}`, line);
+    }
     const preview = Buffer.from(previewText(bytes));
     this.rejected(line, problem, preview, 0, preview.length, true);
   }
