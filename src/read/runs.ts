@@ -149,12 +149,19 @@ function filtered<O>(query: SelectQueryBuilder<Database, 'etl.rejects', O>, runI
 
 /** Causes first: the order of the unique index rejects_in_order (sql/000014-warnings.sql), so pages are read from it. */
 function inOrder<O>(query: SelectQueryBuilder<Database, 'etl.rejects', O>) {
-  return query.orderBy(sql`etl.reject_file_order(file)`).orderBy('file').orderBy('line');
+  return query
+    .orderBy(sql`etl.reject_file_order(file)`)
+    .orderBy('file')
+    .orderBy('line');
 }
 
 function rejectsQuery(db: Kysely<Database>, runId: number, { limit, offset, ...filter }: RejectsPage) {
   return inOrder(
-    filtered(db.selectFrom('etl.rejects').select(['file', 'line', 'reason', 'raw', 'raw_bytes', 'cause_file', 'cause_line']), runId, filter),
+    filtered(
+      db.selectFrom('etl.rejects').select(['file', 'line', 'reason', 'raw', 'raw_bytes', 'cause_file', 'cause_line']),
+      runId,
+      filter,
+    ),
   )
     .limit(limit)
     .offset(offset);

@@ -307,7 +307,9 @@ if (skip) {
           await page.getByLabel('File', { exact: true }).selectOption('users.csv');
           await page.getByLabel('Reason', { exact: true }).selectOption('user_id … is not a positive integer');
           await page.getByRole('button', { name: 'Show' }).click();
-          await page.getByText('Rejected rows 1 to 1 of 1 that match, causes first: by file (users, compounds, experiments) and line').waitFor();
+          await page
+            .getByText('Rejected rows 1 to 1 of 1 that match, causes first: by file (users, compounds, experiments) and line')
+            .waitFor();
           const row = await page.locator('#rejects table:not(#reasons) tbody tr').innerText();
           assert.match(row, /users\.csv/);
           assert.match(row, /=1\+1,\s+Eve/);
