@@ -151,3 +151,42 @@ LANGUAGE sql STABLE AS $$
   SELECT 'DELETE FROM core.compounds WHERE run_id <> ' || coalesce((SELECT run_id FROM etl.published), 0)
   WHERE EXISTS (SELECT 1 FROM core.compounds WHERE run_id <> coalesce((SELECT run_id FROM etl.published), 0))
 $$;
+
+-- Twin of etl.run_diff (sql/000013): the same query, run as dynamic SQL with the two run ids
+-- written in as literals. Citus refuses a distributed query inside an SQL function that is not
+-- inlined ("parameterized queries for SQL functions referencing distributed tables are not
+-- supported"; its hint: PL/pgSQL); with literals it plans the joins on the workers, colocated on
+-- user_id. A reader's page condition is applied to the whole diff here, not pushed into it.
+CREATE OR REPLACE FUNCTION etl.run_diff(p_run bigint, p_against bigint)
+RETURNS TABLE (user_id bigint, change text,
+               total_experiments_before bigint, total_experiments_after bigint,
+               average_run_time_before double precision, average_run_time_after double precision,
+               top_compound_id_before bigint, top_compound_id_after bigint,
+               top_compound_name_before text, top_compound_name_after text,
+               top_compound_ids_before bigint[], top_compound_ids_after bigint[],
+               top_compound_experiments_before bigint, top_compound_experiments_after bigint)
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+  RETURN QUERY EXECUTE format($q$
+  SELECT a.user_id, CASE WHEN b.user_id IS NULL THEN 'added' ELSE 'changed' END,
+         b.total_experiments, a.total_experiments, b.average_run_time, a.average_run_time,
+         b.top_compound_id, a.top_compound_id, b.top_compound_name, a.top_compound_name,
+         b.top_compound_ids, a.top_compound_ids, b.top_compound_experiments, a.top_compound_experiments
+  FROM mart.user_features a
+  LEFT JOIN mart.user_features b ON b.run_id = %2$s AND b.user_id = a.user_id
+  WHERE a.run_id = %1$s
+    AND (b.user_id IS NULL
+         OR a.total_experiments <> b.total_experiments
+         OR a.average_run_time IS DISTINCT FROM b.average_run_time
+         OR a.top_compound_ids <> b.top_compound_ids
+         OR a.top_compound_experiments IS DISTINCT FROM b.top_compound_experiments)
+  UNION ALL
+  SELECT b.user_id, 'removed',
+         b.total_experiments, NULL, b.average_run_time, NULL, b.top_compound_id, NULL, b.top_compound_name, NULL,
+         b.top_compound_ids, NULL, b.top_compound_experiments, NULL
+  FROM mart.user_features b
+  WHERE b.run_id = %2$s
+    AND NOT EXISTS (SELECT FROM mart.user_features a WHERE a.run_id = %1$s AND a.user_id = b.user_id)
+  $q$, p_run, p_against);
+END
+$fn$;

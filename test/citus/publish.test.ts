@@ -73,7 +73,7 @@ test('readers during back-to-back publishes see one whole run or the other, neve
   await Promise.all([runs, ...readers]);
   assert.ok(seen.a > 0 && seen.b > 0, `readers saw both runs (${JSON.stringify(seen)})`);
 
-  // Retired: only the published run's partitions and compounds are left (the last run's retire
+  // Retired: only the published run's core partitions and compounds are left (the last run's retire
   // may have given way to a reader; the next run finishes it).
   assert.equal((await run(citus, b)).status, 'succeeded');
   const [published] = await query<{ run_id: number }>(citus, 'SELECT run_id FROM etl.published');
@@ -81,6 +81,10 @@ test('readers during back-to-back publishes see one whole run or the other, neve
     citus,
     `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`,
   );
-  assert.deepEqual(new Set(parts.map((p) => p.t.replace(/.*_run_/, ''))), new Set([String(published!.run_id)]));
+  const runsOf = (prefix: string) => new Set(parts.filter((p) => p.t.startsWith(prefix)).map((p) => p.t.replace(/.*_run_/, '')));
+  assert.deepEqual(runsOf('core.'), new Set([String(published!.run_id)]), 'core tables: the published run only');
+  // Features are kept for the newest KEEP_RUNS (20) successful runs, to compare them: here, all of them.
+  const succeeded = await query<{ run_id: number }>(citus, `SELECT run_id FROM etl.runs WHERE status = 'succeeded'`);
+  assert.deepEqual(runsOf('mart.user_features_run_'), new Set(succeeded.map((r) => String(r.run_id))), 'features: every successful run');
   assert.deepEqual(await query(citus, 'SELECT DISTINCT run_id FROM core.compounds'), [{ run_id: published!.run_id }]);
 });

@@ -95,6 +95,14 @@ test(
       citus,
       `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`,
     );
-    assert.deepEqual(new Set(parts.map((p) => p.t.replace(/.*_run_/, ''))), new Set([String(next.body.run_id)]), 'older runs retired');
+    const runsOf = (prefix: string) => new Set(parts.filter((p) => p.t.startsWith(prefix)).map((p) => p.t.replace(/.*_run_/, '')));
+    assert.deepEqual(runsOf('core.'), new Set([String(next.body.run_id)]), "older runs' core tables retired");
+    // Features are kept for the newest KEEP_RUNS successful runs (to compare them); the killed run has none.
+    const succeeded = await query<{ run_id: number }>(citus, `SELECT run_id FROM etl.runs WHERE status = 'succeeded'`);
+    assert.deepEqual(
+      runsOf('mart.user_features_run_'),
+      new Set(succeeded.map((r) => String(r.run_id))),
+      'features of successful runs only',
+    );
   },
 );
