@@ -154,6 +154,8 @@ test(
   { timeout: 300_000 },
   async () => {
     // An idle limit far beyond the test, so only the bounded retirement can let the run answer.
+    // KEEP_RUNS=1: the first run's features are retired too (by default they are kept, to compare
+    // runs), so the streams that read them stand in the way of the retirement.
     const slow = await serviceOnSets(
       'slow-readers-retire',
       {
@@ -161,7 +163,7 @@ test(
         next: { users: 90_000, experiments: 400_000, compounds: 40, seed: 12 },
       },
       'first',
-      { MAX_STREAMS: '2', STREAM_IDLE_TIMEOUT_MS: '600000' },
+      { MAX_STREAMS: '2', STREAM_IDLE_TIMEOUT_MS: '600000', KEEP_RUNS: '1' },
     );
     const pending = () =>
       withClient(
