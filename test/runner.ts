@@ -93,7 +93,8 @@ const child = spawn(
     // The tests' own in-process logs: warnings and errors only, unless LOG_LEVEL says otherwise.
     // Whatever a test file writes to stderr (these logs, the output of the services it starts) is
     // shown only when one of its tests fails (test/quiet-spec.mjs).
-    env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url, TEST_TEMPLATE_DATABASE: template },
+    // TEST_CHECKOUT: the checkout itself, for the files a test writes back into it (screenshots).
+    env: { LOG_LEVEL: 'warn', ...process.env, TEST_DATABASE_URL: url, TEST_TEMPLATE_DATABASE: template, TEST_CHECKOUT: root },
   },
 );
 const [code] = (await once(child, 'exit')) as [number | null];

@@ -16,8 +16,13 @@ export const noChromium = (): string | null =>
     ? null
     : `no Chromium at ${CHROMIUM}: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it) or CHROMIUM_PATH`;
 
+/**
+ * The checkout, where pictures are written back to: `npm test` runs the tests in a compiled copy
+ * of it (test/build.ts), whose ROOT is that copy.
+ */
+export const CHECKOUT = process.env.TEST_CHECKOUT ?? ROOT;
 /** The README's picture of the dashboard, rewritten by `UPDATE_SCREENSHOT=1 npm run test:browser`. */
-export const README_SCREENSHOT = path.join(ROOT, 'test/browser/dashboard.png');
+export const README_SCREENSHOT = path.join(CHECKOUT, 'test/browser/dashboard.png');
 
 /** Headless, and without the background requests Chromium makes to Google's hosts on its own; `args` adds flags. */
 export function launch(args: string[] = []): Promise<Browser> {
@@ -87,7 +92,7 @@ export async function screenshot(page: Page, dir: string, name: string, { readme
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
   if (readme && process.env.UPDATE_SCREENSHOT === '1') {
     await copyFile(file, README_SCREENSHOT);
-    console.log(`# wrote ${path.relative(ROOT, README_SCREENSHOT)}`);
+    console.log(`# wrote ${path.relative(CHECKOUT, README_SCREENSHOT)}`);
   }
   return file;
 }

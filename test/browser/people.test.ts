@@ -14,8 +14,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type pg from 'pg';
 import type { DbHandle } from '../../src/db/connect.js';
 import { SAMPLE_DIR, removeDir, testDatabase } from '../helpers.js';
-import { ROOT, startService, stopService, type Service } from '../service.js';
-import { launch, noChromium, Recorder } from './browser.js';
+import { startService, stopService, type Service } from '../service.js';
+import { CHECKOUT, launch, noChromium, Recorder } from './browser.js';
 
 const WAIT = 60_000;
 const FILES = ['users.csv', 'user_experiments.csv', 'compounds.csv'] as const;
@@ -25,7 +25,7 @@ const WIDTHS = [
 ] as const;
 /** Small enough that a generated file is over it (413), large enough for the sample's files. */
 const MAX_UPLOAD_BYTES = 100_000;
-const SHOTS = path.join(ROOT, 'docs/screenshots');
+const SHOTS = path.join(CHECKOUT, 'docs/screenshots');
 
 const skip = noChromium();
 if (skip) {
