@@ -4,7 +4,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { RunDiffSummary } from '../http/schemas.js';
 import { csvText } from './csv.js';
-import { lockPublished, type FeaturesPage } from './features.js';
+import { endSnapshot, lockPublished, type FeaturesPage } from './features.js';
 
 export type DiffSummary = z.infer<typeof RunDiffSummary>;
 
@@ -150,12 +150,7 @@ async function* renderDiff(db: Kysely<Database>, request: DiffRequest, rendering
     if (tail) yield tail;
     await trx.commit().execute();
   } finally {
-    // Thrown, or ended early by a reader that went away: end the snapshot (see renderFeatures).
-    if (!trx.isCommitted && !trx.isRolledBack)
-      await trx
-        .rollback()
-        .execute()
-        .catch(() => {});
+    await endSnapshot(trx);
   }
 }
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type ControlledTransaction, type Kysely, type RawBuilder } from 'kysely';
 import { hasCitus, isCitus } from '../db/citus.js';
 import type { DbHandle } from '../db/connect.js';
 import type { Database, UserFeaturesView } from '../db/schema.js';
@@ -93,14 +93,20 @@ async function* renderFeatures(db: Kysely<Database>, page: FeaturesPage, renderi
     if (tail) yield tail;
     await trx.commit().execute();
   } finally {
-    // Thrown, or ended early by a reader that went away: end the snapshot. Kysely discards the
-    // connection if even that fails.
-    if (!trx.isCommitted && !trx.isRolledBack)
-      await trx
-        .rollback()
-        .execute()
-        .catch(() => {});
+    await endSnapshot(trx);
   }
+}
+
+/**
+ * Ends a streamed answer's snapshot that was thrown out of, or ended early by a reader that went
+ * away (a committed one is left as it is). Kysely discards the connection if even that fails.
+ */
+export async function endSnapshot(trx: ControlledTransaction<Database>): Promise<void> {
+  if (!trx.isCommitted && !trx.isRolledBack)
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => {});
 }
 
 /** Locks the published features (see lockPublished) and reads which run they are and its average. */
