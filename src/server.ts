@@ -5,7 +5,7 @@ import { isLoopback } from './api/auth.js';
 import { removeLeftUploads } from './api/upload.js';
 import { readConfig, type Config } from './support/config.js';
 import { StartupError } from './support/errors.js';
-import { log, logConfig, openLog } from './support/log.js';
+import { flushLogSync, log, logConfig, openLog } from './support/log.js';
 import { openDb, type DbHandle } from './db/connect.js';
 import { shown as shownPath } from './db/embedded.js';
 import { recoverInterruptedRuns } from './run/pipeline.js';
@@ -110,6 +110,8 @@ function shutdown(code: number): void {
   stopping = true;
   const deadline = setTimeout(() => {
     log('shutdown did not finish within 15 s: exiting with SIGKILL');
+    // SIGKILL runs no 'exit' handler: the lines still buffered are written now.
+    flushLogSync();
     process.kill(process.pid, 'SIGKILL');
   }, 15_000);
   deadline.unref();

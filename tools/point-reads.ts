@@ -13,13 +13,14 @@
  * published by one POST /data. tools/bench.ts runs the same comparison on its own database.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { exitOf, freePort, sleep } from '../test/service.js';
 import { generateCached } from './generate.js';
 
@@ -42,6 +43,12 @@ export interface Load {
   requests: number;
   errors: number;
   non2xx: number;
+  /** The server process's CPU time (user + system) during the measure, per request, in µs. */
+  cpuUsPerRequest: number;
+  /** The same for the database's client backends (when the database runs on this machine; else null). */
+  pgCpuUsPerRequest: number | null;
+  /** The machine's 1-minute load average at the end of the measure (it is shared: read the figures with it). */
+  loadAverage: number;
 }
 
 export interface PointReadRound {
@@ -94,8 +101,46 @@ async function stopServer(server: Server | null): Promise<void> {
   await exitOf(server.child, 30_000).catch(() => server.child.kill('SIGKILL'));
 }
 
-/** `connections` clients asking for `GET /data/users/<random id>` for `seconds`. */
-async function load(port: number, users: number, seconds: number, connections: number): Promise<Load> {
+// CPU time of a process of this machine from /proc (Linux): utime + stime, in clock ticks (100 a second).
+const TICK_US = 10_000;
+function cpuTicks(pid: number): number | null {
+  try {
+    // The fields after the command's name (which is in parentheses and may hold spaces).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+/** The client backends of the database at `url` and their CPU ticks so far (empty when they are not on this machine). */
+async function backendTicks(url: string): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    const ticks = new Map<number, number>();
+    for (const { pid } of rows) {
+      const t = cpuTicks(pid);
+      if (t !== null) ticks.set(pid, t);
+    }
+    return ticks;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * `connections` clients asking for `GET /data/users/<random id>` for `seconds`, and the CPU time
+ * it cost the server process `pid` and the database's client backends at `url`, per request.
+ * (A backend opened during the measure counts whole; one closed during it is not counted: the
+ * pools keep theirs open while they are busy.)
+ */
+async function load(port: number, users: number, seconds: number, connections: number, pid: number, url: string): Promise<Load> {
+  const pgBefore = await backendTicks(url);
+  const before = cpuTicks(pid);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
@@ -104,6 +149,11 @@ async function load(port: number, users: number, seconds: number, connections: n
       { method: 'GET', setupRequest: (request) => ({ ...request, path: `/data/users/${1 + Math.floor(Math.random() * users)}` }) },
     ],
   });
+  const after = cpuTicks(pid);
+  const pgAfter = await backendTicks(url);
+  const requests = result.requests.total;
+  let pgTicks = 0;
+  for (const [backend, ticks] of pgAfter) pgTicks += ticks - (pgBefore.get(backend) ?? 0);
   return {
     reqPerS: result.requests.average,
     p50: result.latency.p50,
@@ -112,6 +162,9 @@ async function load(port: number, users: number, seconds: number, connections: n
     requests: result.requests.total,
     errors: result.errors,
     non2xx: result.non2xx,
+    cpuUsPerRequest: before === null || after === null ? NaN : ((after - before) * TICK_US) / requests,
+    pgCpuUsPerRequest: pgAfter.size === 0 ? null : (pgTicks * TICK_US) / requests,
+    loadAverage: os.loadavg()[0]!,
   };
 }
 
@@ -140,14 +193,16 @@ export async function measurePointReads(
       path.join(logDir, 'point-reads-bare.log'),
       '/data/users/1',
     );
-    const ports = { service: service.port, bare: bare.port };
-    log(`warming up (service on ${ports.service}, bare on ${ports.bare})`);
-    for (const which of ['service', 'bare'] as const) await load(ports[which], o.users, 3, o.connections);
+    const servers = { service, bare };
+    const measure = (which: 'service' | 'bare', seconds: number) =>
+      load(servers[which].port, o.users, seconds, o.connections, servers[which].child.pid!, url);
+    log(`warming up (service on ${service.port}, bare on ${bare.port})`);
+    for (const which of ['service', 'bare'] as const) await measure(which, 3);
     const rounds: PointReadRound[] = [];
     for (let r = 0; r < o.rounds; r++) {
       const order = r % 2 === 0 ? (['service', 'bare'] as const) : (['bare', 'service'] as const);
       const got: Partial<Record<'service' | 'bare', Load>> = {};
-      for (const which of order) got[which] = await load(ports[which], o.users, o.seconds, o.connections);
+      for (const which of order) got[which] = await measure(which, o.seconds);
       const round = {
         first: order[0],
         service: got.service!,
@@ -165,8 +220,11 @@ export async function measurePointReads(
   }
 }
 
+const cpu = (l: Load) =>
+  `${Math.round(l.cpuUsPerRequest)} µs (PostgreSQL ${l.pgCpuUsPerRequest === null ? '?' : Math.round(l.pgCpuUsPerRequest)} µs)`;
 const formatLoad = (l: Load) =>
-  `${Math.round(l.reqPerS)} req/s, p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms, ${l.errors} errors, ${l.non2xx} non-2xx of ${l.requests}`;
+  `${Math.round(l.reqPerS)} req/s, p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms, ${l.errors} errors, ${l.non2xx} non-2xx of ${l.requests}, ` +
+  `CPU a request ${cpu(l)}, load ${l.loadAverage.toFixed(1)}`;
 const formatRound = (r: PointReadRound) =>
   `service ${formatLoad(r.service)}; bare ${formatLoad(r.bare)}; ratio ${r.ratio.toFixed(2)}, p99 ${r.p99Ratio.toFixed(2)}× the bare's`;
 
@@ -174,13 +232,16 @@ export function formatPointReads({ options: p, rounds }: PointReads): string {
   return [
     `GET /data/users/:id, ${p.connections} concurrent clients, random ids of ${p.users} users, ${p.seconds} s per measure:`,
     '',
-    '| round (first) | service req/s | bare req/s | **ratio** (≥ 0.7) | service p50 / p99 ms | bare p50 / p99 ms | **p99 ÷ bare** (≤ 1.5) | errors, non-2xx (service / bare) |',
-    '|---|---|---|---|---|---|---|---|',
+    'CPU a request: the server process, and in parentheses the PostgreSQL backends, in µs; load: the 1-minute load average after each measure.',
+    '',
+    '| round (first) | service req/s | bare req/s | **ratio** (≥ 0.7) | service p50 / p99 ms | bare p50 / p99 ms | **p99 ÷ bare** (≤ 1.5) | errors, non-2xx (service / bare) | CPU a request, service / bare | load (service / bare) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rounds.map(
       (r, i) =>
         `| ${i + 1} (${r.first}) | ${Math.round(r.service.reqPerS)} | ${Math.round(r.bare.reqPerS)} | **${r.ratio.toFixed(2)}** | ` +
         `${r.service.p50} / ${r.service.p99} | ${r.bare.p50} / ${r.bare.p99} | **${r.p99Ratio.toFixed(2)}** | ` +
-        `${r.service.errors}, ${r.service.non2xx} / ${r.bare.errors}, ${r.bare.non2xx} |`,
+        `${r.service.errors}, ${r.service.non2xx} / ${r.bare.errors}, ${r.bare.non2xx} | ${cpu(r.service)} / ${cpu(r.bare)} | ` +
+        `${r.service.loadAverage.toFixed(1)} / ${r.bare.loadAverage.toFixed(1)} |`,
     ),
   ].join('\n');
 }

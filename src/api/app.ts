@@ -1,7 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { requestId } from 'hono/request-id';
 import type { DbHandle } from '../db/connect.js';
 import { dashboard } from '../dashboard/routes.js';
 import type { RunRecord } from '../read/runs.js';
@@ -13,7 +12,7 @@ import type { ApiContext, ApiOptions, Env } from './context.js';
 import { docsHeaders } from './docs.js';
 import { Metrics } from './metrics.js';
 import { scheduleRuns } from './schedule.js';
-import { headAsGet, limitBodies, logRequests } from './middleware.js';
+import { headAsGet, limitBodies, logRequests, requestIds } from './middleware.js';
 import { checkHost, checkOrigin } from './origin.js';
 import { registerData } from './routes/data/data.handlers.js';
 import { registerDocs } from './routes/docs/docs.handlers.js';
@@ -53,7 +52,7 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
 
   // An id for every request: the client's X-Request-Id when it is short and plain (letters,
   // digits, _ - =, at most 128), else a new UUID; it is returned in X-Request-Id and logged.
-  app.use(requestId({ limitLength: 128 }));
+  app.use(requestIds());
   app.use(logRequests(metrics));
   // Who may be answered, before anything else looks at the request or reads its body: the Host a
   // browser sent (DNS rebinding), then where a state-changing request comes from (CSRF), then the token.

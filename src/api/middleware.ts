@@ -8,6 +8,33 @@ import type { Metrics } from './metrics.js';
 import type { StreamGate } from './streams.js';
 import { isUpload } from './upload.js';
 
+/** The longest client X-Request-Id kept, and the characters it may have (letters, digits, _ - =). */
+const MAX_REQUEST_ID = 128;
+const PLAIN_ID = /^[\w\-=]+$/;
+
+/**
+ * An id for every request, in `c.get('requestId')` and the answer's X-Request-Id: the client's
+ * X-Request-Id when it is short and plain, else a new UUID (the rule of hono/request-id).
+ *
+ * Not hono/request-id: it sets the header with c.header(), which makes every answer carry a fetch
+ * `Headers` object that @hono/node-server then copies header by header; under @hono/node-server the
+ * header is set on Node's own response instead (writeHead merges it in), and the answer keeps its
+ * plain header object. That was a tenth of a point read's CPU in Node (docs/performance.md).
+ * Elsewhere (app.request() in tests) it is c.header(), as before.
+ */
+export const requestIds = (): MiddlewareHandler<Env> => (c, next) => {
+  const given = c.req.header('x-request-id');
+  const id = given !== undefined && given.length <= MAX_REQUEST_ID && PLAIN_ID.test(given) ? given : crypto.randomUUID();
+  c.set('requestId', id);
+  const outgoing = c.env?.outgoing;
+  if (outgoing) outgoing.setHeader('x-request-id', id);
+  else c.header('x-request-id', id);
+  return next();
+};
+
+/** The patterns of middleware (not of a route): the request matched no route. */
+const UNMATCHED = new Set(['*', '/*', '']);
+
 /** One log line and one histogram observation per request. */
 export const logRequests =
   (metrics: Metrics): MiddlewareHandler<Env> =>
@@ -18,7 +45,7 @@ export const logRequests =
     // The route that answered, as registered (bounded: clients cannot make up new label values);
     // when none did (404), the middleware's own pattern.
     const matched = routePath(c);
-    const route = ['*', '/*', ''].includes(matched) ? 'unmatched' : matched;
+    const route = UNMATCHED.has(matched) ? 'unmatched' : matched;
     const status = c.res.status;
     metrics.httpDuration.observe({ method: c.req.method, route, status: String(status) }, seconds);
     const path = printable(c.req.path, 256);

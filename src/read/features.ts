@@ -254,8 +254,7 @@ const USER_JSON = { name: 'published-user-json', text: 'SELECT etl.published_use
  * features), or undefined. On PostgreSQL one statement in autocommit, `etl.published_user_json`
  * (sql/000018), which locks the published features before its snapshot and reads a miss again
  * behind the publish it may have raced (the why is in that file). A round trip instead of the
- * four of a transaction: GET /data/users/:id went from 21% to over 70% of a bare lookup's rate
- * (docs/performance.md).
+ * four of a transaction (docs/performance.md, "Point reads under load").
  *
  * On Citus the lock must not reach the workers (see lockPublished), which a function on the
  * coordinator cannot promise, so there the read is a REPEATABLE READ transaction, and a miss is

@@ -6,8 +6,15 @@ import pretty from 'pino-pretty';
  *
  * JSON lines (`level`, `time`, `msg` and the event's fields) unless stderr is a terminal or
  * `LOG_FORMAT=pretty`, which print them for people through pino-pretty. `LOG_LEVEL` (trace, debug,
- * info, warn, error, fatal, silent; default info) sets the least severe level written. Writes are
- * synchronous, so nothing is lost when the process exits right after logging.
+ * info, warn, error, fatal, silent; default info) sets the least severe level written.
+ *
+ * JSON lines are written asynchronously (pino.destination with `sync: false`): a line is handed to
+ * a libuv thread at once, and lines logged while a write is in flight go out together in the next
+ * one, so a request's line costs the event loop no system call of its own (docs/performance.md,
+ * "Point reads under load"). No line is held back waiting for more (`minLength` 0). None is lost on an
+ * exit through process.exit(): pino writes what is still buffered synchronously on 'exit', and
+ * exit waits for libuv's threads to finish the writes in flight; before a SIGKILL of its own the
+ * process calls flushLogSync(). Pretty lines (for people at a terminal) stay synchronous.
  */
 /** Longest log message (in characters, after escaping), so no input can flood the log. */
 const MAX_LOG_CHARS = 2000;
@@ -15,6 +22,8 @@ const MAX_LOG_CHARS = 2000;
 export const MAX_MESSAGE_CHARS = 500;
 
 export type LogFields = Record<string, unknown>;
+
+type Destination = ReturnType<typeof pino.destination>;
 
 /** Logs `message` with `fields` (run_id, step, duration_ms, ...) at `level` (info by default). */
 export type Log = (message: string, fields?: LogFields, level?: LogLevel) => void;
@@ -58,8 +67,22 @@ export function createLogger({ level, format }: LogSettings, fd = 2): Logger {
       // "level":"info" rather than pino's number: what log shippers and people expect to read.
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ dest: fd, sync: true }),
+    pino.destination({ dest: fd, sync: false }),
   );
+}
+
+/**
+ * Writes the lines `logger` (the process's by default) still buffers, synchronously: for a process
+ * about to end in a way that runs no 'exit' handler (its own SIGKILL). Never throws: logging must
+ * not stop a shutdown.
+ */
+export function flushLogSync(logger = current?.logger): void {
+  try {
+    const destination = logger && ((logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<Destination>);
+    destination?.flushSync?.();
+  } catch {
+    // Nothing more can be done for the log.
+  }
 }
 
 /**
@@ -111,6 +134,8 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
  * The one helper for every logged or returned value that may carry input text.
  */
 export function printable(text: string, maxChars = MAX_MESSAGE_CHARS): string {
+  // Most text has nothing to escape or cut (every request's path is logged): then it is the answer.
+  if (text.length <= maxChars && !UNSAFE.test(text)) return text;
   let out = '';
   let fits = 0; // the longest run of whole pieces that leaves room for the ellipsis
   for (const char of text) {

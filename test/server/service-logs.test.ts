@@ -2,10 +2,12 @@
 // LOG_LEVEL / LOG_FORMAT settings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once, type EventEmitter } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { createLogger, logSettings } from '../../src/support/log.js';
 import { SAMPLE_DIR, testDatabase } from '../helpers.js';
 import { startService, stopService } from '../service.js';
@@ -78,6 +80,52 @@ test('the service logs one JSON line per event: ETL steps with run_id, step, dur
   }
 });
 
+test('every answered request is logged, the last ones too, when the service is stopped (SIGTERM) right after a burst', async () => {
+  const database = await testDatabase();
+  try {
+    const service = await startService(
+      { DATABASE_URL: database.url, DATA_DIR: SAMPLE_DIR, LOG_FORMAT: '', LOG_LEVEL: '' },
+      { timeoutMs: 30_000 },
+    );
+    const ids: string[] = [];
+    try {
+      // Lines are written in the background while the answers go out: the last are still buffered
+      // or being written when SIGTERM arrives.
+      const answers = await Promise.all(
+        Array.from({ length: 400 }, (_, i) =>
+          fetch(`${service.base}/data/users/${i + 1}`, { headers: { 'x-request-id': `burst-${i}` } }).then(async (r) => {
+            await r.arrayBuffer();
+            return r.headers.get('x-request-id');
+          }),
+        ),
+      );
+      ids.push(...answers.map((id) => id ?? 'missing'));
+    } finally {
+      assert.equal((await stopService(service)).code, 0);
+    }
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 400 }, (_, i) => `burst-${i}`),
+      'each answer carries its request id',
+    );
+    const logged = new Set(
+      service
+        .output()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line).request_id),
+    );
+    assert.deepEqual(
+      ids.filter((id) => !logged.has(id)),
+      [],
+      'a line for every request',
+    );
+    assert.match(service.output(), /"msg":"SIGTERM: shutting down"/);
+  } finally {
+    await database.close();
+  }
+});
+
 test('LOG_LEVEL and LOG_FORMAT: defaults, TTY, and bad values', () => {
   assert.deepEqual(logSettings({}, false), { level: 'info', format: 'json', problems: [] });
   assert.deepEqual(logSettings({}, true), { level: 'info', format: 'pretty', problems: [] });
@@ -90,15 +138,19 @@ test('LOG_LEVEL and LOG_FORMAT: defaults, TTY, and bad values', () => {
 
 test('the level filters events; pretty prints for people, JSON for machines', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-log-'));
-  const write = (settings: Parameters<typeof createLogger>[0], emit: (logger: ReturnType<typeof createLogger>) => void) => {
+  const write = async (settings: Parameters<typeof createLogger>[0], emit: (logger: ReturnType<typeof createLogger>) => void) => {
     const file = path.join(dir, `${settings.level}-${settings.format}.log`);
     const fd = openSync(file, 'w');
-    emit(createLogger(settings, fd));
+    const logger = createLogger(settings, fd);
+    emit(logger);
+    // JSON lines are written in the background: wait until the destination has written them all.
+    const destination = (logger as unknown as Record<symbol, EventEmitter>)[pino.symbols.streamSym]!;
+    if (settings.format === 'json') await once(destination, 'drain');
     closeSync(fd);
     return readFileSync(file, 'utf8');
   };
   try {
-    const json = write({ level: 'warn', format: 'json' }, (logger) => {
+    const json = await write({ level: 'warn', format: 'json' }, (logger) => {
       logger.info({ run_id: 1 }, 'hidden');
       logger.warn({ run_id: 2, step: 'users', duration_ms: 5 }, 'shown');
     });
@@ -112,7 +164,7 @@ test('the level filters events; pretty prints for people, JSON for machines', as
       ['warn', 'shown', 2, 'users', 5],
     );
 
-    const pretty = write({ level: 'info', format: 'pretty' }, (logger) => logger.info({ run_id: 3 }, 'run 3: users took 5 ms'));
+    const pretty = await write({ level: 'info', format: 'pretty' }, (logger) => logger.info({ run_id: 3 }, 'run 3: users took 5 ms'));
     assert.match(pretty, /INFO.*run 3: users took 5 ms/);
     assert.throws(() => JSON.parse(pretty));
   } finally {
