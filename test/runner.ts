@@ -19,32 +19,13 @@ const root = path.resolve(here, '..');
 const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 // Every *.test.ts under test/ but the fault, browser and Citus tests (their own npm scripts).
-/**
- * The files that take longest (each 15-45 s on a loaded machine: many runs, or service processes
- * and clusters of their own), started first: started last, one of them would keep the suite
- * running long after the other slots had nothing left to do. The rest follow in name order.
- */
-const SLOWEST = [
-  'run/point-reads',
-  'server/embedded',
-  'server/backup',
-  'run/reference',
-  'load/typed-path',
-  'server/server',
-  'api/warnings',
-];
-const rank = (file: string) => {
-  const i = SLOWEST.findIndex((name) => file.endsWith(`${name}.test.ts`));
-  return i < 0 ? SLOWEST.length : i;
-};
-const files = (
+const files =
   selected.length > 0
     ? selected
     : (await readdir(here, { recursive: true }))
         .filter((f) => f.endsWith('.test.ts') && !/^(faults|browser|citus)\//.test(f))
         .sort()
-        .map((f) => path.join(here, f))
-).sort((a, b) => rank(a) - rank(b));
+        .map((f) => path.join(here, f));
 
 /**
  * Test files run at once. Most of a file's time is spent waiting (on PostgreSQL, on a service
