@@ -98,6 +98,34 @@ export async function openPage(
   return { context, page: await context.newPage(), recorder };
 }
 
+/**
+ * A second service on the database and DATA_DIR of `served`, with `env` added (API_TOKEN, say), and a
+ * page of its own (`options`: the window's size) for `use`. When `use` has passed: no request left
+ * that service, and the browser reported no error but for the HTTP `statuses` the test provoked.
+ * Then, whatever happened, the window is closed and the service stops with exit code 0.
+ */
+export async function withService(
+  served: Served,
+  env: Record<string, string>,
+  options: BrowserContextOptions,
+  statuses: number[],
+  use: (service: Service, page: Page) => Promise<void>,
+): Promise<void> {
+  const service = await startService({ DATABASE_URL: served.database.url, DATA_DIR: served.dataDir, ...env }, { timeoutMs: 60_000 });
+  try {
+    const { context, page, recorder } = await openPage(served.browser, options);
+    try {
+      await use(service, page);
+      assert.deepEqual(recorder.outside(service.base), []);
+      assert.deepEqual(recorder.unexpectedErrors(statuses), []);
+    } finally {
+      await context.close();
+    }
+  } finally {
+    assert.equal((await stopService(service)).code, 0, service.output());
+  }
+}
+
 /** Waits until the page's run message says `text` (a run's own words, so an older message never matches). */
 export const says = (page: Page, text: string | RegExp) =>
   page.locator('#run-message').filter({ hasText: text }).waitFor({ timeout: WAIT });

@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { generateCached } from '../../tools/generate.js';
 import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, SAMPLE_DIR } from '../helpers.js';
-import { startService, stopService, type Service } from '../service.js';
+import type { Service } from '../service.js';
 import {
   FILES,
   getJson,
@@ -25,6 +25,7 @@ import {
   screenshot,
   screenshotDir,
   serve,
+  withService,
   type Recorder,
   type Served,
 } from './browser.js';
@@ -334,9 +335,7 @@ if (skip) {
 
   test('with API_TOKEN the page says why Run ETL was refused, and runs with the token pasted', { timeout: 180_000 }, async () => {
     const token = 'browser-test-token';
-    const guarded = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir, API_TOKEN: token }, { timeoutMs: 60_000 });
-    const { context: other, page: tab, recorder: watched } = await openPage(browser, { viewport: { width: 1280, height: 800 } });
-    try {
+    await withService(served, { API_TOKEN: token }, { viewport: { width: 1280, height: 800 } }, [401], async (guarded, tab) => {
       await useFiles(CHALLENGE_DIR);
       await tab.goto(`${guarded.base}/`);
       await tab.getByRole('button', { name: 'Run ETL' }).click();
@@ -349,12 +348,7 @@ if (skip) {
       const runId = ((await (await fetch(`${guarded.base}/runs`)).json()) as any).runs[0].run_id + 1;
       await tab.getByRole('button', { name: 'Run ETL' }).click();
       await tab.locator('#run-message', { hasText: `Run ${runId} succeeded` }).waitFor();
-      assert.deepEqual(watched.outside(guarded.base), []);
-      assert.deepEqual(watched.unexpectedErrors([401]), []);
-    } finally {
-      await other.close();
-      assert.equal((await stopService(guarded)).code, 0, guarded.output());
-    }
+    });
   });
 
   test(

@@ -14,8 +14,19 @@ import type { Browser, Page } from 'playwright-core';
 import type pg from 'pg';
 import type { DbHandle } from '../../src/db/connect.js';
 import { SAMPLE_DIR, removeDir } from '../helpers.js';
-import { startService, stopService, type Service } from '../service.js';
-import { CHECKOUT, FILES, getJson, nextRunId as nextRunIdOf, noChromium, openPage, says, serve, type Served } from './browser.js';
+import type { Service } from '../service.js';
+import {
+  CHECKOUT,
+  FILES,
+  getJson,
+  nextRunId as nextRunIdOf,
+  noChromium,
+  openPage,
+  says,
+  serve,
+  withService,
+  type Served,
+} from './browser.js';
 
 const WIDTHS = [
   { name: 'wide', viewport: { width: 1280, height: 900 } },
@@ -226,9 +237,7 @@ if (skip) {
       { timeout: 180_000 },
       async () => {
         const token = 'people-test-token';
-        const guarded = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir, API_TOKEN: token }, { timeoutMs: 60_000 });
-        const { context, page, recorder } = await open(width);
-        try {
+        await withService(served, { API_TOKEN: token }, width, [401], async (guarded, page) => {
           await page.goto(`${guarded.base}/`);
           await page.getByRole('button', { name: 'Run ETL' }).click();
           await says(page, 'The service needs its API token');
@@ -245,12 +254,7 @@ if (skip) {
           assert.equal(await page.getByLabel('Token').inputValue(), '', 'the box does not keep showing it');
           assert.deepEqual(await overflowing(page), []);
           await shot(page, `overview-token-${width.name}`);
-          assert.deepEqual(recorder.outside(guarded.base), []);
-          assert.deepEqual(recorder.unexpectedErrors([401]), []);
-        } finally {
-          await context.close();
-          assert.equal((await stopService(guarded)).code, 0, guarded.output());
-        }
+        });
       },
     );
 
