@@ -4,7 +4,7 @@
 // compiled JavaScript) and the suite starts dozens of them on a two-core machine.
 //
 // The tree is a copy of the checkout (input files must be real files, not links: the loader
-// refuses links) with the compiled .js beside each .ts of src/, test/ and tools/, and a link to its
+// refuses links) with the compiled .js beside each .ts of src/, test/, tools/ and docs/examples/, and a link to its
 // node_modules. So paths relative to a module (src/db/sql-paths.ts: ../../sql) and to the tests'
 // ROOT lead to the same files as in the checkout. esbuild is what tsx itself compiles with, with
 // the same tsconfig, so the JavaScript is what tsx would have run.
@@ -22,7 +22,7 @@ export async function buildTree(root: string, into: string): Promise<void> {
   }
   await symlink(path.join(root, 'node_modules'), path.join(into, 'node_modules'));
   const sources: string[] = [];
-  for (const dir of ['src', 'test', 'tools']) {
+  for (const dir of ['src', 'test', 'tools', 'docs/examples']) {
     for (const name of await readdir(path.join(root, dir), { recursive: true })) {
       if (/\.tsx?$/.test(name) && !name.endsWith('.d.ts')) sources.push(path.join(root, dir, name));
     }

@@ -15,7 +15,7 @@ import { freePort } from './service.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '..');
-// Options (--test-name-pattern=..., say) go to node's test runner; other arguments are test files.
+// Options (--test-name-pattern=..., say) go to node's test runner (test/run-files.mjs); other arguments are test files.
 const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const selected = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 // Every *.test.ts under test/ but the fault, browser and Citus tests (their own npm scripts).
@@ -79,15 +79,29 @@ try {
   await pool.end();
 }
 
-const reporters = [
-  `--test-reporter=${path.join(here, 'quiet-spec.mjs')}`,
-  '--test-reporter-destination=stdout',
-  `--test-reporter=${path.join(here, 'summary-reporter.mjs')}`,
-  '--test-reporter-destination=stdout',
+/**
+ * The files that take longest (each 15-60 s on a loaded machine: many runs, or service processes
+ * and clusters of their own), started first: started last, one of them would keep the suite
+ * running long after the other slots had nothing left to do. The rest follow in name order.
+ */
+const SLOWEST = [
+  'run/point-reads',
+  'server/embedded',
+  'api/warnings',
+  'load/bad-input',
+  'load/typed-path',
+  'server/backup',
+  'api/security',
 ];
+const rank = (file: string) => {
+  const i = SLOWEST.findIndex((name) => file.endsWith(`${name}.test.js`));
+  return i < 0 ? SLOWEST.length : i;
+};
+const ordered = [...compiledFiles].sort((a, b) => rank(a) - rank(b));
+// test/run-files.mjs: node's test runner (node:test run()) in the order given, with npm test's reporters.
 const child = spawn(
   process.execPath,
-  ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...runnerOptions, ...compiledFiles],
+  ['--enable-source-maps', path.join(here, 'run-files.mjs'), JSON.stringify({ files: ordered, concurrency, options: runnerOptions })],
   {
     stdio: 'inherit',
     // The tests' own in-process logs: warnings and errors only, unless LOG_LEVEL says otherwise.

@@ -36,9 +36,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sleep, startService, stopService } from '../test/service.js';
+import { integerOption, toolArgs } from './args.js';
 import { CACHE_ROOT, COMPOUNDS_FILE, EXPERIMENTS_FILE, generateCached, USERS_FILE } from './generate.js';
 import { formatPointReads, measurePointReads, type PointReads } from './point-reads.js';
 
@@ -714,33 +714,15 @@ export function formatTable(r: BenchResult): string {
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 
-function count(name: string, raw: string | undefined, fallback: number, min = 0): number {
-  if (raw === undefined) return fallback;
-  const text = raw.replace(/_/g, '');
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < min) {
-    throw new Error(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
-  }
-  return Number(text);
-}
+/** A count option of this command line: an integer ≥ `min` (0 unless given). */
+const count = (name: string, raw: string | undefined, fallback: number, min = 0) => integerOption(name, raw, fallback, { min });
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      experiments: { type: 'string' },
-      users: { type: 'string' },
-      compounds: { type: 'string' },
-      seed: { type: 'string' },
-      'read-pause': { type: 'string' },
-      json: { type: 'string' },
-      keep: { type: 'boolean' },
-      peers: { type: 'string' },
-      'point-read-rounds': { type: 'string' },
-      'database-url': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const values = toolArgs(
+    argv,
+    ['experiments', 'users', 'compounds', 'seed', 'read-pause', 'json', 'peers', 'point-read-rounds', 'database-url'],
+    ['keep'],
+  );
   if (values.help) {
     console.log(
       'usage: npm run bench -- [--experiments 1000000] [--users N] [--compounds 10000] [--seed 1]\n' +

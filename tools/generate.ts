@@ -20,7 +20,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { integerOption, toolArgs } from './args.js';
 
 export interface GenerateOptions {
   users: number;
@@ -437,25 +437,8 @@ function formatBytes(n: number): string {
   return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-function parseCount(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw new Error(`--${name} must be an integer, got "${raw}"`);
-  return Number(raw);
-}
-
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      users: { type: 'string' },
-      experiments: { type: 'string' },
-      compounds: { type: 'string' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const values = toolArgs(argv, ['users', 'experiments', 'compounds', 'out', 'seed']);
   const usage =
     'usage: tsx tools/generate.ts --users N --experiments M --compounds K --out DIR [--seed S]\n' +
     '       (defaults: users 1000, experiments 10000, compounds 100, seed 1)';
@@ -465,11 +448,11 @@ async function main(argv: string[]): Promise<void> {
   }
   if (!values.out) throw new Error(`--out DIR is required\n${usage}`);
   const options: GenerateOptions = {
-    users: parseCount('users', values.users, 1000),
-    experiments: parseCount('experiments', values.experiments, 10_000),
-    compounds: parseCount('compounds', values.compounds, 100),
+    users: integerOption('users', values.users, 1000),
+    experiments: integerOption('experiments', values.experiments, 10_000),
+    compounds: integerOption('compounds', values.compounds, 100),
     out: values.out,
-    seed: parseCount('seed', values.seed, 1),
+    seed: integerOption('seed', values.seed, 1),
   };
   const started = performance.now();
   const { files } = await generate(options);

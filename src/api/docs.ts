@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
-import { secureHeaders } from 'hono/secure-headers';
+import { pageHeaders } from '../http/page-headers.js';
 
 /** Where the docs page's scripts and styles are served from: this service, never a CDN. */
 export const DOCS_ASSET_BASE = '/docs/swagger-ui-dist';
@@ -32,24 +32,11 @@ if (inlineScript === undefined) throw new Error('@hono/swagger-ui no longer writ
 const scriptHash = `'sha256-${createHash('sha256').update(inlineScript).digest('base64')}'`;
 
 /**
- * The docs page's security headers, as the dashboard's: nothing loaded from elsewhere, and no
- * framing (clickjacking: a page of another site could otherwise overlay "Try it out" buttons).
- * Swagger UI draws its icons as data: images; its styles are set from script, which CSP allows.
+ * The docs page's security headers, as the dashboard's (pageHeaders), plus Swagger UI's inline
+ * script by its hash and its icons, which it draws as data: images; its styles are set from
+ * script, which CSP allows.
  */
-export const docsHeaders = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'", scriptHash],
-    styleSrc: ["'self'"],
-    imgSrc: ["'self'", 'data:'],
-    connectSrc: ["'self'"],
-    formAction: ["'self'"],
-    baseUri: ["'none'"],
-    objectSrc: ["'none'"],
-    frameAncestors: ["'none'"],
-  },
-  strictTransportSecurity: false,
-});
+export const docsHeaders = pageHeaders({ scripts: [scriptHash], images: ['data:'] });
 
 const require = createRequire(import.meta.url);
 const distDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -1,3 +1,4 @@
+import type { Child } from 'hono/jsx';
 import type { Summary } from '../read/summary.js';
 import { count } from './format.js';
 
@@ -54,38 +55,12 @@ export function ExperimentsHistogram({ histogram }: { histogram: Summary['histog
   const regular = histogram.length > 1 ? histogram[0]!.max_experiments - histogram[0]!.min_experiments + 1 : 1;
   const tail = last !== undefined && histogram.length > 1 && last.max_experiments - last.min_experiments + 1 > regular;
   return (
-    <figure class="chart">
-      <div class="chart-scroll">
-        {SIZES.map((size) => (
-          <HistogramSvg histogram={histogram} labels={labels} tail={tail} size={size} />
-        ))}
-      </div>
-      <figcaption>
-        How many users ran how many experiments (users with none included).
-        {tail && last ? ` The last, darker bar gathers the top 1% of users: ${experiments(last)}.` : ''}
-      </figcaption>
-      <details>
-        <summary>The numbers</summary>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Experiments</th>
-              <th scope="col" class="num">
-                Users
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {histogram.map((b, i) => (
-              <tr>
-                <td>{labels[i]}</td>
-                <td class="num">{count(b.users)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </details>
-    </figure>
+    <ChartFigure
+      picture={(size) => <HistogramSvg histogram={histogram} labels={labels} tail={tail} size={size} />}
+      caption={`How many users ran how many experiments (users with none included).${tail && last ? ` The last, darker bar gathers the top 1% of users: ${experiments(last)}.` : ''}`}
+      columns={['Experiments', 'Users']}
+      rows={histogram.map((b, i) => [labels[i]!, count(b.users)])}
+    />
   );
 }
 
@@ -166,33 +141,52 @@ function HistogramSvg({ histogram, labels, tail, size }: { histogram: Summary['h
 /** The top compounds: a horizontal bar per compound, its name on the left and its users at the end. */
 export function TopCompoundsChart({ compounds }: { compounds: Summary['top_compounds'] }) {
   return (
+    <ChartFigure
+      picture={(size) => <CompoundsSvg compounds={compounds} size={size} />}
+      caption="For each compound, the users whose most common compound it is; a tie counts for each tied compound."
+      columns={['Compound', 'Id', 'Users']}
+      rows={compounds.map((c) => [c.compound_name, String(c.compound_id), count(c.users)])}
+    />
+  );
+}
+
+/**
+ * A chart as the pages show it: its picture in each size (see SIZES), a caption, and its numbers as
+ * a table: the first column text, the others numbers.
+ */
+function ChartFigure({
+  picture,
+  caption,
+  columns,
+  rows,
+}: {
+  picture: (size: Size) => Child;
+  caption: string;
+  columns: string[];
+  rows: string[][];
+}) {
+  return (
     <figure class="chart">
-      <div class="chart-scroll">
-        {SIZES.map((size) => (
-          <CompoundsSvg compounds={compounds} size={size} />
-        ))}
-      </div>
-      <figcaption>For each compound, the users whose most common compound it is; a tie counts for each tied compound.</figcaption>
+      <div class="chart-scroll">{SIZES.map(picture)}</div>
+      <figcaption>{caption}</figcaption>
       <details>
         <summary>The numbers</summary>
         <table>
           <thead>
             <tr>
-              <th scope="col">Compound</th>
-              <th scope="col" class="num">
-                Id
-              </th>
-              <th scope="col" class="num">
-                Users
-              </th>
+              {columns.map((label, i) => (
+                <th scope="col" class={i > 0 ? 'num' : undefined}>
+                  {label}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
-            {compounds.map((c) => (
+            {rows.map((cells) => (
               <tr>
-                <td>{c.compound_name}</td>
-                <td class="num">{c.compound_id}</td>
-                <td class="num">{count(c.users)}</td>
+                {cells.map((cell, i) => (
+                  <td class={i > 0 ? 'num' : undefined}>{cell}</td>
+                ))}
               </tr>
             ))}
           </tbody>

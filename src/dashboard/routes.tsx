@@ -1,7 +1,7 @@
 import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Kysely } from 'kysely';
+import { pageHeaders } from '../http/page-headers.js';
 import { idParam, intQuery, reasonQuery, rejectFileQuery } from '../http/params.js';
 import { SOURCES } from '../load/inputs.js';
 import type { Database } from '../db/schema.js';
@@ -36,21 +36,7 @@ export interface DashboardOptions {
  */
 export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
   const app = new Hono();
-  const headers = secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'self'"],
-      scriptSrc: ["'self'"],
-      styleSrc: ["'self'"],
-      imgSrc: ["'self'"],
-      connectSrc: ["'self'"],
-      formAction: ["'self'"],
-      baseUri: ["'none'"],
-      objectSrc: ["'none'"],
-      frameAncestors: ["'none'"],
-    },
-    // Plain HTTP on a local port: HSTS would mean nothing, or pin a name to HTTPS by mistake.
-    strictTransportSecurity: false,
-  });
+  const headers = pageHeaders();
   app.use('/', headers);
   app.use('/ui/*', headers);
 

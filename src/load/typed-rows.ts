@@ -247,6 +247,29 @@ abstract class BaseTyper implements RowTyper {
     this.seen.add(id);
     return fresh ? id : -1;
   }
+
+  /** Where the significant digits of the row's id are (set by takeId), for writeId. */
+  private idBuf: Buffer = Buffer.alloc(0);
+  private idStart = 0;
+  private idEnd = 0;
+
+  /** The row's first column, field `pick`: its id when fresh (freshId), kept for writeId; else -1. */
+  protected takeId(f: FieldSlices, pick: number): number {
+    f.select(pick);
+    const id = this.freshId(f);
+    if (id >= 0) {
+      this.idBuf = f.buf;
+      this.idStart = digitsStart;
+      this.idEnd = f.end;
+    }
+    return id;
+  }
+
+  /** Writes the id takeId kept (its significant digits, as etl.to_id reads it) and a tab. */
+  protected writeId(): void {
+    this.out.raw(this.idBuf, this.idStart, this.idEnd);
+    this.out.byte(TAB);
+  }
 }
 
 /**
@@ -264,13 +287,9 @@ class IdTextTyper extends BaseTyper {
   }
 
   take(line: number, picks: readonly number[], f: FieldSlices): boolean {
-    f.select(picks[0]!);
-    const id = this.freshId(f);
+    const id = this.takeId(f, picks[0]!);
     if (id < 0) return false;
-    const idBuf = f.buf,
-      idStart = digitsStart,
-      idEnd = f.end;
-    let dBuf = idBuf,
+    let dBuf = f.buf,
       dStart = 0;
     if (this.dated) {
       f.select(picks[3]!);
@@ -286,8 +305,7 @@ class IdTextTyper extends BaseTyper {
     f.select(picks[2]!);
     if (charLength(f.buf, f.start, f.end, this.limits[1]) > this.limits[1]) return false;
     const out = this.out;
-    out.raw(idBuf, idStart, idEnd);
-    out.byte(TAB);
+    this.writeId();
     out.escaped(nBuf, nStart, nEnd);
     out.byte(TAB);
     out.escaped(f.buf, f.start, f.end);
@@ -333,12 +351,7 @@ export class ExperimentTyper extends BaseTyper {
   }
 
   take(line: number, picks: readonly number[], f: FieldSlices): boolean {
-    f.select(picks[0]!);
-    const id = this.freshId(f);
-    if (id < 0) return false;
-    const idBuf = f.buf,
-      idStart = digitsStart,
-      idEnd = f.end;
+    if (this.takeId(f, picks[0]!) < 0) return false;
     f.select(picks[1]!);
     const uid = parseId(f.buf, f.start, f.end);
     if (uid < 0 || !this.known.users.has(uid)) return false;
@@ -355,8 +368,7 @@ export class ExperimentTyper extends BaseTyper {
     const count = this.compounds(f.buf, f.start, f.end);
     if (count < 0) return false;
     const out = this.out;
-    out.raw(idBuf, idStart, idEnd);
-    out.byte(TAB);
+    this.writeId();
     out.raw(uBuf, uStart, uEnd);
     out.byte(TAB);
     out.byte(0x7b); // {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { createApp } from '../../src/api/app.js';
 import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, ROOT, dataDir, options, removeDir, testDatabase } from '../helpers.js';
-import { startService, stopService } from '../service.js';
+import { nodeArgs, startService, stopService } from '../service.js';
 
 const exec = promisify(execFile);
 let database: DbHandle;
@@ -202,7 +202,7 @@ test('the publish guard: a large drop fails with 422 naming both counts, publish
 test('the CLI exits 4 with warnings on stderr, 2 when the guard refuses, and --force publishes', async () => {
   const own = await testDatabase();
   const cli = (dir: string, args: string[] = [], env: Record<string, string> = {}) =>
-    exec(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    exec(process.execPath, [...nodeArgs('src/cli.ts'), ...args], {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: own.url, DATA_DIR: dir, LOG_FORMAT: 'json', ...env },
     }).then(

@@ -1,11 +1,14 @@
 // What the browser tests share: Debian's Chromium driven by playwright-core, a record of every
 // request and error of a page, and screenshots (one of which is the README's).
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT } from '../service.js';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { DbHandle } from '../../src/db/connect.js';
+import { removeDir, testDatabase } from '../helpers.js';
+import { ROOT, startService, stopService, type Service } from '../service.js';
 
 /** Debian's package `chromium`; CHROMIUM_PATH names another build. */
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -41,6 +44,97 @@ export function launch(args: string[] = []): Promise<Browser> {
     ],
   });
 }
+
+/** How long a browser test waits for anything (Playwright polls): generous, for a loaded 2-core machine. */
+export const WAIT = 60_000;
+/** The three input files, as DATA_DIR holds them. */
+export const FILES = ['users.csv', 'user_experiments.csv', 'compounds.csv'] as const;
+
+/** What a browser test drives: the service on a fresh database, its DATA_DIR, and Chromium. */
+export interface Served {
+  database: DbHandle;
+  service: Service;
+  /** The service's DATA_DIR, a folder of the test's own. */
+  dataDir: string;
+  browser: Browser;
+  /** Closes the browser, stops the service (asserting it exits 0), drops the database and removes DATA_DIR. */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh database, a DATA_DIR holding a copy of the three files of `from`, the real service
+ * process on them (`env` added to its environment), and Chromium. A start that fails part way
+ * undoes what it had made.
+ */
+export async function serve(from: string, env: Record<string, string> = {}): Promise<Served> {
+  const made: Partial<Served> = {};
+  const close = async () => {
+    await made.browser?.close();
+    if (made.service) assert.equal((await stopService(made.service)).code, 0, made.service.output());
+    await made.database?.close();
+    if (made.dataDir) await removeDir(made.dataDir);
+  };
+  try {
+    made.database = await testDatabase();
+    made.dataDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-browser-data-'));
+    for (const file of FILES) await copyFile(path.join(from, file), path.join(made.dataDir, file));
+    made.service = await startService({ DATABASE_URL: made.database.url, DATA_DIR: made.dataDir, ...env }, { timeoutMs: 60_000 });
+    made.browser = await launch();
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
+  return { ...(made as Omit<Served, 'close'>), close };
+}
+
+/** A new browser context (a window of its own: `options` sets its size) waiting up to WAIT, its first page, and its Recorder. */
+export async function openPage(
+  browser: Browser,
+  options: BrowserContextOptions,
+): Promise<{ context: BrowserContext; page: Page; recorder: Recorder }> {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(WAIT);
+  const recorder = new Recorder(context);
+  return { context, page: await context.newPage(), recorder };
+}
+
+/**
+ * A second service on the database and DATA_DIR of `served`, with `env` added (API_TOKEN, say), and a
+ * page of its own (`options`: the window's size) for `use`. When `use` has passed: no request left
+ * that service, and the browser reported no error but for the HTTP `statuses` the test provoked.
+ * Then, whatever happened, the window is closed and the service stops with exit code 0.
+ */
+export async function withService(
+  served: Served,
+  env: Record<string, string>,
+  options: BrowserContextOptions,
+  statuses: number[],
+  use: (service: Service, page: Page) => Promise<void>,
+): Promise<void> {
+  const service = await startService({ DATABASE_URL: served.database.url, DATA_DIR: served.dataDir, ...env }, { timeoutMs: 60_000 });
+  try {
+    const { context, page, recorder } = await openPage(served.browser, options);
+    try {
+      await use(service, page);
+      assert.deepEqual(recorder.outside(service.base), []);
+      assert.deepEqual(recorder.unexpectedErrors(statuses), []);
+    } finally {
+      await context.close();
+    }
+  } finally {
+    assert.equal((await stopService(service)).code, 0, service.output());
+  }
+}
+
+/** Waits until the page's run message says `text` (a run's own words, so an older message never matches). */
+export const says = (page: Page, text: string | RegExp) =>
+  page.locator('#run-message').filter({ hasText: text }).waitFor({ timeout: WAIT });
+
+/** GET `url` of the service at `base`, parsed as JSON. */
+export const getJson = async (base: string, url: string) => (await (await fetch(`${base}${url}`)).json()) as any;
+
+/** The id the next run of the service at `base` will get. */
+export const nextRunId = async (base: string) => ((await getJson(base, '/runs')).runs[0]?.run_id ?? 0) + 1;
 
 /** Every request a browser context made, and everything its pages reported as an error. */
 export class Recorder {

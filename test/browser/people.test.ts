@@ -10,15 +10,24 @@ import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type pg from 'pg';
 import type { DbHandle } from '../../src/db/connect.js';
-import { SAMPLE_DIR, removeDir, testDatabase } from '../helpers.js';
-import { startService, stopService, type Service } from '../service.js';
-import { CHECKOUT, launch, noChromium, Recorder } from './browser.js';
+import { SAMPLE_DIR, removeDir } from '../helpers.js';
+import type { Service } from '../service.js';
+import {
+  CHECKOUT,
+  FILES,
+  getJson,
+  nextRunId as nextRunIdOf,
+  noChromium,
+  openPage,
+  says,
+  serve,
+  withService,
+  type Served,
+} from './browser.js';
 
-const WAIT = 60_000;
-const FILES = ['users.csv', 'user_experiments.csv', 'compounds.csv'] as const;
 const WIDTHS = [
   { name: 'wide', viewport: { width: 1280, height: 900 } },
   { name: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
@@ -31,6 +40,7 @@ const skip = noChromium();
 if (skip) {
   test('the dashboard for people in Chromium', { skip }, () => {});
 } else {
+  let served: Served;
   let database: DbHandle;
   let service: Service;
   let dataDir: string;
@@ -38,37 +48,22 @@ if (skip) {
   let browser: Browser;
 
   before(async () => {
-    database = await testDatabase();
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-people-data-'));
+    served = await serve(SAMPLE_DIR, { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MAX_REJECT_RATIO: '0.9' });
+    ({ database, service, dataDir, browser } = served);
     work = await mkdtemp(path.join(os.tmpdir(), 'lab-etl-people-files-'));
-    for (const file of FILES) await copyFile(path.join(SAMPLE_DIR, file), path.join(dataDir, file));
     await mkdir(SHOTS, { recursive: true });
-    service = await startService(
-      { DATABASE_URL: database.url, DATA_DIR: dataDir, MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MAX_REJECT_RATIO: '0.9' },
-      { timeoutMs: 60_000 },
-    );
-    browser = await launch();
   });
 
   after(async () => {
-    await browser?.close();
-    if (service) assert.equal((await stopService(service)).code, 0, service.output());
-    await database?.close();
-    for (const dir of [dataDir, work]) if (dir) await removeDir(dir);
+    await served?.close();
+    if (work) await removeDir(work);
   });
 
-  const api = async (url: string, base = service.base) => (await (await fetch(`${base}${url}`)).json()) as any;
-  const nextRunId = async (base = service.base) => ((await api('/runs', base)).runs[0]?.run_id ?? 0) + 1;
-
-  async function open(width: (typeof WIDTHS)[number]): Promise<{ context: BrowserContext; page: Page; recorder: Recorder }> {
-    const context = await browser.newContext({ ...width });
-    context.setDefaultTimeout(WAIT);
-    const recorder = new Recorder(context);
-    return { context, page: await context.newPage(), recorder };
-  }
+  const api = (url: string, base = service.base) => getJson(base, url);
+  const nextRunId = (base = service.base) => nextRunIdOf(base);
+  const open = (width: (typeof WIDTHS)[number]) => openPage(browser, width);
 
   const message = (page: Page) => page.locator('#run-message');
-  const says = (page: Page, text: string | RegExp) => message(page).filter({ hasText: text }).waitFor({ timeout: WAIT });
 
   /** The page, and every table and chart box on it, whose content is wider than it (none, when the layout holds). */
   const overflowing = (page: Page) =>
@@ -242,9 +237,7 @@ if (skip) {
       { timeout: 180_000 },
       async () => {
         const token = 'people-test-token';
-        const guarded = await startService({ DATABASE_URL: database.url, DATA_DIR: dataDir, API_TOKEN: token }, { timeoutMs: 60_000 });
-        const { context, page, recorder } = await open(width);
-        try {
+        await withService(served, { API_TOKEN: token }, width, [401], async (guarded, page) => {
           await page.goto(`${guarded.base}/`);
           await page.getByRole('button', { name: 'Run ETL' }).click();
           await says(page, 'The service needs its API token');
@@ -261,12 +254,7 @@ if (skip) {
           assert.equal(await page.getByLabel('Token').inputValue(), '', 'the box does not keep showing it');
           assert.deepEqual(await overflowing(page), []);
           await shot(page, `overview-token-${width.name}`);
-          assert.deepEqual(recorder.outside(guarded.base), []);
-          assert.deepEqual(recorder.unexpectedErrors([401]), []);
-        } finally {
-          await context.close();
-          assert.equal((await stopService(guarded)).code, 0, guarded.output());
-        }
+        });
       },
     );
 

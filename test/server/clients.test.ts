@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import type { DbHandle } from '../../src/db/connect.js';
 import { CHALLENGE_DIR, ROOT, testDatabase } from '../helpers.js';
-import { startService, stopService, type Service } from '../service.js';
+import { nodeArgs, startService, stopService, type Service } from '../service.js';
 
 const exec = promisify(execFile);
 let database: DbHandle;
@@ -58,7 +58,7 @@ test('docs/examples/api.d.ts is what openapi-typescript generates from the servi
 });
 
 test('docs/examples/client.ts (openapi-fetch) reads every user, one user and the runs', async () => {
-  const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'docs/examples/client.ts', service.base], { cwd: ROOT });
+  const { stdout } = await exec(process.execPath, [...nodeArgs('docs/examples/client.ts'), service.base], { cwd: ROOT });
   const out = JSON.parse(stdout);
   assert.equal(out.run_id, published.run.run_id);
   assert.equal(out.users, 10);

@@ -23,9 +23,29 @@ const exec = promisify(execFile);
 const started: Service[] = [];
 const removals: string[] = [];
 after(async () => {
-  for (const service of started) if (service.child.exitCode === null) await stopService(service).catch(() => {});
-  for (const dir of removals) await rm(dir, { recursive: true, force: true });
+  try {
+    // The shared service (below) still stops cleanly after every test that used it.
+    if (shared) assert.equal((await stopService(shared.service)).code, 0, shared.service.output());
+  } finally {
+    for (const service of started) if (service.child.exitCode === null) await stopService(service).catch(() => {});
+    for (const dir of removals) await rm(dir, { recursive: true, force: true });
+  }
 });
+
+/**
+ * One service on an embedded cluster of its own, for the tests that need a running service but
+ * not a new cluster (a cluster's first start, initdb, is the costly part: the tests of start-up
+ * failures and of the root-only checkout make their own). It must still stop cleanly, exit code 0,
+ * after them all (the after hook above).
+ */
+let shared: { env: Awaited<ReturnType<typeof serviceEnv>>; service: Service } | undefined;
+async function sharedService() {
+  if (!shared) {
+    const env = await serviceEnv();
+    shared = { env, service: await start(env) };
+  }
+  return shared;
+}
 
 /** A folder of its own for one service: its cluster, its data, its ports. */
 async function serviceEnv(): Promise<Record<string, string> & { EMBEDDED_PG_DIR: string }> {
@@ -70,8 +90,7 @@ const post = async (service: Service) => {
 };
 
 test('a second service on the same EMBEDDED_PG_DIR refuses in one line and leaves the first one serving', async () => {
-  const env = await serviceEnv();
-  const first = await start(env);
+  const { env, service: first } = await sharedService();
   const server = postmasterPid(env.EMBEDDED_PG_DIR);
   assert.ok(server !== null && isAlive(server));
 
@@ -88,12 +107,10 @@ test('a second service on the same EMBEDDED_PG_DIR refuses in one line and leave
   const run = await post(first);
   assert.equal(run.status, 200, JSON.stringify(run.body));
   assert.equal(run.body.status, 'succeeded');
-  assert.equal((await stopService(first)).code, 0, first.output());
 });
 
 test("npm run etl while the service runs uses the service's PostgreSQL and leaves it running", async () => {
-  const env = await serviceEnv();
-  const service = await start(env);
+  const { env, service } = await sharedService();
   const server = postmasterPid(env.EMBEDDED_PG_DIR);
 
   const etl = await exec(process.execPath, nodeArgs('src/cli.ts'), {
@@ -110,7 +127,6 @@ test("npm run etl while the service runs uses the service's PostgreSQL and leave
   const data = (await (await fetch(`${service.base}/data`)).json()) as any;
   assert.equal(data.run.run_id, run.run_id, 'the service serves the run the CLI made');
   assert.equal((await post(service)).status, 200);
-  assert.equal((await stopService(service)).code, 0, service.output());
 });
 
 test('PORT taken: one line, exit code 1, and the embedded PostgreSQL it started is stopped', async () => {
@@ -235,8 +251,7 @@ test(
 );
 
 test('the embedded server keeps its folder near its data: minimal WAL, bounded, no WAL kept for replicas', async () => {
-  const env = await serviceEnv();
-  const service = await start(env);
+  const { env, service } = await sharedService();
   for (let i = 0; i < 3; i++) assert.equal((await post(service)).status, 200);
   const client = new pg.Client(`postgres://postgres:postgres@127.0.0.1:${env.EMBEDDED_PG_PORT}/postgres`);
   await client.connect();
