@@ -10,7 +10,10 @@
 -- Text columns are indexed as lower(x) COLLATE "C": one index serves both the case-insensitive
 -- sort (code-point order of the lower-cased text) and `LIKE 'prefix%'` (a range scan, which a
 -- linguistic collation would not give). Every index ends with user_id, the tie-breaker of the
--- keyset, so each page is one range scan in either direction. PostgreSQL's NULLs sort last
+-- keyset, so each page is one range scan in either direction. The name and email indexes also
+-- carry every other sort column (INCLUDE): a broad search gathers its matches from them by an
+-- index-only scan (once the partition is vacuumed: src/run/read-indexes.ts) and sorts them by any
+-- column without reading the table. PostgreSQL's NULLs sort last
 -- ascending and first descending, the exact reverse, so one index serves both directions.
 
 -- The read indexes p_run's partitions should have, as (table, index name, definition). A
@@ -20,8 +23,8 @@ LANGUAGE sql STABLE AS $$
   SELECT t.rel, (t.relname || '_' || d.suffix)::name,
          format('CREATE INDEX %I ON %s (%s)', t.relname || '_' || d.suffix, t.rel, d.columns)
   FROM (VALUES
-          ('mart', 'user_features', 'by_name', 'lower(name) COLLATE "C", user_id'),
-          ('mart', 'user_features', 'by_email', 'lower(email) COLLATE "C", user_id'),
+          ('mart', 'user_features', 'by_name', 'lower(name) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
+          ('mart', 'user_features', 'by_email', 'lower(email) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
           ('mart', 'user_features', 'by_experiments', 'total_experiments, user_id'),
           ('mart', 'user_features', 'by_run_time', 'average_run_time, user_id'),
           ('mart', 'user_features', 'by_top_compound', 'lower(top_compound_name) COLLATE "C", user_id'),

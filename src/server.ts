@@ -25,12 +25,12 @@ try {
   config = readConfig();
   database = await openDb(config);
   await recoverInterruptedRuns(database);
-  // The published run's read indexes, if a kill interrupted their build (in the background).
-  void buildReadIndexes(database, null, log, stop.signal);
   const leftUploads = await removeLeftUploads(config.uploadTmpDir);
   if (leftUploads > 0) log(`removed ${leftUploads} upload director${leftUploads > 1 ? 'ies' : 'y'} left by a stopped process`);
   const app = createApp(database, { ...config, signal: stop.signal });
   server = await listen(app.fetch, config);
+  // The published run's read indexes, if a kill interrupted their build (in the background).
+  void buildReadIndexes(database, null, log, stop.signal);
 } catch (error) {
   await failStartup(error, () => database?.close() ?? Promise.resolve());
   throw error; // not reached: failStartup exits

@@ -70,12 +70,12 @@ export interface UsersPage {
 export class CursorError extends Error {}
 
 /** A position in one ordering: the sort key's value (null for a user without it) and the user id. */
-interface Position {
+export interface Position {
   k: string | number | null;
   i: number;
 }
 
-interface CursorBody extends Position {
+export interface CursorBody extends Position {
   r: number;
   s: Sort;
   d: Dir;
@@ -90,7 +90,7 @@ const checksum = (body: string) => createHash('sha256').update(CURSOR_SALT).upda
  * checksum so that a cursor edited by hand is told apart from a valid one. It is not a secret (a
  * forged cursor reads nothing a request could not): the checksum only catches mistakes.
  */
-function encodeCursor(body: CursorBody): string {
+export function encodeCursor(body: CursorBody): string {
   const json = JSON.stringify(body);
   return `${Buffer.from(json).toString('base64url')}.${checksum(json)}`;
 }
@@ -166,13 +166,112 @@ function branches(sort: Sort, order: Dir, from: Position | null): RawBuilder<unk
   return [rowCmp('<')];
 }
 
-/** The users matching q: an id, or a prefix of the lower-cased name or email. */
-function matchOf(q: string | undefined, gathered: boolean): RawBuilder<unknown> {
+/** The users matching q: an id, or a prefix of the lower-cased name or email (on `f`). */
+function matchOf(q: string | undefined): RawBuilder<unknown> {
   if (!q) return sql`true`;
-  if (/^[0-9]{1,16}$/.test(q)) return sql`f.user_id = ${Number(q)}::bigint`;
-  if (gathered) return sql`f.user_id IN (SELECT user_id FROM matched)`;
+  if (isId(q)) return sql`f.user_id = ${Number(q)}::bigint`;
   const pattern = likePrefix(q.toLowerCase());
   return sql`(lower(f.name) COLLATE "C" LIKE ${pattern} OR lower(f.email) COLLATE "C" LIKE ${pattern})`;
+}
+
+const isId = (q: string) => /^[0-9]{1,16}$/.test(q);
+
+/**
+ * How a page finds its users. `scan`: the sort's index from the cursor, every user or the one id
+ * (no search, an id). `gather`: a prefix search's matches, all of them, from the name and email
+ * indexes (index-only: they carry every sort column), sorted by the sort's key; its cost grows
+ * with the matches. `walk`: a broad search (more than MATCH_COUNT_CAP matches): the sort's index
+ * from the cursor, at most WALK users, filtered; when that window holds too few matches (they are
+ * elsewhere in this order), the page is gathered instead.
+ */
+type Mode = 'scan' | 'gather' | 'walk';
+/** Users a broad search's page reads in the sort's order before it gathers instead. */
+const WALK = 2000;
+
+interface Found {
+  user_id: number;
+  k: string | number | null;
+}
+
+/** The page's users in `order` after `from` from `source` (a table or CTE aliased `f`), each branch one range in the sort's order. */
+function ordered(
+  query: UsersQuery,
+  source: RawBuilder<unknown>,
+  where: RawBuilder<unknown>,
+  order: Dir,
+  from: Position | null,
+  want: number,
+  indexed = true,
+) {
+  const { expr } = KEYS[query.sort];
+  const by = order === 'asc' ? sql`ASC` : sql`DESC`;
+  const orderBy = query.sort === 'user_id' ? sql`f.user_id ${by}` : sql`${expr} ${by}, f.user_id ${by}`;
+  // Without an index to read each branch in order (gathered rows), one pass over them is cheaper.
+  const conditions = branches(query.sort, order, from);
+  const parts = (indexed ? conditions : [sql`(${sql.join(conditions, sql`) OR (`)})`]).map(
+    (condition) =>
+      sql`(SELECT f.user_id, f.name, f.email, ${expr} AS k FROM ${source} WHERE ${where} AND ${condition} ORDER BY ${orderBy} LIMIT ${want})`,
+  );
+  const outer = query.sort === 'user_id' ? sql`p.user_id ${by}` : sql`p.k ${by}, p.user_id ${by}`;
+  return sql`SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) p ORDER BY ${outer} LIMIT ${want}`;
+}
+
+/** One side of a page: up to `want` users (id and sort key) in `order` after `from`. */
+async function findSide(
+  trx: Kysely<Database>,
+  run: number,
+  query: UsersQuery,
+  mode: Mode,
+  order: Dir,
+  from: Position | null,
+  want: number,
+): Promise<Found[]> {
+  const table = sql`mart.user_features f`;
+  const inRun = sql`f.run_id = ${run}::bigint`;
+  if (mode === 'scan') {
+    return (
+      await sql<Found>`SELECT user_id, k FROM (${ordered(query, table, sql`${inRun} AND ${matchOf(query.q)}`, order, from, want)}) o`.execute(
+        trx,
+      )
+    ).rows;
+  }
+  if (mode === 'walk') {
+    // The next WALK users in this order, those matching, and how many the window held (on each row).
+    const { rows } = await sql<Found & { seen: number }>`
+      SELECT user_id, k, seen FROM (SELECT w.*, count(*) OVER () AS seen FROM (${ordered(query, table, inRun, order, from, WALK)}) w) f
+      WHERE ${matchOf(query.q)} ORDER BY ${order === 'asc' ? sql`k ASC, user_id ASC` : sql`k DESC, user_id DESC`} LIMIT ${want}`.execute(
+      trx,
+    );
+    if (rows.length === want || (rows.length > 0 && rows[0]!.seen < WALK)) return rows;
+  }
+  // Gathered: every match, from the two prefix indexes without reading the table (index-only: they
+  // carry every sort column; the email side leaves out the users the name side has), each side's
+  // first `want` in this order by a top-N sort, then the two merged. OFFSET 0 keeps the planner
+  // from walking the sort's index instead, which the walk above found too sparse.
+  const pattern = likePrefix(query.q!.toLowerCase());
+  const columns = sql`run_id, user_id, name, email, total_experiments, average_run_time, top_compound_name`;
+  const sides = [
+    sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(name) COLLATE "C" LIKE ${pattern} OFFSET 0) f`,
+    sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(email) COLLATE "C" LIKE ${pattern}
+           AND NOT lower(name) COLLATE "C" LIKE ${pattern} OFFSET 0) f`,
+  ].map((source) => sql`(${ordered(query, source, sql`true`, order, from, want, false)})`);
+  const outer = query.sort === 'user_id' ? sql`user_id` : sql`k`;
+  const by = order === 'asc' ? sql`ASC` : sql`DESC`;
+  return (
+    await sql<Found>`SELECT user_id, k FROM (${sql.join(sides, sql` UNION ALL `)}) o ORDER BY ${outer} ${by}, user_id ${by} LIMIT ${want}`.execute(
+      trx,
+    )
+  ).rows;
+}
+
+/** The features of the users found, in their order, with the key each cursor holds. */
+async function fetchRows(trx: Kysely<Database>, run: number, found: Found[]): Promise<Row[]> {
+  if (found.length === 0) return [];
+  const { rows } = await sql<UserFeatures>`
+    SELECT user_id, name, email, total_experiments, average_run_time, top_compound_id, top_compound_name, top_compound_ids, top_compound_experiments
+    FROM mart.user_features WHERE run_id = ${run}::bigint AND user_id = ANY(${found.map((f) => f.user_id)}::bigint[])`.execute(trx);
+  const byId = new Map(rows.map((r) => [r.user_id, r]));
+  return found.map((f) => ({ ...byId.get(f.user_id)!, k: f.k }));
 }
 
 /**
@@ -197,40 +296,6 @@ async function countPrefix(trx: Kysely<Database>, run: number, q: string): Promi
 
 interface Row extends UserFeatures {
   k: string | number | null;
-}
-
-/** One side of a page: up to `want` users in `order` after `from`. */
-async function fetchSide(
-  trx: Kysely<Database>,
-  run: number,
-  query: UsersQuery,
-  gathered: boolean,
-  order: Dir,
-  from: Position | null,
-  want: number,
-): Promise<Row[]> {
-  const { expr } = KEYS[query.sort];
-  const match = matchOf(query.q, gathered);
-  const by = order === 'asc' ? sql`ASC` : sql`DESC`;
-  const orderBy = query.sort === 'user_id' ? sql`f.user_id ${by}` : sql`${expr} ${by}, f.user_id ${by}`;
-  const parts = branches(query.sort, order, from).map(
-    (condition) => sql`(SELECT f.user_id, f.name, f.email, f.total_experiments, f.average_run_time, f.top_compound_id, f.top_compound_name,
-                               f.top_compound_ids, f.top_compound_experiments, ${expr} AS k
-                        FROM mart.user_features f
-                        WHERE f.run_id = ${run}::bigint AND ${match} AND ${condition}
-                        ORDER BY ${orderBy} LIMIT ${want})`,
-  );
-  const matched =
-    gathered && query.q
-      ? sql`WITH matched AS MATERIALIZED (
-              SELECT user_id FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(name) COLLATE "C" LIKE ${likePrefix(query.q.toLowerCase())}
-              UNION
-              SELECT user_id FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(email) COLLATE "C" LIKE ${likePrefix(query.q.toLowerCase())})`
-      : sql``;
-  const outer = query.sort === 'user_id' ? sql`p.user_id ${by}` : sql`p.k ${by}, p.user_id ${by}`;
-  const { rows } =
-    await sql<Row>`${matched} SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) p ORDER BY ${outer} LIMIT ${want}`.execute(trx);
-  return rows;
 }
 
 const flip = (dir: Dir): Dir => (dir === 'asc' ? 'desc' : 'asc');
@@ -259,7 +324,9 @@ function inSnapshot<T>(
     .setAccessMode('read only')
     .execute(async (trx) => {
       await lockPublished(trx);
-      await sql`SET LOCAL jit = off`.execute(trx);
+      // No JIT for these short reads; room for a broad search's gathered matches (~100k narrow
+      // rows) without spilling them to disk.
+      await sql`SET LOCAL jit = off; SET LOCAL work_mem = '64MB'`.execute(trx);
       const published = await trx.selectFrom('features.average_experiments_per_user').select(['run_id', 'users']).executeTakeFirst();
       return work(trx, published ? { run_id: published.run_id, users: published.users ?? 0 } : null);
     });
@@ -290,32 +357,28 @@ export function listUsers(db: Kysely<Database>, query: UsersQuery): Promise<User
     }
     const run = published.run_id;
     const q = query.q || undefined;
-    const prefix = q !== undefined && !/^[0-9]{1,16}$/.test(q);
+    const prefix = q !== undefined && !isId(q);
     const matching = q === undefined ? null : prefix ? await countPrefix(trx, run, q) : await countId(trx, run, Number(q));
-    // Few matches: gathered from the prefix indexes and sorted; many: found by walking the sort's
-    // index in order, where they are dense enough to fill a page soon.
-    const gathered = prefix && matching!.exact;
-    if (!gathered && prefix) {
-      await sql`SET LOCAL enable_bitmapscan = off`.execute(trx);
-      await sql`SET LOCAL enable_sort = off`.execute(trx);
-    }
+    const mode: Mode = !prefix ? 'scan' : matching!.exact ? 'gather' : 'walk';
     const cursor = query.after ?? query.before;
     const from = cursor === undefined ? null : decodeCursor(cursor, run, query);
     // Reading back is reading on in the reverse order, then reversing the page.
     const backwards = query.before !== undefined;
     const order = backwards ? flip(query.dir) : query.dir;
-    const got = await fetchSide(trx, run, { ...query, q }, gathered, order, from, query.limit + 1);
+    const find = (side: Dir, after: Position | null, want: number) => findSide(trx, run, { ...query, q }, mode, side, after, want);
+    const got = await find(order, from, query.limit + 1);
     const more = got.length > query.limit;
-    const rows = got.slice(0, query.limit);
-    if (backwards) rows.reverse();
-    const first = rows[0];
-    const last = rows[rows.length - 1];
-    // Whether the other side has users: there is one at least when the cursor came from a page.
-    const otherSide = async (row: Row | undefined, side: Dir) =>
-      row !== undefined && (await fetchSide(trx, run, { ...query, q }, gathered, side, { k: row.k, i: row.user_id }, 1)).length > 0;
+    const found = got.slice(0, query.limit);
+    if (backwards) found.reverse();
+    const first = found[0];
+    const last = found[found.length - 1];
+    // Whether the other side has users (the cursor's own user may have been the last of them).
+    const otherSide = async (f: Found | undefined, side: Dir) =>
+      f !== undefined && (await find(side, { k: f.k, i: f.user_id }, 1)).length > 0;
     const hasNext = backwards ? await otherSide(last, query.dir) : more;
     const hasPrev = backwards ? more : from !== null && (await otherSide(first, flip(query.dir)));
-    const at = (row: Row): string => encodeCursor({ r: run, s: query.sort, d: query.dir, q: q ?? '', k: row.k, i: row.user_id });
+    const rows = await fetchRows(trx, run, found);
+    const at = (f: Found): string => encodeCursor({ r: run, s: query.sort, d: query.dir, q: q ?? '', k: f.k, i: f.user_id });
     const names = await compoundNames(
       trx,
       run,

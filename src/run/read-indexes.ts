@@ -36,6 +36,9 @@ async function build(database: DbHandle, runId: number | null, log: Log, signal?
       if (signal?.aborted) return;
       const { rows } = await database.pool.query<{ built: number }>('SELECT etl.build_read_indexes($1, $2) AS built', [run, table]);
       built += rows[0]!.built;
+      // The visibility map, so that a broad search's matches are gathered from the name and email
+      // indexes alone (index-only scans); a fresh partition has none until autovacuum comes by.
+      if (table === 'user_features' && rows[0]!.built > 0) await database.pool.query(`VACUUM mart.user_features_run_${Number(run)}`);
     }
     const ms = Math.round(performance.now() - started);
     if (built > 0)
