@@ -30,7 +30,10 @@ let state = Number(values.seed) >>> 0 || 1;
 const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-async function get(path: string): Promise<{ ms: number; status: number; body: any }> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read loosely
+type Json = any;
+
+async function get(path: string): Promise<{ ms: number; status: number; body: Json }> {
   const started = performance.now();
   const response = await fetch(`${base}${path}`);
   const text = await response.text();
@@ -39,7 +42,7 @@ async function get(path: string): Promise<{ ms: number; status: number; body: an
 }
 
 const times = new Map<string, number[]>();
-async function timed(kind: string, path: string): Promise<any> {
+async function timed(kind: string, path: string): Promise<Json> {
   const { ms, status, body } = await get(path);
   if (status !== 200) throw new Error(`${path}: ${status} ${JSON.stringify(body).slice(0, 200)}`);
   times.set(kind, [...(times.get(kind) ?? []), ms]);

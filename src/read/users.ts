@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
+import type { USER_SORTS } from '../http/params.js';
 import { lockPublished, type UserFeatures } from './features.js';
 
-export const SORTS = ['user_id', 'name', 'email', 'total_experiments', 'average_run_time', 'top_compound_name'] as const;
-export type Sort = (typeof SORTS)[number];
+export type Sort = (typeof USER_SORTS)[number];
 export type Dir = 'asc' | 'desc';
 /** Users a page at most (GET /data/users?limit=). */
 export const MAX_PAGE = 500;
@@ -117,12 +117,6 @@ function decodeCursor(cursor: string, run: number, query: UsersQuery): Position 
         : typeof body.k === 'number' && (key.type === 'float' ? Number.isFinite(body.k) : Number.isSafeInteger(body.k)));
   if (!valid) throw new CursorError('the cursor is not one this service made: start again from the first page');
   return { k: body.k, i: body.i };
-}
-
-/** The value a key has in `row` (what a cursor after that row holds). */
-function keyOf(sort: Sort, row: UserFeatures): string | number | null {
-  const value = row[sort];
-  return typeof value === 'string' ? value.toLowerCase() : value;
 }
 
 /** `%`, `_` and `\` are literal in a prefix. */
