@@ -119,8 +119,12 @@ function decodeCursor(cursor: string, run: number, query: UsersQuery): Position 
   return { k: body.k, i: body.i };
 }
 
-/** `%`, `_` and `\` are literal in a prefix. */
-const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/**
+ * The LIKE pattern of a prefix (`%`, `_` and `\` literal in it), lower-cased by PostgreSQL as the
+ * indexed values are (JavaScript's toLowerCase may differ beyond ASCII); a constant when the
+ * statement is planned, so LIKE becomes a range of the index.
+ */
+const likePrefix = (prefix: string) => sql`lower(${`${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}::text)`;
 
 /**
  * Postgres's lower() and JavaScript's toLowerCase() agree on the keys a cursor holds only when the
@@ -164,7 +168,7 @@ function branches(sort: Sort, order: Dir, from: Position | null): RawBuilder<unk
 function matchOf(q: string | undefined): RawBuilder<unknown> {
   if (!q) return sql`true`;
   if (isId(q)) return sql`f.user_id = ${Number(q)}::bigint`;
-  const pattern = likePrefix(q.toLowerCase());
+  const pattern = likePrefix(q);
   return sql`(lower(f.name) COLLATE "C" LIKE ${pattern} OR lower(f.email) COLLATE "C" LIKE ${pattern})`;
 }
 
@@ -181,6 +185,13 @@ const isId = (q: string) => /^[0-9]{1,16}$/.test(q);
 type Mode = 'scan' | 'gather' | 'walk';
 /** Users a broad search's page reads in the sort's order before it gathers instead. */
 const WALK = 2000;
+
+/** The thresholds of the search's plans (tests set small ones to reach every plan on a small data set). */
+export interface Tuning {
+  matchCountCap: number;
+  walk: number;
+}
+const TUNING: Tuning = { matchCountCap: MATCH_COUNT_CAP, walk: WALK };
 
 interface Found {
   user_id: number;
@@ -219,6 +230,7 @@ async function findSide(
   order: Dir,
   from: Position | null,
   want: number,
+  tuning: Tuning,
 ): Promise<Found[]> {
   const table = sql`mart.user_features f`;
   const inRun = sql`f.run_id = ${run}::bigint`;
@@ -232,17 +244,17 @@ async function findSide(
   if (mode === 'walk') {
     // The next WALK users in this order, those matching, and how many the window held (on each row).
     const { rows } = await sql<Found & { seen: number }>`
-      SELECT user_id, k, seen FROM (SELECT w.*, count(*) OVER () AS seen FROM (${ordered(query, table, inRun, order, from, WALK)}) w) f
+      SELECT user_id, k, seen FROM (SELECT w.*, count(*) OVER () AS seen FROM (${ordered(query, table, inRun, order, from, tuning.walk)}) w) f
       WHERE ${matchOf(query.q)} ORDER BY ${order === 'asc' ? sql`k ASC, user_id ASC` : sql`k DESC, user_id DESC`} LIMIT ${want}`.execute(
       trx,
     );
-    if (rows.length === want || (rows.length > 0 && rows[0]!.seen < WALK)) return rows;
+    if (rows.length === want || (rows.length > 0 && rows[0]!.seen < tuning.walk)) return rows;
   }
   // Gathered: every match, from the two prefix indexes without reading the table (index-only: they
   // carry every sort column; the email side leaves out the users the name side has), each side's
   // first `want` in this order by a top-N sort, then the two merged. OFFSET 0 keeps the planner
   // from walking the sort's index instead, which the walk above found too sparse.
-  const pattern = likePrefix(query.q!.toLowerCase());
+  const pattern = likePrefix(query.q!);
   const columns = sql`run_id, user_id, name, email, total_experiments, average_run_time, top_compound_name`;
   const sides = [
     sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(name) COLLATE "C" LIKE ${pattern} OFFSET 0) f`,
@@ -273,9 +285,14 @@ async function fetchRows(trx: Kysely<Database>, run: number, found: Found[]): Pr
  * whose email has it but not their name. Each is one bounded range scan of an index; the second is
  * skipped when the first is over the cap (a prefix every user's name has would read them all).
  */
-async function countPrefix(trx: Kysely<Database>, run: number, q: string): Promise<{ count: number; exact: boolean }> {
-  const pattern = likePrefix(q.toLowerCase());
-  const cap = MATCH_COUNT_CAP + 1;
+async function countPrefix(
+  trx: Kysely<Database>,
+  run: number,
+  q: string,
+  { matchCountCap }: Tuning,
+): Promise<{ count: number; exact: boolean }> {
+  const pattern = likePrefix(q);
+  const cap = matchCountCap + 1;
   const { rows } = await sql<{ n: number }>`
     WITH names AS (SELECT count(*) AS n FROM (SELECT 1 FROM mart.user_features f
                    WHERE f.run_id = ${run}::bigint AND lower(f.name) COLLATE "C" LIKE ${pattern} LIMIT ${cap}) a)
@@ -285,7 +302,7 @@ async function countPrefix(trx: Kysely<Database>, run: number, q: string): Promi
                  AND NOT lower(f.name) COLLATE "C" LIKE ${pattern} LIMIT ${cap}) b) END AS n
     FROM names`.execute(trx);
   const n = rows[0]!.n;
-  return n > MATCH_COUNT_CAP ? { count: MATCH_COUNT_CAP, exact: false } : { count: n, exact: true };
+  return n > matchCountCap ? { count: matchCountCap, exact: false } : { count: n, exact: true };
 }
 
 interface Row extends UserFeatures {
@@ -331,7 +348,7 @@ function inSnapshot<T>(
  * answer's `next`) reads on, `before` (its `prev`) reads back; both: refused by the caller.
  * Throws CursorError for a cursor of another run, sort or search, or one changed by hand.
  */
-export function listUsers(db: Kysely<Database>, query: UsersQuery): Promise<UsersPage> {
+export function listUsers(db: Kysely<Database>, query: UsersQuery, tuning: Tuning = TUNING): Promise<UsersPage> {
   return inSnapshot(db, async (trx, published) => {
     const empty: UsersPage = {
       run_id: null,
@@ -352,14 +369,14 @@ export function listUsers(db: Kysely<Database>, query: UsersQuery): Promise<User
     const run = published.run_id;
     const q = query.q || undefined;
     const prefix = q !== undefined && !isId(q);
-    const matching = q === undefined ? null : prefix ? await countPrefix(trx, run, q) : await countId(trx, run, Number(q));
+    const matching = q === undefined ? null : prefix ? await countPrefix(trx, run, q, tuning) : await countId(trx, run, Number(q));
     const mode: Mode = !prefix ? 'scan' : matching!.exact ? 'gather' : 'walk';
     const cursor = query.after ?? query.before;
     const from = cursor === undefined ? null : decodeCursor(cursor, run, query);
     // Reading back is reading on in the reverse order, then reversing the page.
     const backwards = query.before !== undefined;
     const order = backwards ? flip(query.dir) : query.dir;
-    const find = (side: Dir, after: Position | null, want: number) => findSide(trx, run, { ...query, q }, mode, side, after, want);
+    const find = (side: Dir, after: Position | null, want: number) => findSide(trx, run, { ...query, q }, mode, side, after, want, tuning);
     const got = await find(order, from, query.limit + 1);
     const more = got.length > query.limit;
     const found = got.slice(0, query.limit);
