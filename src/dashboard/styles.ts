@@ -91,7 +91,7 @@ code, .raw { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, mon
 th a.sort { color: inherit; text-decoration: none; display: inline-block; }
 th a.sort:hover, th a.sort:focus-visible { text-decoration: underline; color: var(--accent-dark); }
 th[aria-sort] a.sort { color: var(--accent); }
-ul.compounds { list-style: none; margin: 0; padding: 0; }
+ul.compounds { list-style: none; margin: 0; padding: 0; display: flow-root; }
 table.features td.email { overflow-wrap: anywhere; }
 #q { flex: 1 1 16rem; }
 form .hint { flex-basis: 100%; margin: 0; }
@@ -156,6 +156,10 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
     color: var(--muted); font-size: .85rem; font-weight: 400;
   }
   table.cards .raw { min-width: 0; }
+  /* The features table keeps its sortable headers on a phone, as a row of links above the cards. */
+  table.cards.features thead { position: static; width: auto; height: auto; overflow: visible; clip-path: none; display: block; }
+  table.cards.features thead tr { display: flex; flex-wrap: wrap; gap: .25rem .5rem; padding: .4rem .65rem; background: var(--soft); }
+  table.cards.features thead th { border: 0; padding: .15rem .35rem; background: none; }
 }
 @media (max-width: 520px) {
   main { padding: .6rem; }
