@@ -77,16 +77,13 @@ async function walk(q: Omit<UsersQuery, 'limit'>, limit: number, tuning?: Tuning
   const forward: number[] = [];
   let page = await list({});
   assert.equal(page.prev, null, 'the first page has no previous page');
-  let last = page;
   for (;;) {
     forward.push(...page.users.map((u) => u.user_id));
-    last = page;
     if (page.next === null) break;
     page = await list({ after: page.next });
     assert.notEqual(page.prev, null, 'a page after the first has a previous page');
   }
-  const backward: number[] = [...last.users.map((u) => u.user_id)];
-  page = last;
+  const backward: number[] = [...page.users.map((u) => u.user_id)];
   while (page.prev !== null) {
     page = await list({ before: page.prev });
     assert.notEqual(page.next, null, 'a page before the last has a next page');
