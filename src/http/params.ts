@@ -112,4 +112,8 @@ const cursorQuery = (name: string, description: string) =>
     .min(1, { error: `${name} must be a cursor from a previous answer, got ""` })
     .max(2000, { error: `${name} must be a cursor from a previous answer (at most 2000 characters)` })
     .optional()
-    .openapi({ param: { name, in: 'query' }, description });
+    .openapi({
+      param: { name, in: 'query' },
+      description,
+      example: 'eyJyIjozLCJzIjoibmFtZSIsImQiOiJhc2MiLCJxIjoiIiwiayI6Im1hcmllIGN1cmllIiwiaSI6MX0.Xx2yzoa0dA1Kx3Ex',
+    });
