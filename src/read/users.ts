@@ -253,18 +253,28 @@ async function findSide(
   // Gathered: every match, from the two prefix indexes without reading the table (index-only: they
   // carry every sort column; the email side leaves out the users the name side has), each side's
   // first `want` in this order by a top-N sort, then the two merged. OFFSET 0 keeps the planner
-  // from walking the sort's index instead, which the walk above found too sparse.
+  // from walking the sort's index instead, which the walk above found too sparse. Sorted by name
+  // (email), the name (email) side is already in order in its index: a range scan from the cursor
+  // (that side then keeps the users of both sides, which UNION counts once: same id, same key).
   const pattern = likePrefix(query.q!);
   const columns = sql`run_id, user_id, name, email, total_experiments, average_run_time, top_compound_name`;
-  const sides = [
-    sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(name) COLLATE "C" LIKE ${pattern} OFFSET 0) f`,
-    sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(email) COLLATE "C" LIKE ${pattern}
-           AND NOT lower(name) COLLATE "C" LIKE ${pattern} OFFSET 0) f`,
-  ].map((source) => sql`(${ordered(query, source, sql`true`, order, from, want, false)})`);
+  const side = (column: 'name' | 'email', other: RawBuilder<unknown>) =>
+    query.sort === column
+      ? sql`(${ordered(query, table, sql`${inRun} AND lower(f.${sql.raw(column)}) COLLATE "C" LIKE ${pattern}`, order, from, want)})`
+      : sql`(${ordered(
+          query,
+          sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(${sql.raw(column)}) COLLATE "C" LIKE ${pattern} ${other} OFFSET 0) f`,
+          sql`true`,
+          order,
+          from,
+          want,
+          false,
+        )})`;
+  const sides = [side('name', sql``), side('email', query.sort === 'email' ? sql`` : sql`AND NOT lower(name) COLLATE "C" LIKE ${pattern}`)];
   const outer = query.sort === 'user_id' ? sql`user_id` : sql`k`;
   const by = order === 'asc' ? sql`ASC` : sql`DESC`;
   return (
-    await sql<Found>`SELECT user_id, k FROM (${sql.join(sides, sql` UNION ALL `)}) o ORDER BY ${outer} ${by}, user_id ${by} LIMIT ${want}`.execute(
+    await sql<Found>`SELECT user_id, k FROM (${sql.join(sides, sql` UNION `)}) o ORDER BY ${outer} ${by}, user_id ${by} LIMIT ${want}`.execute(
       trx,
     )
   ).rows;

@@ -123,7 +123,7 @@ test('a search pages exactly too, and finds an id, a name or email prefix in any
     ['Ém', 'ém'],
     ['bob2', 'bob2'],
   ] as const) {
-    for (const sort of ['user_id', 'name', 'average_run_time', 'top_compound_name'] as const) {
+    for (const sort of ['user_id', 'name', 'email', 'average_run_time', 'top_compound_name'] as const) {
       for (const dir of ['asc', 'desc'] as const) {
         const want = await expected(sort, dir, prefix, [q]);
         if (/^[a-z0-9]+$/i.test(q)) assert.deepEqual(want, await expected(sort, dir, prefix, [like]), 'ASCII: any case');
