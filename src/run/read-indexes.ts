@@ -8,8 +8,11 @@ import { trackRun } from './runs-in-process.js';
 
 /** The tables whose read indexes are built, in this order, each in a transaction of its own: the sorted pages' first. */
 const TABLES = ['user_features', 'experiments', 'compounds'] as const;
-/** How long dropping a retired-from-publish run's read index may wait for that run's readers. */
-const DROP_WAIT = '1s';
+/**
+ * How long dropping the read index of a run no longer published may wait for that run's readers
+ * (readers of the views lock every partition, so they queue behind a waiting drop: keep it short).
+ */
+const DROP_WAIT = '200ms';
 
 /**
  * Builds the read indexes `runId` (null: the published run) lacks, then drops those of runs no
