@@ -198,7 +198,7 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
                   </th>
                   <td data-label="Name">{u.name}</td>
                   <td data-label="Email" class="email">
-                    {u.email}
+                    <span class="value">{u.email}</span>
                   </td>
                   <td class="num" data-label="Experiments">
                     {count(u.total_experiments)}

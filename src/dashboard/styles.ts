@@ -93,6 +93,8 @@ th a.sort:hover, th a.sort:focus-visible { text-decoration: underline; color: va
 th[aria-sort] a.sort { color: var(--accent); }
 ul.compounds { list-style: none; margin: 0; padding: 0; display: flow-root; }
 table.features td.email { overflow-wrap: anywhere; }
+/* A long email wraps beside its label on a phone card, not under it. */
+table.features .value { display: flow-root; }
 #q { flex: 1 1 16rem; }
 form .hint { flex-basis: 100%; margin: 0; }
 .top-mark { color: var(--warn); font-size: .85rem; }
