@@ -260,6 +260,31 @@ BEGIN
   EXECUTE format('CREATE UNIQUE INDEX %I ON work.user_features (run_id, user_id)', 'user_features_run_' || p_run || '_idx1');
 END $function$;
 
+CREATE OR REPLACE FUNCTION etl.build_read_indexes(p_run bigint, p_parent text DEFAULT NULL::text)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  d record;
+  built integer := 0;
+  features boolean := false;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7310019, hashint8(p_run));
+  PERFORM set_config('maintenance_work_mem', '512MB', true);
+  FOR d IN SELECT r.* FROM etl.read_index_definitions(p_run) r
+           WHERE (p_parent IS NULL OR r.index_name LIKE p_parent || '\_run\_%')
+             AND NOT EXISTS (SELECT FROM pg_class c WHERE c.relname = r.index_name
+                             AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = r.table_name)) LOOP
+    EXECUTE d.definition;
+    built := built + 1;
+    features := features OR d.table_name::text LIKE 'mart.%';
+  END LOOP;
+  IF features THEN
+    EXECUTE format('ANALYZE %s', to_regclass(format('mart.%I', 'user_features_run_' || p_run)));
+  END IF;
+  RETURN built;
+END $function$;
+
 CREATE OR REPLACE FUNCTION etl.byte_prefix(t text, n integer)
  RETURNS text
  LANGUAGE plpgsql
@@ -337,6 +362,28 @@ CREATE OR REPLACE FUNCTION etl.quoted(t text)
  IMMUTABLE PARALLEL SAFE
 AS $function$
   SELECT CASE WHEN length(t) > 40 THEN quote_literal(left(t, 40) || '…') ELSE quote_literal(t) END
+$function$;
+
+CREATE OR REPLACE FUNCTION etl.read_index_definitions(p_run bigint)
+ RETURNS TABLE(table_name regclass, index_name name, definition text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT t.rel, (t.relname || '_' || d.suffix)::name,
+         format('CREATE INDEX %I ON %s (%s)', t.relname || '_' || d.suffix, t.rel, d.columns)
+  FROM (VALUES
+          ('mart', 'user_features', 'by_name', 'lower(name) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
+          ('mart', 'user_features', 'by_email', 'lower(email) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
+          ('mart', 'user_features', 'by_experiments', 'total_experiments, user_id'),
+          ('mart', 'user_features', 'by_run_time', 'average_run_time, user_id'),
+          ('mart', 'user_features', 'by_top_compound', 'lower(top_compound_name) COLLATE "C", user_id'),
+          ('core', 'experiments', 'by_user', 'user_id, line'),
+          ('core', 'compounds', 'by_id', 'compound_id')
+       ) AS d(schema_name, parent, suffix, columns)
+  CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I', d.schema_name, d.parent || '_run_' || p_run)) AS rel,
+                             d.parent || '_run_' || p_run AS relname) t
+  WHERE t.rel IS NOT NULL
+    AND EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = t.rel AND NOT i.inhdetachpending)
 $function$;
 
 CREATE OR REPLACE FUNCTION etl.reject_file_order(file text)
@@ -431,6 +478,21 @@ CREATE OR REPLACE FUNCTION etl.run_tables()
  IMMUTABLE
 AS $function$
   VALUES ('core'::name, 'users'::name), ('core', 'compounds'), ('core', 'experiments'), ('mart', 'user_features')
+$function$;
+
+CREATE OR REPLACE FUNCTION etl.stale_read_index_drops()
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT format('DROP INDEX %I.%I', n.nspname, ic.relname)
+  FROM pg_index x
+  JOIN pg_class ic ON ic.oid = x.indexrelid
+  JOIN pg_class tc ON tc.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = ic.relnamespace
+  WHERE n.nspname IN ('mart', 'core')
+    AND ic.relname ~ '^(user_features|experiments|compounds)_run_[0-9]+_by_(name|email|experiments|run_time|top_compound|user|id)$'
+    AND substring(tc.relname FROM '_run_([0-9]+)$')::bigint IS DISTINCT FROM (SELECT run_id FROM etl.published)
 $function$;
 
 CREATE OR REPLACE FUNCTION etl.start_work(p_run bigint)

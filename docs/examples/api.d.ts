@@ -65,6 +65,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/data/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The users sorted by any feature, searched by id, name or email, a page at a time
+         * @description One page of the published users, sorted by `sort` (`dir`), optionally only those matching `q`, from one snapshot of the published run. Keyset paging: `next` and `prev` are opaque cursors (the sort value and user_id of the page's last or first user, the run, the sort and the search); pass one as `after` or `before`. A cursor from an earlier published run, another sort or search, or one changed by hand is refused (400). `total_users` counts the run's users; `matching` how many match `q` (counted up to 10,000; beyond, `exact` is false). Each user has `top_compounds`: every tied top compound with its name.
+         */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/data/users/{id}/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One user's features, experiments and compound counts
+         * @description The user's features in the published run, their experiments (file order, with the compounds named) and, for every compound they used, how many of their experiments list it: the counts that make the top compound (`top`). Read from one snapshot.
+         */
+        get: operations["getUserExperiments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/data/summary": {
         parameters: {
             query?: never;
@@ -455,6 +495,70 @@ export interface components {
             top_compound_ids: number[];
             /** @description In how many experiments the top compounds appear. */
             top_compound_experiments: number | null;
+        };
+        UsersPage: {
+            /** @description The published run; null before any run succeeded. */
+            run_id: number | null;
+            sort: string;
+            /** @enum {string} */
+            dir: "asc" | "desc";
+            q: string | null;
+            /** @description Users in the published run. */
+            total_users: number;
+            /** @description With `q`: how many users match it; null without. */
+            matching: {
+                count: number;
+                /** @description false: more than `count` users match (the count stops there). */
+                exact: boolean;
+            } | null;
+            users: components["schemas"]["UserRow"][];
+            /** @description The `after` of the next page; null on the last page. */
+            next: string | null;
+            /** @description The `before` of the previous page; null on the first page. */
+            prev: string | null;
+        };
+        /**
+         * @example {
+         *       "user_id": 1,
+         *       "name": "Marie Curie",
+         *       "email": "marie.curie@example.org",
+         *       "total_experiments": 3,
+         *       "average_run_time": 13.5,
+         *       "top_compound_id": 2,
+         *       "top_compound_name": "Caffeine",
+         *       "top_compound_ids": [
+         *         2
+         *       ],
+         *       "top_compound_experiments": 3
+         *     }
+         */
+        UserRow: components["schemas"]["UserFeatures"] & {
+            /** @description top_compound_ids with their names, in the same order (all tied). */
+            top_compounds: components["schemas"]["NamedCompound"][];
+        };
+        NamedCompound: {
+            id: number;
+            name: string | null;
+        };
+        UserDetail: {
+            run_id: number;
+            user: components["schemas"]["UserRow"];
+            /** @description The user's experiments in file order (the first 1000). */
+            experiments: {
+                experiment_id: number;
+                run_time: number;
+                /** @description Its line in user_experiments.csv. */
+                line: number;
+                /** @description Its compounds, each once, in the order the file lists them. */
+                compounds: components["schemas"]["NamedCompound"][];
+            }[];
+            /** @description Every compound of the user's experiments, the most often listed first, then by id. */
+            compound_counts: (components["schemas"]["NamedCompound"] & {
+                /** @description How many of the user's experiments list it. */
+                experiments: number;
+                /** @description One of the top compounds (the highest count). */
+                top: boolean;
+            })[];
         };
         /**
          * @example {
@@ -1035,6 +1139,186 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserFeatures"];
+                };
+            };
+            /** @description A parameter is invalid; the message names it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it takes. */
+            405: {
+                headers: {
+                    /** @description The methods the path takes. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over 16 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected failure (logged by the service; the body says no more). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database does not answer, or a limit is reached (connections, streamed answers): try again after `Retry-After`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                /** @description The column to sort by; ties are broken by user_id. Text (name, email, top_compound_name) is compared lower-cased, in code-point order. Users without experiments (average_run_time and top_compound_name null) come last ascending and first descending. */
+                sort?: "user_id" | "name" | "email" | "total_experiments" | "average_run_time" | "top_compound_name";
+                /** @description Ascending or descending. */
+                dir?: "asc" | "desc";
+                /** @description Search: all digits is that user id; anything else is a case-insensitive prefix of the name or of the email (`mar` finds Marie Curie and mark@example.org). */
+                q?: string;
+                /** @description Users per page. */
+                limit?: number;
+                /** @description The page after a previous answer's `next`. */
+                after?: string;
+                /** @description The page before a previous answer's `prev`. */
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsersPage"];
+                };
+            };
+            /** @description A parameter is invalid, `after` and `before` are both given, or a cursor is stale or was changed; the message says which. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request was for a host name the service does not answer (see ALLOWED_HOSTS), or, for POST, a web page on another origin sent it (see ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it takes. */
+            405: {
+                headers: {
+                    /** @description The methods the path takes. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is over 16 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected failure (logged by the service; the body says no more). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database does not answer, or a limit is reached (connections, streamed answers): try again after `Retry-After`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getUserExperiments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserDetail"];
                 };
             };
             /** @description A parameter is invalid; the message names it. */

@@ -1,57 +1,134 @@
-import type { UserFeatures } from '../read/features.js';
-import type { RunRecord } from '../read/runs.js';
+import type { Dir, Sort, UserRow, UsersPage } from '../read/users.js';
 import { count, decimal } from './format.js';
 import { Layout } from './layout.js';
 
 /** The page sizes offered; any other `limit` from 1 to FEATURES_MAX_LIMIT works too. */
 export const PAGE_SIZES = [25, 50, 100, 500];
-export const FEATURES_MAX_LIMIT = 1000;
+export const FEATURES_MAX_LIMIT = 500;
 
 export interface FeaturesView {
-  /** The published run (as GET /data names it), null before any. */
-  run: Pick<RunRecord, 'run_id' | 'features'> | null;
+  page: UsersPage;
+  /** The run's numbers for the heading (null before any run). */
+  experiments: number | null;
   average: number | null;
-  users: UserFeatures[];
-  /** The next page's `after`; null on the last page. */
-  nextAfter: number | null;
-  after: number;
   limit: number;
-  /** The user id asked for in the jump box, if any: its row is marked. */
-  user: number | undefined;
+  /** The position of the page's first user, when the page was reached from the first by its links. */
+  position: number | undefined;
 }
 
-const pageHref = (after: number, limit: number) => `/ui/features?after=${after}&limit=${limit}`;
+/** The columns, their names and which sort each header sets (null: not sortable). */
+const COLUMNS: { label: string; sort: Sort | null; num?: boolean }[] = [
+  { label: 'User id', sort: 'user_id', num: true },
+  { label: 'Name', sort: 'name' },
+  { label: 'Email', sort: 'email' },
+  { label: 'Experiments', sort: 'total_experiments', num: true },
+  { label: 'Average run time', sort: 'average_run_time', num: true },
+  { label: 'Top compounds (all tied)', sort: 'top_compound_name' },
+  { label: 'Experiments with it', sort: null, num: true },
+];
+const SORT_NAMES: Record<Sort, string> = {
+  user_id: 'user id',
+  name: 'name',
+  email: 'email',
+  total_experiments: 'experiments',
+  average_run_time: 'average run time',
+  top_compound_name: 'top compound',
+};
+
+/** The address of this page with these parameters (empty ones left out). */
+export function featuresHref(params: {
+  sort: Sort;
+  dir: Dir;
+  q?: string | null;
+  limit: number;
+  after?: string;
+  before?: string;
+  pos?: number;
+}): string {
+  const search = new URLSearchParams();
+  if (params.q) search.set('q', params.q);
+  if (params.sort !== 'user_id') search.set('sort', params.sort);
+  if (params.dir !== 'asc') search.set('dir', params.dir);
+  if (params.limit !== 50) search.set('limit', String(params.limit));
+  if (params.after) search.set('after', params.after);
+  if (params.before) search.set('before', params.before);
+  if (params.pos !== undefined && params.pos > 1) search.set('pos', String(params.pos));
+  const text = search.toString();
+  return text ? `/ui/features?${text}` : '/ui/features';
+}
+
+/** The top compounds, each named (all tied), or a dash. */
+export function TopCompounds({ user }: { user: UserRow }) {
+  if (user.top_compounds.length === 0) return <>—</>;
+  return (
+    <ul class="compounds">
+      {user.top_compounds.map((c) => (
+        <li>
+          {c.name ?? 'unknown'} <span class="ids">{`#${c.id}`}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 /**
- * GET /ui/features: one keyset page of the published features (the API's `limit`/`after`), a box
- * to go to a user id, the data set's average and the CSV download. Plain links and a GET form, so
- * it needs no script.
+ * GET /ui/features: one keyset page of GET /data/users, sorted by a header (a link: a second click
+ * reverses it) or by the form, searched by the form, with previous and next pages. Plain links and
+ * a GET form: no script.
  */
 export function FeaturesPage({ view }: { view: FeaturesView }) {
-  const { run, users, limit, user } = view;
-  const first = users[0]?.user_id;
-  const last = users[users.length - 1]?.user_id;
-  const missing = user !== undefined && first !== user;
+  const { page, limit, position } = view;
+  const { users, sort, dir, q } = page;
+  const base = { sort, dir, q, limit };
+  // The first page is known to start at 1; another, at the position its link carried (display only).
+  const first = page.prev === null ? 1 : position;
+  const found =
+    page.matching === null
+      ? `${count(page.total_users)} users`
+      : `${page.matching.exact ? '' : 'More than '}${count(page.matching.count)} of ${count(page.total_users)} users match “${q}”`;
   return (
     <Layout title="Features" page="features">
       <h1>Features</h1>
-      {run === null ? (
+      {page.run_id === null ? (
         <p>
           Nothing is published yet: run the ETL on the <a href="/">overview</a>.
         </p>
       ) : (
         <p>
-          {`Published by run ${run.run_id}: ${count(run.features.users)} users, ${count(run.features.experiments)} experiments, `}
+          {`Published by run ${page.run_id}: ${count(page.total_users)} users, ${count(view.experiments)} experiments, `}
           <strong>{decimal(view.average)}</strong> experiments per user on average.{' '}
           <a href="/data.csv" download="features.csv">
             Download all users as CSV
           </a>
         </p>
       )}
-      <form method="get" action="/ui/features" class="row card" role="search" aria-label="Go to a user">
-        <label for="user">Go to user id</label>
-        <input id="user" name="user" type="number" min={1} step={1} inputmode="numeric" value={user === undefined ? '' : String(user)} />
-        <label for="limit">Users per page</label>
+      <form method="get" action="/ui/features" class="row card" role="search" aria-label="Search and sort the users">
+        <label for="q">Search</label>
+        <input
+          id="q"
+          name="q"
+          type="search"
+          value={q ?? ''}
+          placeholder="user id, or the start of a name or email"
+          aria-describedby="q-hint"
+        />
+        <label for="sort">Sort by</label>
+        <select id="sort" name="sort">
+          {COLUMNS.filter((c) => c.sort !== null).map((c) => (
+            <option value={c.sort!} selected={c.sort === sort}>
+              {SORT_NAMES[c.sort!]}
+            </option>
+          ))}
+        </select>
+        <select id="dir" name="dir" aria-label="Direction">
+          <option value="asc" selected={dir === 'asc'}>
+            ascending
+          </option>
+          <option value="desc" selected={dir === 'desc'}>
+            descending
+          </option>
+        </select>
+        <label for="limit">Per page</label>
         <select id="limit" name="limit">
           {[...new Set([...PAGE_SIZES, limit])]
             .sort((a, b) => a - b)
@@ -62,59 +139,75 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
             ))}
         </select>
         <button type="submit">Show</button>
-      </form>
-      {missing ? (
-        <p class="message message-warning" role="status">
-          {first === undefined
-            ? `No user has an id of ${user} or more.`
-            : `There is no user ${user}; the page starts at the next user id, ${first}.`}
+        <p id="q-hint" class="hint">
+          All digits finds that user id; anything else finds the names and emails that start with it (any case).
         </p>
-      ) : null}
+      </form>
+      {page.run_id === null ? null : (
+        <p role="status" id="found">
+          <strong>{found}</strong>
+          {users.length > 0 && first !== undefined ? ` · showing ${count(first)} to ${count(first + users.length - 1)}` : ''}
+          {` · by ${SORT_NAMES[sort]}, ${dir === 'asc' ? 'ascending' : 'descending'}`}
+          {q ? (
+            <>
+              {' · '}
+              <a href={featuresHref({ ...base, q: null })}>Clear the search</a>
+            </>
+          ) : null}
+        </p>
+      )}
       {users.length === 0 ? (
-        run === null ? null : (
-          <p>No users on this page.</p>
+        page.run_id === null ? null : (
+          <p>{q ? `No user matches “${q}”.` : 'No users on this page.'}</p>
         )
       ) : (
         <div class="table-wrap" tabindex={0} role="region" aria-labelledby="features-caption">
-          <table class="cards">
-            <caption id="features-caption">{`Users ${first} to ${last}, by user id`}</caption>
+          <table class="cards features">
+            <caption id="features-caption">{`Users by ${SORT_NAMES[sort]}, ${dir === 'asc' ? 'ascending' : 'descending'}; click a column's name to sort by it`}</caption>
             <thead>
               <tr>
-                <th scope="col" class="num">
-                  User id
-                </th>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col" class="num">
-                  Experiments
-                </th>
-                <th scope="col" class="num">
-                  Average run time
-                </th>
-                <th scope="col">Top compound</th>
-                <th scope="col">Top compound ids (all tied)</th>
-                <th scope="col" class="num">
-                  Experiments with it
-                </th>
+                {COLUMNS.map((c) => {
+                  const current = c.sort === sort;
+                  const next: Dir = current && dir === 'asc' ? 'desc' : 'asc';
+                  return (
+                    <th
+                      scope="col"
+                      class={c.num ? 'num' : undefined}
+                      aria-sort={current ? (dir === 'asc' ? 'ascending' : 'descending') : undefined}
+                    >
+                      {c.sort === null ? (
+                        c.label
+                      ) : (
+                        <a class="sort" href={featuresHref({ ...base, sort: c.sort, dir: next })}>
+                          {c.label}
+                          <span class="arrow" aria-hidden="true">
+                            {current ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}
+                          </span>
+                        </a>
+                      )}
+                    </th>
+                  );
+                })}
               </tr>
             </thead>
             <tbody>
               {users.map((u) => (
-                <tr class={u.user_id === user ? 'highlight' : undefined} aria-current={u.user_id === user ? 'true' : undefined}>
+                <tr>
                   <th scope="row" class="num" data-label="User id">
-                    {u.user_id}
+                    <a href={`/ui/users/${u.user_id}`}>{String(u.user_id)}</a>
                   </th>
                   <td data-label="Name">{u.name}</td>
-                  <td data-label="Email">{u.email}</td>
+                  <td data-label="Email" class="email">
+                    <span class="value">{u.email}</span>
+                  </td>
                   <td class="num" data-label="Experiments">
                     {count(u.total_experiments)}
                   </td>
                   <td class="num" data-label="Average run time">
                     {decimal(u.average_run_time)}
                   </td>
-                  <td data-label="Top compound">{u.top_compound_name ?? '—'}</td>
-                  <td class="ids" data-label="Top compound ids (all tied)">
-                    {u.top_compound_ids.length > 0 ? u.top_compound_ids.join(', ') : '—'}
+                  <td data-label="Top compounds (all tied)">
+                    <TopCompounds user={u} />
                   </td>
                   <td class="num" data-label="Experiments with it">
                     {count(u.top_compound_experiments)}
@@ -126,14 +219,27 @@ export function FeaturesPage({ view }: { view: FeaturesView }) {
         </div>
       )}
       <nav class="pager" aria-label="Pages of users">
-        {view.after > 0 || user !== undefined ? <a href={pageHref(0, limit)}>First page</a> : null}
-        {view.nextAfter !== null ? (
-          <a class="button" rel="next" href={pageHref(view.nextAfter, limit)}>
+        {page.prev !== null ? (
+          <a
+            class="button secondary"
+            rel="prev"
+            href={featuresHref({ ...base, before: page.prev, pos: first === undefined ? undefined : Math.max(1, first - limit) })}
+          >
+            Previous page
+          </a>
+        ) : null}
+        {page.next !== null ? (
+          <a
+            class="button"
+            rel="next"
+            href={featuresHref({ ...base, after: page.next, pos: first === undefined ? undefined : first + users.length })}
+          >
             Next page
           </a>
         ) : users.length > 0 ? (
           <span class="muted">Last page</span>
         ) : null}
+        {page.prev !== null ? <a href={featuresHref(base)}>First page</a> : null}
       </nav>
     </Layout>
   );

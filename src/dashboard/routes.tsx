@@ -2,10 +2,10 @@ import type { z } from '@hono/zod-openapi';
 import { Hono, type Context } from 'hono';
 import type { Kysely } from 'kysely';
 import { pageHeaders } from '../http/page-headers.js';
-import { idParam, intQuery, reasonQuery, rejectFileQuery } from '../http/params.js';
+import { idParam, intQuery, reasonQuery, rejectFileQuery, usersQuery } from '../http/params.js';
 import { SOURCES } from '../load/inputs.js';
 import type { Database } from '../db/schema.js';
-import { readFeaturesPage } from '../read/features.js';
+import { CursorError, getUserDetail, listUsers, type UsersQuery } from '../read/users.js';
 import { MAX_ID } from '../load/rules.js';
 import { getRun, listRejects, listRuns, rejectReasons, type RunRecord } from '../read/runs.js';
 import { getSummary } from '../read/summary.js';
@@ -13,6 +13,7 @@ import { ASSETS } from './assets.js';
 import { FEATURES_MAX_LIMIT, FeaturesPage } from './features-page.js';
 import { MessagePage, type PageName } from './layout.js';
 import { OverviewPage, type RunSettings } from './overview-page.js';
+import { UserPage } from './user-page.js';
 import { REJECTS_MAX_LIMIT, REJECTS_PAGE, RunPage } from './run-page.js';
 
 /** How many runs the overview lists. */
@@ -46,24 +47,51 @@ export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
   });
 
   app.get('/ui/features', async (c) => {
-    const limit = check(intQuery('limit', 1, FEATURES_MAX_LIMIT, FEATURES_PAGE, ''), c.req.query('limit'));
-    if (limit instanceof Error) return refused(c, 'features', limit);
-    const after = check(intQuery('after', 0, MAX_ID, 0, ''), c.req.query('after'));
-    if (after instanceof Error) return refused(c, 'features', after);
-    // The jump box: the page that starts at that user id (an empty box is no jump).
-    const user = check(intQuery('user', 1, MAX_ID, 1, ''), c.req.query('user') || undefined);
-    if (user instanceof Error) return refused(c, 'features', user);
-    const wanted = { limit: limit ?? FEATURES_PAGE, after: user === undefined ? (after ?? 0) : user - 1 };
-    // The page of GET /data?limit=&after=, with the same values, with one user more: whether it
-    // exists tells whether there is a next page (the API's next_after cannot know when a page
-    // ends exactly at the last user, and a Next link to an empty page would be a dead end).
-    const answer = await readFeaturesPage(db, { ...wanted, limit: wanted.limit + 1 });
-    const users = answer.users.slice(0, wanted.limit);
-    const nextAfter = answer.users.length > wanted.limit ? users[users.length - 1]!.user_id : null;
-    return page(
-      c,
-      <FeaturesPage view={{ run: answer.run, average: answer.average_experiments_per_user, users, nextAfter, user, ...wanted }} />,
-    );
+    // The API's own parameters and messages (GET /data/users); an empty box is no search.
+    const params = usersQuery(FEATURES_MAX_LIMIT, FEATURES_PAGE);
+    const query: Record<string, unknown> = {};
+    for (const name of ['sort', 'dir', 'q', 'limit', 'after', 'before'] as const) {
+      const value = check(params[name], c.req.query(name) || undefined);
+      if (value instanceof Error) return refused(c, 'features', value);
+      query[name] = value;
+    }
+    const position = check(intQuery('pos', 1, MAX_ID, 1, ''), c.req.query('pos') || undefined);
+    if (position instanceof Error) return refused(c, 'features', position);
+    const wanted = query as unknown as UsersQuery;
+    if (wanted.after !== undefined && wanted.before !== undefined)
+      return refused(c, 'features', new Error('give after or before, not both'));
+    try {
+      const answer = await listUsers(db, { ...wanted, limit: wanted.limit ?? FEATURES_PAGE });
+      const run = answer.run_id === null ? undefined : await getRun(db, answer.run_id);
+      return page(
+        c,
+        <FeaturesPage
+          view={{
+            page: answer,
+            experiments: run?.features.experiments ?? null,
+            average: run?.features.average_experiments_per_user ?? null,
+            limit: wanted.limit ?? FEATURES_PAGE,
+            position,
+          }}
+        />,
+      );
+    } catch (error) {
+      if (error instanceof CursorError) return refused(c, 'features', error);
+      throw error;
+    }
+  });
+
+  app.get('/ui/users/:id', async (c) => {
+    const id = check(idParam('id', 1), c.req.param('id'));
+    if (id instanceof Error) return refused(c, 'features', id);
+    const detail = await getUserDetail(db, id);
+    if (!detail)
+      return page(
+        c,
+        <MessagePage title="No such user" page="features">{`There is no user ${id} in the published features.`}</MessagePage>,
+        404,
+      );
+    return page(c, <UserPage detail={detail} />);
   });
 
   app.get('/ui/runs/:id', async (c) => {

@@ -87,6 +87,17 @@ caption { text-align: left; padding: .45rem .65rem; color: var(--muted); font-si
 code, .raw { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .85rem; }
 .raw { white-space: pre-wrap; overflow-wrap: anywhere; min-width: 16rem; display: block; }
 .ids { color: var(--muted); font-size: .85rem; white-space: nowrap; }
+/* The features table: sortable headers are links; tied top compounds one per line. */
+th a.sort { color: inherit; text-decoration: none; display: inline-block; }
+th a.sort:hover, th a.sort:focus-visible { text-decoration: underline; color: var(--accent-dark); }
+th[aria-sort] a.sort { color: var(--accent); }
+ul.compounds { list-style: none; margin: 0; padding: 0; display: flow-root; }
+table.features td.email { overflow-wrap: anywhere; }
+/* A long email wraps beside its label on a phone card, not under it. */
+table.features .value { display: flow-root; }
+#q { flex: 1 1 16rem; }
+form .hint { flex-basis: 100%; margin: 0; }
+.top-mark { color: var(--warn); font-size: .85rem; }
 
 .status { display: inline-block; border-radius: 999px; padding: .05rem .55rem; font-size: .85rem; font-weight: 600; white-space: nowrap; }
 .status-succeeded { background: var(--ok-bg); color: var(--ok); }
@@ -147,6 +158,10 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
     color: var(--muted); font-size: .85rem; font-weight: 400;
   }
   table.cards .raw { min-width: 0; }
+  /* The features table keeps its sortable headers on a phone, as a row of links above the cards. */
+  table.cards.features thead { position: static; width: auto; height: auto; overflow: visible; clip-path: none; display: block; }
+  table.cards.features thead tr { display: flex; flex-wrap: wrap; gap: .25rem .5rem; padding: .4rem .65rem; background: var(--soft); }
+  table.cards.features thead th { border: 0; padding: .15rem .35rem; background: none; }
 }
 @media (max-width: 520px) {
   main { padding: .6rem; }

@@ -68,3 +68,52 @@ export const reasonQuery = z
     description:
       'Only the rejects of this kind of reason: a reason with its values written `…`, as GET /runs/{id}/rejects/reasons lists it.',
   });
+
+/** The columns GET /data/users (and the features page) sort by. */
+export const USER_SORTS = ['user_id', 'name', 'email', 'total_experiments', 'average_run_time', 'top_compound_name'] as const;
+
+/** GET /data/users's query, shared with the dashboard's features page (same rules, same messages). */
+export const usersQuery = (maxLimit: number, fallbackLimit: number) => ({
+  sort: z
+    .enum(USER_SORTS, { error: (issue) => `sort must be one of ${USER_SORTS.join(', ')}, got ${quoted(issue.input)}` })
+    .optional()
+    .transform((v) => v ?? 'user_id')
+    .openapi({
+      param: { name: 'sort', in: 'query' },
+      example: 'name',
+      default: 'user_id',
+      description:
+        'The column to sort by; ties are broken by user_id. Text (name, email, top_compound_name) is compared lower-cased, in code-point order. Users without experiments (average_run_time and top_compound_name null) come last ascending and first descending.',
+    }),
+  dir: z
+    .enum(['asc', 'desc'], { error: (issue) => `dir must be asc or desc, got ${quoted(issue.input)}` })
+    .optional()
+    .transform((v) => v ?? 'asc')
+    .openapi({ param: { name: 'dir', in: 'query' }, example: 'desc', default: 'asc', description: 'Ascending or descending.' }),
+  q: z
+    .string({ error: (issue) => `q must be text, got ${quoted(issue.input)}` })
+    .max(200, { error: 'q must be at most 200 characters' })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v.trim() || undefined))
+    .openapi({
+      param: { name: 'q', in: 'query' },
+      example: 'mar',
+      description:
+        'Search: all digits is that user id; anything else is a case-insensitive prefix of the name or of the email (`mar` finds Marie Curie and mark@example.org).',
+    }),
+  limit: intQuery('limit', 1, maxLimit, 50, 'Users per page.', fallbackLimit),
+  after: cursorQuery('after', "The page after a previous answer's `next`."),
+  before: cursorQuery('before', "The page before a previous answer's `prev`."),
+});
+
+const cursorQuery = (name: string, description: string) =>
+  z
+    .string({ error: (issue) => `${name} must be a cursor from a previous answer, got ${quoted(issue.input)}` })
+    .min(1, { error: `${name} must be a cursor from a previous answer, got ""` })
+    .max(2000, { error: `${name} must be a cursor from a previous answer (at most 2000 characters)` })
+    .optional()
+    .openapi({
+      param: { name, in: 'query' },
+      description,
+      example: 'eyJyIjozLCJzIjoibmFtZSIsImQiOiJhc2MiLCJxIjoiIiwiayI6Im1hcmllIGN1cmllIiwiaSI6MX0.Xx2yzoa0dA1Kx3Ex',
+    });

@@ -350,3 +350,55 @@ export const DIFF_CSV_EXAMPLE =
   'user_id,change,total_experiments_before,total_experiments_after,average_run_time_before,average_run_time_after,top_compound_id_before,top_compound_id_after,top_compound_name_before,top_compound_name_after,top_compound_ids_before,top_compound_ids_after,top_compound_experiments_before,top_compound_experiments_after\r\n' +
   '1,changed,2,3,15,14,2,2,Compound B,Compound B,2,2,2,3\r\n' +
   '11,added,,1,,20,,1,,Compound A,,1,,1\r\n';
+
+/** A compound named (GET /data/users, GET /data/users/{id}/experiments); `name` null if the run lacks it. */
+export const NamedCompound = z.object({ id: z.number().int(), name: z.string().nullable() }).openapi('NamedCompound');
+
+export const UserRow = UserFeatures.extend({
+  top_compounds: z.array(NamedCompound).openapi({ description: 'top_compound_ids with their names, in the same order (all tied).' }),
+}).openapi('UserRow');
+
+export const UsersPage = z
+  .object({
+    run_id: z.number().int().nullable().openapi({ description: 'The published run; null before any run succeeded.' }),
+    sort: z.string(),
+    dir: z.enum(['asc', 'desc']),
+    q: z.string().nullable(),
+    total_users: z.number().int().openapi({ description: 'Users in the published run.' }),
+    matching: z
+      .object({
+        count: z.number().int(),
+        exact: z.boolean().openapi({ description: 'false: more than `count` users match (the count stops there).' }),
+      })
+      .nullable()
+      .openapi({ description: 'With `q`: how many users match it; null without.' }),
+    users: z.array(UserRow),
+    next: z.string().nullable().openapi({ description: 'The `after` of the next page; null on the last page.' }),
+    prev: z.string().nullable().openapi({ description: 'The `before` of the previous page; null on the first page.' }),
+  })
+  .openapi('UsersPage');
+
+export const UserDetail = z
+  .object({
+    run_id: z.number().int(),
+    user: UserRow,
+    experiments: z
+      .array(
+        z.object({
+          experiment_id: z.number().int(),
+          run_time: z.number(),
+          line: z.number().int().openapi({ description: 'Its line in user_experiments.csv.' }),
+          compounds: z.array(NamedCompound).openapi({ description: 'Its compounds, each once, in the order the file lists them.' }),
+        }),
+      )
+      .openapi({ description: "The user's experiments in file order (the first 1000)." }),
+    compound_counts: z
+      .array(
+        NamedCompound.extend({
+          experiments: z.number().int().openapi({ description: "How many of the user's experiments list it." }),
+          top: z.boolean().openapi({ description: 'One of the top compounds (the highest count).' }),
+        }),
+      )
+      .openapi({ description: "Every compound of the user's experiments, the most often listed first, then by id." }),
+  })
+  .openapi('UserDetail');

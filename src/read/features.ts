@@ -129,28 +129,6 @@ async function keysetPlans(trx: Kysely<Database>): Promise<void> {
 }
 
 /**
- * One page of the published features as values, in one snapshot: the users of `GET /data?after=&limit=`
- * with exactly the values its JSON has (the same stored JSON, parsed by the driver), for the
- * dashboard, which shows one bounded page.
- */
-export async function readFeaturesPage(
-  db: Kysely<Database>,
-  { after = 0, limit }: { after?: number; limit: number },
-): Promise<FeaturesSnapshot & { users: UserFeatures[] }> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .setAccessMode('read only')
-    .execute(async (trx) => {
-      const snapshot = await publishedSnapshot(trx);
-      await keysetPlans(trx);
-      const { rows } = await sql<{ user: UserFeatures }>`
-        SELECT json::json AS user FROM features.user_features_json WHERE user_id > ${after} ORDER BY user_id LIMIT ${limit}`.execute(trx);
-      return { ...snapshot, users: rows.map((r) => r.user) };
-    });
-}
-
-/**
  * The users of one keyset page: those after `last`, of which the page takes the first `want`. On
  * Citus, a LIMIT over a distributed table is applied on every shard, so each shard would send
  * `want` whole users for the page to keep `want` of them all (32 shards: 32 times the page, 279 s

@@ -144,25 +144,35 @@ test('after a run: the pages show what the API answers, every value escaped', as
   assert.doesNotMatch(rejects.text, /<script>x/);
 });
 
-test('the features page pages like the API, and a jump marks the user asked for', async () => {
+test('the features page pages like the API both ways, sorts by its headers and searches', async () => {
   assert.equal((await app.request('/data', { method: 'POST' })).status, 200); // users 1 and 2
   const first = await get('/ui/features?limit=1');
-  assert.match(first.text, /Users 1 to 1, by user id/);
-  assert.match(first.text, /href="\/ui\/features\?after=1&amp;limit=1">Next page/);
-  const last = await get('/ui/features?limit=1&after=1');
-  assert.match(last.text, /Users 2 to 2/);
-  assert.match(last.text, /Last page/, 'no link to an empty page after the last user');
-  const jump = await get('/ui/features?user=2&limit=25');
-  assert.match(jump.text, /<tr class="highlight" aria-current="true"><th scope="row" class="num" data-label="User id">2<\/th>/);
-  const beyond = await get('/ui/features?user=3');
-  assert.match(beyond.text, /No user has an id of 3 or more\./);
+  assert.match(first.text, /<strong>2 users<\/strong> · showing 1 to 1 · by user id, ascending/);
+  const next = /href="(\/ui\/features\?limit=1&amp;after=[^"]+)" rel="next"|rel="next" href="([^"]+)"/.exec(first.text);
+  assert.ok(next, 'a Next page link');
+  const second = await get((next[1] ?? next[2])!.replaceAll('&amp;', '&'));
+  assert.match(second.text, /showing 2 to 2/);
+  assert.match(second.text, /Last page/, 'no link to an empty page after the last user');
+  assert.match(second.text, /rel="prev"/, 'a link back');
+  // The header of the column sorted by says so (aria-sort) and links to the reverse order.
+  const byName = await get('/ui/features?sort=name');
+  assert.match(byName.text, /<th scope="col" aria-sort="ascending"><a class="sort" href="\/ui\/features\?sort=name&amp;dir=desc">Name/);
+  const search = await get('/ui/features?q=2');
+  assert.match(search.text, /1 of 2 users match “2”/);
+  const none = await get('/ui/features?q=nobody');
+  assert.match(none.text, /No user matches “nobody”\./);
+  const user = await get('/ui/users/2');
+  assert.equal(user.status, 200);
+  assert.match(user.text, /Compounds by experiments/);
+  assert.equal((await get('/ui/users/3')).status, 404);
 });
 
 test("bad parameters get 400 with the API's own message, an unknown run 404, both as pages", async () => {
   const cases: [string, number, RegExp][] = [
-    ['/ui/features?limit=0', 400, /limit must be an integer from 1 to 1000, got &quot;0&quot;/],
-    ['/ui/features?after=x', 400, /after must be an integer/],
-    ['/ui/features?user=-1', 400, /user must be an integer/],
+    ['/ui/features?limit=0', 400, /limit must be an integer from 1 to 500, got &quot;0&quot;/],
+    ['/ui/features?after=x', 400, /the cursor is not one this service made/],
+    ['/ui/features?sort=age', 400, /sort must be one of user_id, name/],
+    ['/ui/users/abc', 400, /&quot;abc&quot; is not a valid id/],
     ['/ui/runs/abc', 400, /&quot;abc&quot; is not a valid id/],
     ['/ui/runs/1?offset=-1', 400, /offset must be an integer/],
     ['/ui/runs/1?file=x.csv', 400, /file must be one of users\.csv, compounds\.csv, user_experiments\.csv, got &quot;x\.csv&quot;/],

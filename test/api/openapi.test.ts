@@ -64,6 +64,7 @@ test('every route the app serves is in the document, with its parameters, answer
     'get /',
     'get /ui/features',
     'get /ui/runs/{id}',
+    'get /ui/users/{id}',
     'get /ui/dashboard.css',
     'get /ui/dashboard.js',
     'get /ui/icon.svg',

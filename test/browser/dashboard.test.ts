@@ -124,19 +124,23 @@ if (skip) {
       await page.getByText('1.1 experiments per user on average').waitFor();
       const table = page.getByRole('table');
       assert.deepEqual(await table.locator('thead th').allInnerTexts(), [
-        'User id',
+        'User id ▲',
         'Name',
         'Email',
         'Experiments',
         'Average run time',
-        'Top compound',
-        'Top compound ids (all tied)',
+        'Top compounds (all tied)',
         'Experiments with it',
       ]);
       const users = await rows(table);
       assert.equal(users.length, 10);
-      assert.deepEqual(users[0], ['1', 'Alice', 'alice@example.com', '2', '12.5', 'Compound B', '2', '2']);
-      assert.deepEqual(users[1], ['2', 'Bob', 'bob@example.com', '1', '20', 'Compound A', '1, 3', '1']);
+      assert.deepEqual(users[0], ['1', 'Alice', 'alice@example.com', '2', '12.5', 'Compound B #2', '2']);
+      // Bob's tie: both compounds, named.
+      assert.deepEqual(users[1], ['2', 'Bob', 'bob@example.com', '1', '20', 'Compound A #1Compound C #3', '1']);
+      assert.deepEqual(await table.locator('tbody tr').nth(1).locator('ul.compounds li').allInnerTexts(), [
+        'Compound A #1',
+        'Compound C #3',
+      ]);
       await page.getByText('Last page').waitFor();
       await screenshot(page, shots, '2-features-challenge');
 
@@ -277,61 +281,71 @@ if (skip) {
     await screenshot(page, shots, '6-overview-unusable-input');
   });
 
-  test("page through a generated set of 3,000 users with the API's keyset pages, and jump to a user id", { timeout: 180_000 }, async () => {
-    const set = await generateCached({ users: 3000, experiments: 9000, compounds: 40, seed: 11 });
-    await useFiles(set.dir);
-    const runId = await nextRunId();
-    await runEtl();
-    await says(`Run ${runId} succeeded`);
-    await runRow(runId).filter({ hasText: 'succeeded' }).waitFor();
-    await screenshot(page, shots, '7-overview-generated');
+  test(
+    "page through a generated set of 3,000 users with the API's keyset pages, sort by a header, and search for a user id",
+    { timeout: 180_000 },
+    async () => {
+      const set = await generateCached({ users: 3000, experiments: 9000, compounds: 40, seed: 11 });
+      await useFiles(set.dir);
+      const runId = await nextRunId();
+      await runEtl();
+      await says(`Run ${runId} succeeded`);
+      await runRow(runId).filter({ hasText: 'succeeded' }).waitFor();
+      await screenshot(page, shots, '7-overview-generated');
 
-    await page.getByRole('link', { name: 'Features', exact: true }).click();
-    await page.getByLabel('Users per page').selectOption('500');
-    await page.getByRole('button', { name: 'Show' }).click();
-    await page.waitForURL(/limit=500/);
-    const seen: string[][] = [];
-    for (let pages = 1; ; pages++) {
-      const got = await rows(page.getByRole('table'));
-      assert.ok(got.length > 0 && got.length <= 500, `page ${pages}: ${got.length} rows at ${page.url()}`);
-      seen.push(...got);
-      const next = page.getByRole('link', { name: 'Next page' });
-      if ((await next.count()) === 0) break;
-      assert.ok(pages < 10, 'the pages end');
-      const last = got[got.length - 1]![0];
-      await next.click();
-      await page.waitForURL(new RegExp(`after=${last}&limit=500$`));
-    }
-    await page.getByText('Last page').waitFor();
-    const all = (await api('/data')).users as any[];
-    assert.equal(all.length, 3000);
-    assert.deepEqual(
-      seen.map((r) => Number(r[0])),
-      all.map((u) => u.user_id),
-      'every user once, in order',
-    );
-    assert.deepEqual(
-      seen.map((r) => r[1]),
-      all.map((u) => u.name),
-    );
-    assert.deepEqual(
-      seen.map((r) => r[6]),
-      all.map((u) => (u.top_compound_ids.length ? u.top_compound_ids.join(', ') : '—')),
-    );
+      await page.getByRole('link', { name: 'Features', exact: true }).click();
+      await page.getByLabel('Per page').selectOption('500');
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.waitForURL(/limit=500/);
+      const seen: string[][] = [];
+      for (let pages = 1; ; pages++) {
+        const got = await rows(page.getByRole('table'));
+        assert.ok(got.length > 0 && got.length <= 500, `page ${pages}: ${got.length} rows at ${page.url()}`);
+        seen.push(...got);
+        const next = page.getByRole('link', { name: 'Next page' });
+        if ((await next.count()) === 0) break;
+        assert.ok(pages < 10, 'the pages end');
+        await next.click();
+        await page.getByText(`showing ${(pages * 500 + 1).toLocaleString('en-US')} to`).waitFor();
+      }
+      await page.getByText('Last page').waitFor();
+      const all = (await api('/data')).users as any[];
+      assert.equal(all.length, 3000);
+      assert.deepEqual(
+        seen.map((r) => Number(r[0])),
+        all.map((u) => u.user_id),
+        'every user once, in order',
+      );
+      assert.deepEqual(
+        seen.map((r) => r[1]),
+        all.map((u) => u.name),
+      );
 
-    await page.getByLabel('Go to user id').fill('2500');
-    await page.getByLabel('Users per page').selectOption('50');
-    await page.getByRole('button', { name: 'Show' }).click();
-    await page.getByText('Users 2500 to 2549, by user id').waitFor();
-    const marked = page.locator('tbody tr[aria-current="true"]');
-    assert.equal(await marked.locator('th').innerText(), '2500');
-    assert.equal((await rows(page.getByRole('table'))).length, 50);
-    await screenshot(page, shots, '8-features-jump');
+      // Sorted by experiments, most first (two clicks on the header), then a search for one id.
+      await page.getByRole('link', { name: 'Experiments', exact: true }).click();
+      await page.waitForURL(/sort=total_experiments/);
+      await page.getByRole('link', { name: 'Experiments', exact: true }).click();
+      await page.waitForURL(/sort=total_experiments&dir=desc/);
+      const most = (await rows(page.getByRole('table'))).map((r) => Number(r[3]!.replace(/,/g, '')));
+      assert.deepEqual(
+        most,
+        [...most].sort((a, b) => b - a),
+      );
+      assert.equal(most[0], Math.max(...all.map((u) => u.total_experiments)));
+      await screenshot(page, shots, '8-features-sorted');
 
-    await page.getByLabel('Go to user id').fill('3001');
-    await page.getByRole('button', { name: 'Show' }).click();
-    await page.getByText('No user has an id of 3001 or more.').waitFor();
-  });
+      await page.getByLabel('Search', { exact: true }).fill('2500');
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.getByText('1 of 3,000 users match “2500”').waitFor();
+      assert.deepEqual(
+        (await rows(page.getByRole('table'))).map((r) => r[0]),
+        ['2500'],
+      );
+      await page.getByLabel('Search', { exact: true }).fill('3001');
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.getByText('No user matches “3001”.').waitFor();
+    },
+  );
 
   test('with API_TOKEN the page says why Run ETL was refused, and runs with the token pasted', { timeout: 180_000 }, async () => {
     const token = 'browser-test-token';

@@ -340,6 +340,86 @@ if (skip) {
     );
 
     test(
+      `${width.name}: the features page sorts by a click on a header (again: reversed), pages both ways, searches; a user's page explains the top compound`,
+      { timeout: 120_000 },
+      async () => {
+        // The sample published (12 users), whatever the tests before left.
+        assert.equal((await fetch(`${service.base}/data`, { method: 'POST' })).status, 200);
+        const { context, page, recorder } = await open(width);
+        const table = () => page.locator('table.features');
+        const ids = () => table().locator('tbody th').allInnerTexts();
+        const apiIds = async (query: string) =>
+          ((await api(`/data/users?${query}`)).users as { user_id: number }[]).map((u) => String(u.user_id));
+        try {
+          await page.goto(`${service.base}/ui/features?limit=5`);
+          await page.getByText('12 users', { exact: true }).waitFor();
+          assert.deepEqual(await ids(), ['1', '2', '3', '4', '5']);
+          assert.equal(await table().locator('th[aria-sort]').innerText(), 'User id ▲');
+
+          // A click on "Name" sorts by name; a second click reverses it.
+          await table().getByRole('link', { name: 'Name' }).click();
+          await page.waitForURL(/sort=name/);
+          assert.equal(await table().locator('th[aria-sort="ascending"]').innerText(), 'Name ▲');
+          assert.deepEqual(await ids(), await apiIds('sort=name&limit=5'));
+          await table().getByRole('link', { name: 'Name' }).click();
+          await page.waitForURL(/sort=name&dir=desc/);
+          assert.equal(await table().locator('th[aria-sort="descending"]').innerText(), 'Name ▼');
+          const descending = await apiIds('sort=name&dir=desc&limit=12');
+          assert.deepEqual(await ids(), descending.slice(0, 5));
+          await page.getByText('showing 1 to 5').waitFor();
+
+          // Next, next, then back.
+          await page.getByRole('link', { name: 'Next page' }).click();
+          await page.getByText('showing 6 to 10').waitFor();
+          assert.deepEqual(await ids(), descending.slice(5, 10));
+          await page.getByRole('link', { name: 'Next page' }).click();
+          await page.getByText('showing 11 to 12').waitFor();
+          assert.deepEqual(await ids(), descending.slice(10));
+          await page.getByText('Last page').waitFor();
+          await page.getByRole('link', { name: 'Previous page' }).click();
+          await page.getByText('showing 6 to 10').waitFor();
+          assert.deepEqual(await ids(), descending.slice(5, 10));
+          assert.deepEqual(await overflowing(page), []);
+          await shot(page, `features-sorted-${width.name}`);
+
+          // Search: a name prefix in another case, then an email prefix.
+          await page.getByLabel('Search', { exact: true }).fill('MARIE');
+          await page.getByRole('button', { name: 'Show' }).click();
+          await page.getByText('1 of 12 users match “MARIE”').waitFor();
+          assert.deepEqual(await ids(), ['1']);
+          await page.getByLabel('Search', { exact: true }).fill('ro');
+          await page.getByLabel('Sort by', { exact: true }).selectOption('user_id');
+          await page.getByRole('button', { name: 'Show' }).click();
+          await page.getByText('of 12 users match “ro”').waitFor();
+          assert.deepEqual(await ids(), await apiIds('q=ro&sort=user_id&dir=desc'));
+
+          // One user's page: the features, the compound counts with the top pick marked, the experiments.
+          const user = (await api('/data/users?q=1')).users[0];
+          await page.goto(`${service.base}/ui/features?q=1`);
+          await table().getByRole('link', { name: '1', exact: true }).click();
+          await page.waitForURL(`${service.base}/ui/users/1`);
+          await page.getByRole('heading', { name: `${user.name} (user 1)` }).waitFor();
+          const detail = await api('/data/users/1/experiments');
+          const marked = await page.locator('tr.highlight th').allInnerTexts();
+          assert.deepEqual(
+            marked,
+            detail.compound_counts.filter((c: { top: boolean }) => c.top).map((c: { name: string }) => `${c.name} · top compound`),
+          );
+          assert.equal(
+            await page.locator('section', { hasText: 'Experiments' }).last().locator('tbody tr').count(),
+            detail.experiments.length,
+          );
+          assert.deepEqual(await overflowing(page), []);
+          await shot(page, `user-${width.name}`);
+          assert.deepEqual(recorder.outside(service.base), []);
+          assert.deepEqual(recorder.unexpectedErrors([]), []);
+        } finally {
+          await context.close();
+        }
+      },
+    );
+
+    test(
       `${width.name}: nothing is clipped with million-row counts; /docs links back; /favicon.ico is answered`,
       { timeout: 120_000 },
       async () => {

@@ -91,6 +91,42 @@ test(
     const now = await call(b.base, 'GET', '/data');
     assert.equal(now.body.run.run_id, next.body.run_id);
     assert.deepEqual(now.body.users, published.body.users, 'the same files give the same features');
+
+    // The features page's reads on Citus: every user once, in the order asked for, page by page.
+    const users = now.body.users as { user_id: number; average_run_time: number | null; name: string }[];
+    const pages = async (query: string) => {
+      const ids: number[] = [];
+      let next: string | null = null;
+      do {
+        const page = await call(b.base, 'GET', `/data/users?${query}&limit=90${next ? `&after=${encodeURIComponent(next)}` : ''}`);
+        assert.equal(page.status, 200, page.text);
+        ids.push(...page.body.users.map((u: { user_id: number }) => u.user_id));
+        next = page.body.next;
+      } while (next);
+      return ids;
+    };
+    const byRunTime = [...users].sort((x, y) =>
+      x.average_run_time === y.average_run_time
+        ? y.user_id - x.user_id
+        : x.average_run_time === null
+          ? -1
+          : y.average_run_time === null
+            ? 1
+            : y.average_run_time - x.average_run_time,
+    );
+    assert.deepEqual(
+      await pages('sort=average_run_time&dir=desc'),
+      byRunTime.map((u) => u.user_id),
+      'by average run time, descending, nulls first',
+    );
+    assert.deepEqual(
+      await pages('q=user%201'),
+      users.filter((u) => u.name.toLowerCase().startsWith('user 1')).map((u) => u.user_id),
+      'a name prefix',
+    );
+    const detail = await call(b.base, 'GET', `/data/users/${users[0]!.user_id}/experiments`);
+    assert.equal(detail.status, 200, detail.text);
+    assert.equal(detail.body.experiments.length, Math.min(1000, detail.body.user.total_experiments));
     const parts = await query<{ t: string }>(
       citus,
       `SELECT logicalrelid::text AS t FROM pg_dist_partition WHERE logicalrelid::text ~ '_run_[0-9]+$'`,

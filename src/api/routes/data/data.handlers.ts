@@ -4,6 +4,7 @@ import { accepts } from 'hono/accepts';
 import { featuresCsv, featuresJson, getUserJson, type FeaturesPage } from '../../../read/features.js';
 import { getRun } from '../../../read/runs.js';
 import { getSummary } from '../../../read/summary.js';
+import { CursorError, getUserDetail, listUsers } from '../../../read/users.js';
 import { RunFailedError, runEtl } from '../../../run/pipeline.js';
 import { RunInProgressError } from '../../../support/errors.js';
 import type { ApiContext, Env } from '../../context.js';
@@ -73,6 +74,23 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
     // The JSON the run stored, sent as it is: the same text as the user's entry in GET /data.
     const user = await getUserJson(database, id);
     return user === undefined ? c.json({ error: `no user ${id} in the published features` }, 404) : untyped(c.body(user, 200, { 'Content-Type': JSON_TYPE }));
+  });
+
+  app.openapi(routes.users, async (c) => {
+    const query = c.req.valid('query');
+    if (query.after !== undefined && query.before !== undefined) return c.json({ error: 'give after or before, not both' }, 400);
+    try {
+      return c.json(await listUsers(readers.db, { ...query, limit: query.limit ?? 50 }), 200);
+    } catch (error) {
+      if (error instanceof CursorError) return c.json({ error: error.message }, 400);
+      throw error;
+    }
+  });
+
+  app.openapi(routes.userExperiments, async (c) => {
+    const { id } = c.req.valid('param');
+    const detail = await getUserDetail(readers.db, id);
+    return detail === undefined ? c.json({ error: `no user ${id} in the published features` }, 404) : c.json(detail, 200);
   });
 
   app.openapi(routes.summary, async (c) => c.json(await getSummary(readers.db), 200));

@@ -1,8 +1,9 @@
 // The data: the run trigger (POST /data, from DATA_DIR or an upload), the features (JSON, CSV),
 // one user, and the summary.
 import { createRoute, z, type RouteConfig } from '@hono/zod-openapi';
-import { idParam, intQuery, quoted } from '../../../http/params.js';
-import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Run, RunErrorBody, Summary, UserFeatures } from '../../../http/schemas.js';
+import { idParam, intQuery, quoted, usersQuery } from '../../../http/params.js';
+import { CSV_EXAMPLE, ErrorBody, FeaturesAnswer, Run, RunErrorBody, Summary, UserDetail, UserFeatures, UsersPage } from '../../../http/schemas.js';
+import { MAX_PAGE } from '../../../read/users.js';
 import { MAX_ID } from '../../../load/rules.js';
 import { common, errors, ID_EXAMPLE, json, JSON_TYPE, retryAfter } from '../../responses.js';
 
@@ -108,6 +109,42 @@ export const routes = {
     request: { params: z.object({ id: idParam('id', ID_EXAMPLE) }) },
     responses: {
       200: json(UserFeatures, "The user's features in the published run."),
+      400: errors[400],
+      404: errors[404],
+      503: errors[503],
+      ...common,
+    },
+  }),
+  users: createRoute({
+    operationId: 'listUsers',
+    method: 'get',
+    path: '/data/users',
+    tags: ['Features'],
+    summary: 'The users sorted by any feature, searched by id, name or email, a page at a time',
+    description:
+      'One page of the published users, sorted by `sort` (`dir`), optionally only those matching `q`, from one snapshot of the published run. ' +
+      'Keyset paging: `next` and `prev` are opaque cursors (the sort value and user_id of the page\'s last or first user, the run, the sort and the search); pass one as `after` or `before`. ' +
+      'A cursor from an earlier published run, another sort or search, or one changed by hand is refused (400). `total_users` counts the run\'s users; `matching` how many match `q` (counted up to 10,000; beyond, `exact` is false). ' +
+      'Each user has `top_compounds`: every tied top compound with its name.',
+    request: { query: z.object(usersQuery(MAX_PAGE, 50)) },
+    responses: {
+      200: json(UsersPage, 'The page.'),
+      400: json(ErrorBody, 'A parameter is invalid, `after` and `before` are both given, or a cursor is stale or was changed; the message says which.'),
+      503: errors[503],
+      ...common,
+    },
+  }),
+  userExperiments: createRoute({
+    operationId: 'getUserExperiments',
+    method: 'get',
+    path: '/data/users/{id}/experiments',
+    tags: ['Features'],
+    summary: "One user's features, experiments and compound counts",
+    description:
+      "The user's features in the published run, their experiments (file order, with the compounds named) and, for every compound they used, how many of their experiments list it: the counts that make the top compound (`top`). Read from one snapshot.",
+    request: { params: z.object({ id: idParam('id', ID_EXAMPLE) }) },
+    responses: {
+      200: json(UserDetail, 'The user.'),
       400: errors[400],
       404: errors[404],
       503: errors[503],

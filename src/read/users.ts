@@ -1,0 +1,479 @@
+// The features page: the published users sorted by any feature column, searched by id or by the
+// prefix of a name or email, in keyset pages both ways; and one user with their experiments and
+// compound counts. Every answer is read from one snapshot of the published run (lockPublished),
+// from that run's partitions by their run_id, so a page never mixes two runs.
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { USER_SORTS } from '../http/params.js';
+import { lockPublished, type UserFeatures } from './features.js';
+
+export type Sort = (typeof USER_SORTS)[number];
+export type Dir = 'asc' | 'desc';
+/** Users a page at most (GET /data/users?limit=). */
+export const MAX_PAGE = 500;
+/**
+ * A prefix search counts its matches up to this many: beyond, the answer says "more than" (counting
+ * a prefix that every user has would read them all). It also chooses the plan: at most this many
+ * matches are gathered and sorted, more are found by walking the sort's index (docs/api.md).
+ */
+export const MATCH_COUNT_CAP = 10_000;
+
+/**
+ * What each sort orders by: the column, text lower-cased in code-point order (COLLATE "C"), as
+ * the read indexes of sql/000019-read-indexes.sql are built, so a page is one range scan of one.
+ * `nullable`: the column is null for users without experiments; they come last ascending and first
+ * descending (PostgreSQL's order, exactly reversed).
+ */
+const KEYS: Record<Sort, { expr: RawBuilder<unknown>; nullable: boolean; type: 'int' | 'float' | 'text' }> = {
+  user_id: { expr: sql`f.user_id`, nullable: false, type: 'int' },
+  name: { expr: sql`lower(f.name) COLLATE "C"`, nullable: false, type: 'text' },
+  email: { expr: sql`lower(f.email) COLLATE "C"`, nullable: false, type: 'text' },
+  total_experiments: { expr: sql`f.total_experiments`, nullable: false, type: 'int' },
+  average_run_time: { expr: sql`f.average_run_time`, nullable: true, type: 'float' },
+  top_compound_name: { expr: sql`lower(f.top_compound_name) COLLATE "C"`, nullable: true, type: 'text' },
+};
+
+export interface Compound {
+  id: number;
+  name: string | null;
+}
+
+/** A user of GET /data/users: their features and the top compounds (all tied) with their names. */
+export type UserRow = UserFeatures & { top_compounds: Compound[] };
+
+export interface UsersQuery {
+  sort: Sort;
+  dir: Dir;
+  /** All digits: that user id; otherwise a case-insensitive prefix of the name or the email. */
+  q?: string | undefined;
+  limit: number;
+  after?: string | undefined;
+  before?: string | undefined;
+}
+
+export interface UsersPage {
+  run_id: number | null;
+  sort: Sort;
+  dir: Dir;
+  q: string | null;
+  /** Users in the published run. */
+  total_users: number;
+  /** With q: how many users match; `exact` false when there are more than `count` (MATCH_COUNT_CAP). */
+  matching: { count: number; exact: boolean } | null;
+  users: UserRow[];
+  next: string | null;
+  prev: string | null;
+}
+
+/** A cursor that does not belong to this published run, sort or search: the client's mistake (400). */
+export class CursorError extends Error {}
+
+/** A position in one ordering: the sort key's value (null for a user without it) and the user id. */
+export interface Position {
+  k: string | number | null;
+  i: number;
+}
+
+export interface CursorBody extends Position {
+  r: number;
+  s: Sort;
+  d: Dir;
+  q: string;
+}
+
+const CURSOR_SALT = 'lab-features-etl users cursor v1';
+const checksum = (body: string) => createHash('sha256').update(CURSOR_SALT).update(body).digest('base64url').slice(0, 16);
+
+/**
+ * An opaque cursor: the position, the run, the sort and the search, in base64url JSON, with a
+ * checksum so that a cursor edited by hand is told apart from a valid one. It is not a secret (a
+ * forged cursor reads nothing a request could not): the checksum only catches mistakes.
+ */
+export function encodeCursor(body: CursorBody): string {
+  const json = JSON.stringify(body);
+  return `${Buffer.from(json).toString('base64url')}.${checksum(json)}`;
+}
+
+function decodeCursor(cursor: string, run: number, query: UsersQuery): Position {
+  const [payload, sum, ...rest] = cursor.split('.');
+  const json = payload && /^[A-Za-z0-9_-]+$/.test(payload) ? Buffer.from(payload, 'base64url').toString() : '';
+  if (rest.length > 0 || !sum || checksum(json) !== sum)
+    throw new CursorError('the cursor is not one this service made (changed or cut short): start again from the first page');
+  const body = JSON.parse(json) as CursorBody;
+  if (body.r !== run) {
+    throw new CursorError(`the cursor is from run ${body.r}, and run ${run} has been published since: start again from the first page`);
+  }
+  if (body.s !== query.sort || body.d !== query.dir || body.q !== (query.q ?? '')) {
+    throw new CursorError('the cursor was made for another sort, direction or search: start again from the first page without it');
+  }
+  const key = KEYS[query.sort];
+  const valid =
+    Number.isSafeInteger(body.i) &&
+    (body.k === null
+      ? key.nullable
+      : key.type === 'text'
+        ? typeof body.k === 'string'
+        : typeof body.k === 'number' && (key.type === 'float' ? Number.isFinite(body.k) : Number.isSafeInteger(body.k)));
+  if (!valid) throw new CursorError('the cursor is not one this service made: start again from the first page');
+  return { k: body.k, i: body.i };
+}
+
+/**
+ * The LIKE pattern of a prefix (`%`, `_` and `\` literal in it), lower-cased by PostgreSQL as the
+ * indexed values are (JavaScript's toLowerCase may differ beyond ASCII); a constant when the
+ * statement is planned, so LIKE becomes a range of the index.
+ */
+const likePrefix = (prefix: string) => sql`lower(${`${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}::text)`;
+
+/**
+ * Postgres's lower() and JavaScript's toLowerCase() agree on the keys a cursor holds only when the
+ * database lower-cases the same way; the cursor's value is therefore taken from the database
+ * (column `k`), never computed in Node.
+ */
+const keyValue = (sort: Sort, value: string | number | null): RawBuilder<unknown> =>
+  value === null
+    ? sql`NULL`
+    : KEYS[sort].type === 'text'
+      ? sql`${value}::text COLLATE "C"`
+      : KEYS[sort].type === 'float'
+        ? sql`${value}::float8`
+        : sql`${value}::bigint`;
+
+/**
+ * The conditions of one page's branches in `order` (asc: keys ascending, null keys last; desc: the
+ * exact reverse) after `from` (null: from the start). Each branch is one range of the sort's
+ * index, read in its order: at most two (the users with a key, those without).
+ */
+function branches(sort: Sort, order: Dir, from: Position | null): RawBuilder<unknown>[] {
+  const { expr, nullable } = KEYS[sort];
+  const k = from === null ? null : keyValue(sort, from.k);
+  const rowCmp = (op: '>' | '<') =>
+    sort === 'user_id'
+      ? sql`f.user_id ${sql.raw(op)} ${from!.i}::bigint`
+      : sql`(${expr}, f.user_id) ${sql.raw(op)} (${k}, ${from!.i}::bigint)`;
+  const all = nullable ? sql`${expr} IS NOT NULL` : sql`true`;
+  const nulls = sql`${expr} IS NULL`;
+  if (order === 'asc') {
+    if (from === null) return nullable ? [all, nulls] : [all];
+    if (from.k !== null) return nullable ? [rowCmp('>'), nulls] : [rowCmp('>')];
+    return [sql`${nulls} AND f.user_id > ${from.i}::bigint`];
+  }
+  if (from === null) return nullable ? [nulls, all] : [all];
+  if (from.k === null) return [sql`${nulls} AND f.user_id < ${from.i}::bigint`, all];
+  return [rowCmp('<')];
+}
+
+/** The users matching q: an id, or a prefix of the lower-cased name or email (on `f`). */
+function matchOf(q: string | undefined): RawBuilder<unknown> {
+  if (!q) return sql`true`;
+  if (isId(q)) return sql`f.user_id = ${Number(q)}::bigint`;
+  const pattern = likePrefix(q);
+  return sql`(lower(f.name) COLLATE "C" LIKE ${pattern} OR lower(f.email) COLLATE "C" LIKE ${pattern})`;
+}
+
+const isId = (q: string) => /^[0-9]{1,16}$/.test(q);
+
+/**
+ * How a page finds its users. `scan`: the sort's index from the cursor, every user or the one id
+ * (no search, an id). `gather`: a prefix search's matches, all of them, from the name and email
+ * indexes (index-only: they carry every sort column), sorted by the sort's key; its cost grows
+ * with the matches. `walk`: a broad search (more than MATCH_COUNT_CAP matches): the sort's index
+ * from the cursor, at most WALK users, filtered; when that window holds too few matches (they are
+ * elsewhere in this order), the page is gathered instead.
+ */
+type Mode = 'scan' | 'gather' | 'walk';
+/** Users a broad search's page reads in the sort's order before it gathers instead. */
+const WALK = 2000;
+
+/** The thresholds of the search's plans (tests set small ones to reach every plan on a small data set). */
+export interface Tuning {
+  matchCountCap: number;
+  walk: number;
+}
+const TUNING: Tuning = { matchCountCap: MATCH_COUNT_CAP, walk: WALK };
+
+interface Found {
+  user_id: number;
+  k: string | number | null;
+}
+
+/** The page's users in `order` after `from` from `source` (a table or CTE aliased `f`), each branch one range in the sort's order. */
+function ordered(
+  query: UsersQuery,
+  source: RawBuilder<unknown>,
+  where: RawBuilder<unknown>,
+  order: Dir,
+  from: Position | null,
+  want: number,
+  indexed = true,
+) {
+  const { expr } = KEYS[query.sort];
+  const by = order === 'asc' ? sql`ASC` : sql`DESC`;
+  const orderBy = query.sort === 'user_id' ? sql`f.user_id ${by}` : sql`${expr} ${by}, f.user_id ${by}`;
+  // Without an index to read each branch in order (gathered rows), one pass over them is cheaper.
+  const conditions = branches(query.sort, order, from);
+  const parts = (indexed ? conditions : [sql`(${sql.join(conditions, sql`) OR (`)})`]).map(
+    (condition) =>
+      sql`(SELECT f.user_id, f.name, f.email, ${expr} AS k FROM ${source} WHERE ${where} AND ${condition} ORDER BY ${orderBy} LIMIT ${want})`,
+  );
+  const outer = query.sort === 'user_id' ? sql`p.user_id ${by}` : sql`p.k ${by}, p.user_id ${by}`;
+  return sql`SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) p ORDER BY ${outer} LIMIT ${want}`;
+}
+
+/** One side of a page: up to `want` users (id and sort key) in `order` after `from`. */
+async function findSide(
+  trx: Kysely<Database>,
+  run: number,
+  query: UsersQuery,
+  mode: Mode,
+  order: Dir,
+  from: Position | null,
+  want: number,
+  tuning: Tuning,
+): Promise<Found[]> {
+  const table = sql`mart.user_features f`;
+  const inRun = sql`f.run_id = ${run}::bigint`;
+  if (mode === 'scan') {
+    return (
+      await sql<Found>`SELECT user_id, k FROM (${ordered(query, table, sql`${inRun} AND ${matchOf(query.q)}`, order, from, want)}) o`.execute(
+        trx,
+      )
+    ).rows;
+  }
+  if (mode === 'walk') {
+    // The next WALK users in this order, those matching, and how many the window held (on each row).
+    const { rows } = await sql<Found & { seen: number }>`
+      SELECT user_id, k, seen FROM (SELECT w.*, count(*) OVER () AS seen FROM (${ordered(query, table, inRun, order, from, tuning.walk)}) w) f
+      WHERE ${matchOf(query.q)} ORDER BY ${order === 'asc' ? sql`k ASC, user_id ASC` : sql`k DESC, user_id DESC`} LIMIT ${want}`.execute(
+      trx,
+    );
+    if (rows.length === want || (rows.length > 0 && rows[0]!.seen < tuning.walk)) return rows;
+  }
+  // Gathered: every match, from the two prefix indexes without reading the table (index-only: they
+  // carry every sort column; the email side leaves out the users the name side has), each side's
+  // first `want` in this order by a top-N sort, then the two merged. OFFSET 0 keeps the planner
+  // from walking the sort's index instead, which the walk above found too sparse. Sorted by name
+  // (email), the name (email) side is already in order in its index: a range scan from the cursor
+  // (that side then keeps the users of both sides, which UNION counts once: same id, same key).
+  const pattern = likePrefix(query.q!);
+  const columns = sql`run_id, user_id, name, email, total_experiments, average_run_time, top_compound_name`;
+  const side = (column: 'name' | 'email', other: RawBuilder<unknown>) =>
+    query.sort === column
+      ? sql`(${ordered(query, table, sql`${inRun} AND lower(f.${sql.raw(column)}) COLLATE "C" LIKE ${pattern}`, order, from, want)})`
+      : sql`(${ordered(
+          query,
+          sql`(SELECT ${columns} FROM mart.user_features WHERE run_id = ${run}::bigint AND lower(${sql.raw(column)}) COLLATE "C" LIKE ${pattern} ${other} OFFSET 0) f`,
+          sql`true`,
+          order,
+          from,
+          want,
+          false,
+        )})`;
+  const sides = [side('name', sql``), side('email', query.sort === 'email' ? sql`` : sql`AND NOT lower(name) COLLATE "C" LIKE ${pattern}`)];
+  const outer = query.sort === 'user_id' ? sql`user_id` : sql`k`;
+  const by = order === 'asc' ? sql`ASC` : sql`DESC`;
+  return (
+    await sql<Found>`SELECT user_id, k FROM (${sql.join(sides, sql` UNION `)}) o ORDER BY ${outer} ${by}, user_id ${by} LIMIT ${want}`.execute(
+      trx,
+    )
+  ).rows;
+}
+
+/** The features of the users found, in their order, with the key each cursor holds. */
+async function fetchRows(trx: Kysely<Database>, run: number, found: Found[]): Promise<Row[]> {
+  if (found.length === 0) return [];
+  const { rows } = await sql<UserFeatures>`
+    SELECT user_id, name, email, total_experiments, average_run_time, top_compound_id, top_compound_name, top_compound_ids, top_compound_experiments
+    FROM mart.user_features WHERE run_id = ${run}::bigint AND user_id = ANY(${found.map((f) => f.user_id)}::bigint[])`.execute(trx);
+  const byId = new Map(rows.map((r) => [r.user_id, r]));
+  return found.map((f) => ({ ...byId.get(f.user_id)!, k: f.k }));
+}
+
+/**
+ * How many users match a prefix, up to MATCH_COUNT_CAP + 1: those whose name has it, then those
+ * whose email has it but not their name. Each is one bounded range scan of an index; the second is
+ * skipped when the first is over the cap (a prefix every user's name has would read them all).
+ */
+async function countPrefix(
+  trx: Kysely<Database>,
+  run: number,
+  q: string,
+  { matchCountCap }: Tuning,
+): Promise<{ count: number; exact: boolean }> {
+  const pattern = likePrefix(q);
+  const cap = matchCountCap + 1;
+  const { rows } = await sql<{ n: number }>`
+    WITH names AS (SELECT count(*) AS n FROM (SELECT 1 FROM mart.user_features f
+                   WHERE f.run_id = ${run}::bigint AND lower(f.name) COLLATE "C" LIKE ${pattern} LIMIT ${cap}) a)
+    SELECT n + CASE WHEN n >= ${cap} THEN 0 ELSE (
+             SELECT count(*) FROM (SELECT 1 FROM mart.user_features f
+               WHERE f.run_id = ${run}::bigint AND lower(f.email) COLLATE "C" LIKE ${pattern}
+                 AND NOT lower(f.name) COLLATE "C" LIKE ${pattern} LIMIT ${cap}) b) END AS n
+    FROM names`.execute(trx);
+  const n = rows[0]!.n;
+  return n > matchCountCap ? { count: matchCountCap, exact: false } : { count: n, exact: true };
+}
+
+interface Row extends UserFeatures {
+  k: string | number | null;
+}
+
+const flip = (dir: Dir): Dir => (dir === 'asc' ? 'desc' : 'asc');
+
+/** The names of these compounds in the run (a compound the run does not have: null). */
+async function compoundNames(trx: Kysely<Database>, run: number, ids: number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await sql<{ id: number; name: string }>`
+    SELECT compound_id AS id, compound_name AS name FROM core.compounds
+    WHERE run_id = ${run}::bigint AND compound_id = ANY(${[...new Set(ids)]}::bigint[])`.execute(trx);
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/**
+ * Reads in one REPEATABLE READ, READ ONLY snapshot of the published run, locked first (see
+ * lockPublished), so that every statement reads the same run. `work` is given the run (null
+ * before any run succeeded).
+ */
+function inSnapshot<T>(
+  db: Kysely<Database>,
+  work: (trx: Kysely<Database>, run: { run_id: number; users: number } | null) => Promise<T>,
+): Promise<T> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      await lockPublished(trx);
+      // No JIT for these short reads; room for a broad search's gathered matches (~100k narrow
+      // rows) without spilling them to disk.
+      await sql`SET LOCAL jit = off; SET LOCAL work_mem = '64MB'`.execute(trx);
+      const published = await trx.selectFrom('features.average_experiments_per_user').select(['run_id', 'users']).executeTakeFirst();
+      return work(trx, published ? { run_id: published.run_id, users: published.users ?? 0 } : null);
+    });
+}
+
+/**
+ * GET /data/users: one page of the published users in the order asked for. `after` (the previous
+ * answer's `next`) reads on, `before` (its `prev`) reads back; both: refused by the caller.
+ * Throws CursorError for a cursor of another run, sort or search, or one changed by hand.
+ */
+export function listUsers(db: Kysely<Database>, query: UsersQuery, tuning: Tuning = TUNING): Promise<UsersPage> {
+  return inSnapshot(db, async (trx, published) => {
+    const empty: UsersPage = {
+      run_id: null,
+      sort: query.sort,
+      dir: query.dir,
+      q: query.q ?? null,
+      total_users: 0,
+      matching: null,
+      users: [],
+      next: null,
+      prev: null,
+    };
+    if (!published) {
+      if (query.after || query.before)
+        throw new CursorError('the cursor is from a run that is no longer published: start again from the first page');
+      return empty;
+    }
+    const run = published.run_id;
+    const q = query.q || undefined;
+    const prefix = q !== undefined && !isId(q);
+    const matching = q === undefined ? null : prefix ? await countPrefix(trx, run, q, tuning) : await countId(trx, run, Number(q));
+    const mode: Mode = !prefix ? 'scan' : matching!.exact ? 'gather' : 'walk';
+    const cursor = query.after ?? query.before;
+    const from = cursor === undefined ? null : decodeCursor(cursor, run, query);
+    // Reading back is reading on in the reverse order, then reversing the page.
+    const backwards = query.before !== undefined;
+    const order = backwards ? flip(query.dir) : query.dir;
+    const find = (side: Dir, after: Position | null, want: number) => findSide(trx, run, { ...query, q }, mode, side, after, want, tuning);
+    const got = await find(order, from, query.limit + 1);
+    const more = got.length > query.limit;
+    const found = got.slice(0, query.limit);
+    if (backwards) found.reverse();
+    const first = found[0];
+    const last = found[found.length - 1];
+    // Whether the other side has users (the cursor's own user may have been the last of them).
+    const otherSide = async (f: Found | undefined, side: Dir) =>
+      f !== undefined && (await find(side, { k: f.k, i: f.user_id }, 1)).length > 0;
+    const hasNext = backwards ? await otherSide(last, query.dir) : more;
+    const hasPrev = backwards ? more : from !== null && (await otherSide(first, flip(query.dir)));
+    const rows = await fetchRows(trx, run, found);
+    const at = (f: Found): string => encodeCursor({ r: run, s: query.sort, d: query.dir, q: q ?? '', k: f.k, i: f.user_id });
+    const names = await compoundNames(
+      trx,
+      run,
+      rows.flatMap((r) => r.top_compound_ids),
+    );
+    return {
+      ...empty,
+      run_id: run,
+      total_users: published.users,
+      matching,
+      users: rows.map(({ k: _k, ...user }) => ({
+        ...user,
+        top_compounds: user.top_compound_ids.map((id) => ({ id, name: names.get(id) ?? null })),
+      })),
+      next: hasNext && last ? at(last) : null,
+      prev: hasPrev && first ? at(first) : null,
+    };
+  });
+}
+
+async function countId(trx: Kysely<Database>, run: number, id: number): Promise<{ count: number; exact: boolean }> {
+  const { rows } = await sql<{
+    n: number;
+  }>`SELECT count(*) AS n FROM mart.user_features WHERE run_id = ${run}::bigint AND user_id = ${id}::bigint`.execute(trx);
+  return { count: rows[0]!.n, exact: true };
+}
+
+/** Experiments of one user a detail answer lists at most (the counts cover them all). */
+export const MAX_EXPERIMENTS_SHOWN = 1000;
+
+export interface UserDetail {
+  run_id: number;
+  user: UserRow;
+  /** The user's experiments in file order (the first MAX_EXPERIMENTS_SHOWN). */
+  experiments: { experiment_id: number; run_time: number; line: number; compounds: Compound[] }[];
+  /** Every compound of those experiments with how many list it, the most first, then by id; `top`: one of the top compounds. */
+  compound_counts: (Compound & { experiments: number; top: boolean })[];
+}
+
+/**
+ * GET /data/users/:id/experiments: one user of the published run, their experiments and how many
+ * of them list each compound (the counts that make the top compound), in one snapshot; undefined
+ * when the run has no such user.
+ */
+export function getUserDetail(db: Kysely<Database>, userId: number): Promise<UserDetail | undefined> {
+  return inSnapshot(db, async (trx, published) => {
+    if (!published) return undefined;
+    const run = published.run_id;
+    const { rows: users } = await sql<UserFeatures>`
+      SELECT user_id, name, email, total_experiments, average_run_time, top_compound_id, top_compound_name, top_compound_ids, top_compound_experiments
+      FROM mart.user_features WHERE run_id = ${run}::bigint AND user_id = ${userId}::bigint`.execute(trx);
+    const user = users[0];
+    if (!user) return undefined;
+    const [{ rows: experiments }, { rows: counts }] = [
+      await sql<{ experiment_id: number; run_time: number; line: number; compound_ids: number[] }>`
+        SELECT experiment_id, run_time, line, compound_ids FROM core.experiments
+        WHERE run_id = ${run}::bigint AND user_id = ${userId}::bigint ORDER BY line LIMIT ${MAX_EXPERIMENTS_SHOWN}`.execute(trx),
+      await sql<{ id: number; n: number }>`
+        SELECT c AS id, count(*) AS n FROM core.experiments e CROSS JOIN LATERAL unnest(e.compound_ids) c
+        WHERE e.run_id = ${run}::bigint AND e.user_id = ${userId}::bigint GROUP BY c ORDER BY n DESC, c`.execute(trx),
+    ];
+    const names = await compoundNames(trx, run, [...counts.map((c) => c.id), ...user.top_compound_ids]);
+    const named = (id: number): Compound => ({ id, name: names.get(id) ?? null });
+    const top = new Set(user.top_compound_ids);
+    return {
+      run_id: run,
+      user: { ...user, top_compounds: user.top_compound_ids.map(named) },
+      experiments: experiments.map((e) => ({
+        experiment_id: e.experiment_id,
+        run_time: e.run_time,
+        line: e.line,
+        compounds: e.compound_ids.map(named),
+      })),
+      compound_counts: counts.map((c) => ({ ...named(c.id), experiments: c.n, top: top.has(c.id) })),
+    };
+  });
+}
