@@ -213,7 +213,7 @@ function ordered(
   const orderBy = query.sort === 'user_id' ? sql`f.user_id ${by}` : sql`${expr} ${by}, f.user_id ${by}`;
   // Without an index to read each branch in order (gathered rows), one pass over them is cheaper.
   const conditions = branches(query.sort, order, from);
-  const parts = (indexed ? conditions : [sql`(${sql.join(conditions, sql`) OR (`)})`]).map(
+  const parts = (indexed ? conditions : [sql`((${sql.join(conditions, sql`) OR (`)}))`]).map(
     (condition) =>
       sql`(SELECT f.user_id, f.name, f.email, ${expr} AS k FROM ${source} WHERE ${where} AND ${condition} ORDER BY ${orderBy} LIMIT ${want})`,
   );
@@ -393,11 +393,12 @@ export function listUsers(db: Kysely<Database>, query: UsersQuery, tuning: Tunin
     if (backwards) found.reverse();
     const first = found[0];
     const last = found[found.length - 1];
-    // Whether the other side has users (the cursor's own user may have been the last of them).
-    const otherSide = async (f: Found | undefined, side: Dir) =>
-      f !== undefined && (await find(side, { k: f.k, i: f.user_id }, 1)).length > 0;
-    const hasNext = backwards ? await otherSide(last, query.dir) : more;
-    const hasPrev = backwards ? more : from !== null && (await otherSide(first, flip(query.dir)));
+    // Past the cursor's side there is always a user: the one the cursor names. A cursor is only
+    // made from a user of an answer to this run, sort and search (decodeCursor checks all three),
+    // so no second search is needed to know it (for a gathered search that would be a second
+    // gather of every match).
+    const hasNext = backwards ? from !== null : more;
+    const hasPrev = backwards ? more : from !== null;
     const rows = await fetchRows(trx, run, found);
     const at = (f: Found): string => encodeCursor({ r: run, s: query.sort, d: query.dir, q: q ?? '', k: f.k, i: f.user_id });
     const names = await compoundNames(
