@@ -1,11 +1,11 @@
 -- The indexes of the features page (GET /data/users, GET /data/users/:id/experiments, /ui/users):
 -- sorted keyset pages by every feature column, name and email prefix search, and one user's
--- experiments. They are built on the published run's partitions right AFTER the publish, each in
--- a transaction of its own, not inside the run: built in the run they cost more than 5% of the 10M
--- ETL (docs/performance.md, "The features page"), after it they cost the run's answer nothing. A
--- published partition is never written again, so a plain CREATE INDEX (a SHARE lock on that
--- partition only: readers go on, only writers would wait) is enough; the pages read correctly
--- without them, only slower, until they exist.
+-- experiments. They are built on the published run's partitions when the features page is first
+-- read after the publish, each in a transaction of its own, not by the run: at 10M experiments
+-- they take about half a run's time (docs/performance.md, "The features page"), which every run
+-- would pay. A published partition is never written again, so a plain CREATE INDEX (a SHARE lock
+-- on that partition only: readers go on, only writers would wait) is enough; the pages read
+-- correctly without them, only slower, until they exist.
 --
 -- Text columns are indexed as lower(x) COLLATE "C": one index serves both the case-insensitive
 -- sort (code-point order of the lower-cased text) and `LIKE 'prefix%'` (a range scan, which a
@@ -39,11 +39,11 @@ $$;
 
 -- Creates the read indexes that p_run's partitions of p_parent (or of every table, when null)
 -- lack, and refreshes the statistics of the features' partition when it built one there (an
--- expression index gets statistics of its own, which the search's plans need). Idempotent: called
--- after every publish and at start-up, so a build killed half-way is finished then (a killed
--- transaction leaves no half index). Returns how many it created. One caller at a time per run
--- (an advisory lock), so the start-up's call and a run's own never race on a name. The service
--- calls it once per table (src/run/read-indexes.ts), each a transaction of its own.
+-- expression index gets statistics of its own, which the search's plans need). Idempotent: a build
+-- killed half-way is finished by the next call (a killed transaction leaves no half index).
+-- Returns how many it created. One caller at a time per run (an advisory lock), so two processes
+-- serving the page never race on a name. The service calls it once per table
+-- (src/run/read-indexes.ts), each a transaction of its own.
 CREATE FUNCTION etl.build_read_indexes(p_run bigint, p_parent text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -6,7 +6,6 @@ import { RunInProgressError, StartupError } from './support/errors.js';
 import { log, openLog, type Log } from './support/log.js';
 import { SOURCES } from './load/inputs.js';
 import { RunFailedError, runEtl, type RunProgress } from './run/pipeline.js';
-import { runsSettled } from './run/runs-in-process.js';
 import type { RunRecord } from './read/runs.js';
 import { failStartup } from './support/startup.js';
 
@@ -87,8 +86,6 @@ try {
     code = 1;
   }
 } finally {
-  // The features page's indexes, built after the run's answer (src/run/read-indexes.ts).
-  await runsSettled();
   await database.close();
 }
 process.exit(code);

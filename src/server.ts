@@ -9,7 +9,6 @@ import { flushLogSync, log, logConfig, openLog } from './support/log.js';
 import { openDb, type DbHandle } from './db/connect.js';
 import { shown as shownPath } from './db/embedded.js';
 import { recoverInterruptedRuns } from './run/pipeline.js';
-import { buildReadIndexes } from './run/read-indexes.js';
 import { runsSettled } from './run/runs-in-process.js';
 import { failStartup } from './support/startup.js';
 
@@ -29,8 +28,6 @@ try {
   if (leftUploads > 0) log(`removed ${leftUploads} upload director${leftUploads > 1 ? 'ies' : 'y'} left by a stopped process`);
   const app = createApp(database, { ...config, signal: stop.signal });
   server = await listen(app.fetch, config);
-  // The published run's read indexes, if a kill interrupted their build (in the background).
-  void buildReadIndexes(database, null, log, stop.signal);
 } catch (error) {
   await failStartup(error, () => database?.close() ?? Promise.resolve());
   throw error; // not reached: failStartup exits

@@ -11,6 +11,7 @@ import { requireToken } from './auth.js';
 import type { ApiContext, ApiOptions, Env } from './context.js';
 import { docsHeaders } from './docs.js';
 import { Metrics } from './metrics.js';
+import { readIndexesOnDemand } from '../run/read-indexes.js';
 import { scheduleRuns } from './schedule.js';
 import { headAsGet, limitBodies, logRequests, requestIds } from './middleware.js';
 import { checkHost, checkOrigin } from './origin.js';
@@ -66,7 +67,9 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
 
   // By resource (src/api/routes/); this order is the OpenAPI document's. The docs come last: the
   // document describes the routes registered before it is first asked for.
-  const context: ApiContext = { database, readers, options, uploads, gate, metrics, hidePaths, publicRun };
+  // The features page's indexes, built when that page is first read after a publish (why: src/run/read-indexes.ts).
+  const readIndexes = readIndexesOnDemand(database, options.log ?? log, options.signal);
+  const context: ApiContext = { database, readers, options, uploads, gate, metrics, hidePaths, publicRun, readIndexes };
   registerData(app, context);
   registerRuns(app, context);
   registerHealth(app, context);
@@ -80,7 +83,7 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
   // which folder a run reads is the point here.
   const relative = path.relative(process.cwd(), options.dataDir);
   const dataDir = relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? options.dataDir : `./${relative}`;
-  app.route('/', dashboard({ db: readers.db, publicRun, settings: { dataDir, maxUploadBytes: uploads.maxUploadBytes } }));
+  app.route('/', dashboard({ db: readers.db, publicRun, readIndexes, settings: { dataDir, maxUploadBytes: uploads.maxUploadBytes } }));
 
   // A known path with a method it does not take: 405 and the methods it does (GET implies HEAD).
   const allowed = new Map<string, Set<string>>();

@@ -30,4 +30,6 @@ export interface ApiContext {
   hidePaths: (text: string) => string;
   /** A run as clients see it (its error through hidePaths). */
   publicRun: (run: RunRecord) => RunRecord;
+  /** Told the run each features-page answer came from: starts that run's read indexes (src/run/read-indexes.ts). */
+  readIndexes: (runId: number | null) => Promise<void>;
 }

@@ -25,6 +25,8 @@ export interface DashboardOptions {
   db: Kysely<Database>;
   /** A run as the API shows it (server paths in its error replaced by DATA_DIR). */
   publicRun: (run: RunRecord) => RunRecord;
+  /** Told the run each features or user page came from: starts that run's read indexes (src/run/read-indexes.ts). */
+  readIndexes: (runId: number | null) => Promise<void>;
   /** What the overview says of where a run reads its files and how large an upload may be. */
   settings: RunSettings;
 }
@@ -35,7 +37,7 @@ export interface DashboardOptions {
  * ids, logs, metrics, API_TOKEN). Its pages may load only what this service serves: the
  * Content-Security-Policy says so to the browser.
  */
-export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
+export function dashboard({ db, publicRun, readIndexes, settings }: DashboardOptions): Hono {
   const app = new Hono();
   const headers = pageHeaders();
   app.use('/', headers);
@@ -62,6 +64,7 @@ export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
       return refused(c, 'features', new Error('give after or before, not both'));
     try {
       const answer = await listUsers(db, { ...wanted, limit: wanted.limit ?? FEATURES_PAGE });
+      void readIndexes(answer.run_id);
       const run = answer.run_id === null ? undefined : await getRun(db, answer.run_id);
       return page(
         c,
@@ -85,6 +88,7 @@ export function dashboard({ db, publicRun, settings }: DashboardOptions): Hono {
     const id = check(idParam('id', 1), c.req.param('id'));
     if (id instanceof Error) return refused(c, 'features', id);
     const detail = await getUserDetail(db, id);
+    void readIndexes(detail?.run_id ?? null);
     if (!detail)
       return page(
         c,

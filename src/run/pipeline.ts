@@ -9,7 +9,6 @@ import { EXPERIMENTS, USERS } from '../load/inputs.js';
 import { withRunLock } from './run-lock.js';
 import { getRun, type RunRecord } from '../read/runs.js';
 import { createRun, failInterruptedRuns, pruneHistory, recordFailure, runningRunId, setFileProgress, setStep } from './run-records.js';
-import { buildReadIndexes } from './read-indexes.js';
 import { retireOldRuns } from './retire.js';
 import { trackRun } from './runs-in-process.js';
 import { transformAndPublish, transformSteps } from './transform.js';
@@ -38,8 +37,6 @@ export interface EtlOptions {
   keepRunRecords?: number;
   /** Where the transform steps are read from; `sql/transform/` by default. */
   transformDir?: string;
-  /** Build the features page's indexes after a successful run (default true; false for measuring without them). */
-  readIndexes?: boolean;
   /** Aborting it cancels a run in progress (it then fails and publishes nothing). */
   signal?: AbortSignal;
   /** Where step timings and failures are reported; stderr by default. */
@@ -101,9 +98,6 @@ async function lockedRun(database: DbHandle, options: EtlOptions): Promise<RunRe
     // The lock's connection is back in the pool by now: many simultaneous triggers each waiting on a
     // second connection for this lookup would otherwise exhaust the pool.
     if (!outcome.locked) throw new RunInProgressError(await lockHolderRunId(database));
-    // After the answer's run is published and the lock released: the features page's indexes on
-    // the new partitions, in the background (src/run/read-indexes.ts says why not in the run).
-    if (options.readIndexes ?? true) void buildReadIndexes(database, outcome.value.run_id, options.log ?? stderrLog, options.signal);
     options.onEnd?.({ run: outcome.value });
     return outcome.value;
   } catch (error) {

@@ -1,6 +1,8 @@
 // The features page's indexes (sql/000019-read-indexes.sql), built on the published run's
-// partitions after the publish, not inside the run: the run's answer and its time to publish are
-// unchanged, and the pages read correctly (only slower) until they exist.
+// partitions when that page is first used after a publish, not by the run: at 10M experiments they
+// take ~27 s, half a run, which a run built inside (or right after) itself would pay on every run
+// (a run right after another was 40% slower: docs/performance.md, "The features page"). Runs that
+// nobody browses pay nothing; the pages read correctly (only slower) until the indexes exist.
 import type { DbHandle } from '../db/connect.js';
 import { isCitus } from '../db/citus.js';
 import type { Log } from '../support/log.js';
@@ -15,28 +17,47 @@ const TABLES = ['user_features', 'experiments', 'compounds'] as const;
 const DROP_WAIT = '200ms';
 
 /**
+ * What the features page's readers call with the run each answer came from: the first call for a
+ * run starts the build of its read indexes in the background (one build at a time; later calls
+ * for the same run do nothing, without a query). Returns the build it started or joined, for tests.
+ * A build that failed (it logs why) is tried again by the next call.
+ */
+export function readIndexesOnDemand(database: DbHandle, log: Log, signal?: AbortSignal): (runId: number | null) => Promise<void> {
+  let built: number | null = null;
+  let building: Promise<void> | null = null;
+  return (runId) => {
+    if (runId === null || runId === built) return Promise.resolve();
+    building ??= buildReadIndexes(database, runId, log, signal).then((ok) => {
+      if (ok) built = runId;
+      building = null;
+    });
+    return building;
+  };
+}
+
+/**
  * Builds the read indexes `runId` (null: the published run) lacks, then drops those of runs no
  * longer published (their features stay for KEEP_RUNS; the diff does not use them). Idempotent:
- * called after each successful run and at start-up, which finishes a build a kill interrupted.
- * Failures are logged, never thrown: without the indexes the pages are slower, not wrong. On Citus
- * nothing is built (the shards' plans differ; docs/api.md). Counted among the process's runs, so a
- * graceful stop cancels and waits for it (`signal`).
+ * a build a kill interrupted is finished by the next. Failures are logged, never thrown (false):
+ * without the indexes the pages are slower, not wrong. On Citus nothing is built (the shards'
+ * plans differ; docs/api.md). Counted among the process's runs, so a graceful stop cancels and
+ * waits for it (`signal`).
  */
-export function buildReadIndexes(database: DbHandle, runId: number | null, log: Log, signal?: AbortSignal): Promise<void> {
-  if (isCitus(database.mode)) return Promise.resolve();
+export function buildReadIndexes(database: DbHandle, runId: number | null, log: Log, signal?: AbortSignal): Promise<boolean> {
+  if (isCitus(database.mode)) return Promise.resolve(true);
   return trackRun(build(database, runId, log, signal));
 }
 
-async function build(database: DbHandle, runId: number | null, log: Log, signal?: AbortSignal): Promise<void> {
+async function build(database: DbHandle, runId: number | null, log: Log, signal?: AbortSignal): Promise<boolean> {
   const cancel = () => void database.cancelQueries().catch(() => {});
   signal?.addEventListener('abort', cancel);
   try {
     const run = runId ?? (await database.pool.query<{ run_id: string }>('SELECT run_id FROM etl.published')).rows[0]?.run_id ?? null;
-    if (run === null) return;
+    if (run === null) return true;
     const started = performance.now();
     let built = 0;
     for (const table of TABLES) {
-      if (signal?.aborted) return;
+      if (signal?.aborted) return false;
       const { rows } = await database.pool.query<{ built: number }>('SELECT etl.build_read_indexes($1, $2) AS built', [run, table]);
       built += rows[0]!.built;
       // The visibility map, so that a broad search's matches are gathered from the name and email
@@ -51,8 +72,10 @@ async function build(database: DbHandle, runId: number | null, log: Log, signal?
         duration_ms: ms,
       });
     await dropStale(database);
+    return true;
   } catch (error) {
     log(`could not build the features page's indexes yet (the pages work, slower): ${(error as Error).message}`, {}, 'warn');
+    return false;
   } finally {
     signal?.removeEventListener('abort', cancel);
   }

@@ -29,7 +29,7 @@ test('pages read during back-to-back publishes are each wholly one run, in its o
   const counts: Record<'a' | 'b', Map<number, number>> = { a: new Map(), b: new Map() };
   const runOf = new Map<number, 'a' | 'b'>();
   for (const name of ['a', 'b'] as const) {
-    const record = await run(database, path.join(root, name), { readIndexes: false });
+    const record = await run(database, path.join(root, name));
     runOf.set(record.run_id, name);
     const page = await listUsers(database.readers.db, { sort: 'user_id', dir: 'asc', limit: 500 });
     for (let p = page; ;) {
@@ -73,7 +73,7 @@ test('pages read during back-to-back publishes are each wholly one run, in its o
   const publishes = (async () => {
     try {
       for (let i = 0; i < 6; i++) {
-        const record = await run(database, path.join(root, i % 2 === 0 ? 'a' : 'b'), { readIndexes: false });
+        const record = await run(database, path.join(root, i % 2 === 0 ? 'a' : 'b'));
         assert.equal(runOf.get(record.run_id), i % 2 === 0 ? 'a' : 'b');
       }
     } finally {

@@ -50,7 +50,7 @@ before(async () => {
     }
   }
   dir = await dataDir({ users, compounds, experiments: rows });
-  assert.equal((await run(database, dir, { readIndexes: false })).status, 'succeeded');
+  assert.equal((await run(database, dir)).status, 'succeeded');
   app = createApp(database, options(dir));
 });
 
@@ -207,7 +207,7 @@ test('a changed, foreign or stale cursor is refused with 400 and says what to do
     assert.match(answer.body.error!, message, url);
   }
   // Another run published since: the cursor is stale.
-  assert.equal((await run(database, dir, { readIndexes: false })).status, 'succeeded');
+  assert.equal((await run(database, dir)).status, 'succeeded');
   const stale = await get(`/data/users?sort=name&limit=5&after=${encodeURIComponent(cursor)}`);
   assert.equal(stale.status, 400);
   assert.match(stale.body.error!, /has been published since: start again from the first page/);
@@ -244,4 +244,24 @@ test("one user's experiments (file order) and compound counts are what the file 
   const unknown = await app.request('/data/users/9999/experiments');
   assert.equal(unknown.status, 404);
   assert.deepEqual(await unknown.json(), { error: 'no user 9999 in the published features' });
+});
+
+test('a run builds no read indexes: the first read of the features page after it starts their build, in the background', async () => {
+  const built = async (runId: number) =>
+    (
+      await query<{ n: number }>(database, 'SELECT count(*)::int AS n FROM pg_class WHERE relname ~ $1', [
+        `^(user_features|experiments|compounds)_run_${runId}_by_`,
+      ])
+    )[0]!.n;
+  const record = await run(database, dir);
+  assert.equal(record.status, 'succeeded');
+  assert.equal(await built(record.run_id), 0, 'the run itself built none');
+  const answer = await app.request('/data/users?sort=name');
+  assert.equal(answer.status, 200);
+  assert.equal(((await answer.json()) as { run_id: number }).run_id, record.run_id);
+  const deadline = Date.now() + 60_000;
+  while ((await built(record.run_id)) < 7) {
+    assert.ok(Date.now() < deadline, 'the 7 read indexes were built within a minute of the first read');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 });

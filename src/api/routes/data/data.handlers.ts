@@ -13,7 +13,7 @@ import { RETRY_AFTER_SECONDS } from '../../streams.js';
 import { isUpload, openUpload } from '../../upload.js';
 import { routes } from './data.routes.js';
 
-export function registerData(app: OpenAPIHono<Env>, { database, readers, options, uploads, gate, metrics, hidePaths, publicRun }: ApiContext): void {
+export function registerData(app: OpenAPIHono<Env>, { database, readers, options, uploads, gate, metrics, hidePaths, publicRun, readIndexes }: ApiContext): void {
   app.openapi(routes.runEtl, async (c) => {
     // With a multipart body: the files are that upload's parts, received once the run holds the lock.
     const upload = isUpload(c) ? openUpload(c, uploads) : undefined;
@@ -80,7 +80,9 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
     const query = c.req.valid('query');
     if (query.after !== undefined && query.before !== undefined) return c.json({ error: 'give after or before, not both' }, 400);
     try {
-      return c.json(await listUsers(readers.db, { ...query, limit: query.limit ?? 50 }), 200);
+      const answer = await listUsers(readers.db, { ...query, limit: query.limit ?? 50 });
+      void readIndexes(answer.run_id);
+      return c.json(answer, 200);
     } catch (error) {
       if (error instanceof CursorError) return c.json({ error: error.message }, 400);
       throw error;
@@ -90,6 +92,7 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
   app.openapi(routes.userExperiments, async (c) => {
     const { id } = c.req.valid('param');
     const detail = await getUserDetail(readers.db, id);
+    void readIndexes(detail?.run_id ?? null);
     return detail === undefined ? c.json({ error: `no user ${id} in the published features` }, 404) : c.json(detail, 200);
   });
 
