@@ -4,6 +4,8 @@ import { z } from '@hono/zod-openapi';
 // them in GET /openapi.json, so the document cannot drift from what the routes accept. They are
 // also the one definition of the shapes the code passes around: UserFeatures, RunRecord, Summary
 // and Reject are z.infer of them (test/run/shapes.test.ts holds the SQL columns to the same lists).
+// One file, though long: it is the API's whole vocabulary, read side by side with the OpenAPI
+// document it produces; split by resource, the shared pieces (runs, users, errors) would cross files.
 
 export const ErrorBody = z
   .object({

@@ -2,6 +2,8 @@
 // prefix of a name or email, in keyset pages both ways; and one user with their experiments and
 // compound counts. Every answer is read from one snapshot of the published run (lockPublished),
 // from that run's partitions by their run_id, so a page never mixes two runs.
+// One file, though long: the cursor, the keyset conditions and the search plans are one algorithm
+// (a cursor is a position in exactly the order the conditions read), best read in one place.
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
