@@ -4,6 +4,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { DbHandle } from '../db/connect.js';
 import { dashboard } from '../dashboard/routes.js';
 import type { RunRecord } from '../read/runs.js';
+import { getUserDetail, listUsers, type UserReads } from '../read/users.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_MIN_RATE } from '../support/config.js';
 import { databaseUnavailable } from '../support/errors.js';
 import { log, printable } from '../support/log.js';
@@ -67,9 +68,22 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
 
   // By resource (src/api/routes/); this order is the OpenAPI document's. The docs come last: the
   // document describes the routes registered before it is first asked for.
-  // The features page's indexes, built when that page is first read after a publish (why: src/run/read-indexes.ts).
+  // The features page's reads; its indexes are built when that page is first read after a publish
+  // (why: src/run/read-indexes.ts), so each read says which run it read.
   const readIndexes = readIndexesOnDemand(database, options.log ?? log, options.signal);
-  const context: ApiContext = { database, readers, options, uploads, gate, metrics, hidePaths, publicRun, readIndexes };
+  const users: UserReads = {
+    list: async (query) => {
+      const answer = await listUsers(readers.db, query);
+      void readIndexes(answer.run_id);
+      return answer;
+    },
+    detail: async (userId) => {
+      const detail = await getUserDetail(readers.db, userId);
+      void readIndexes(detail?.run_id ?? null);
+      return detail;
+    },
+  };
+  const context: ApiContext = { database, readers, options, uploads, gate, metrics, hidePaths, publicRun, users };
   registerData(app, context);
   registerRuns(app, context);
   registerHealth(app, context);
@@ -83,7 +97,7 @@ export function createApp(database: DbHandle, options: ApiOptions): OpenAPIHono<
   // which folder a run reads is the point here.
   const relative = path.relative(process.cwd(), options.dataDir);
   const dataDir = relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? options.dataDir : `./${relative}`;
-  app.route('/', dashboard({ db: readers.db, publicRun, readIndexes, settings: { dataDir, maxUploadBytes: uploads.maxUploadBytes } }));
+  app.route('/', dashboard({ db: readers.db, publicRun, users, settings: { dataDir, maxUploadBytes: uploads.maxUploadBytes } }));
 
   // A known path with a method it does not take: 405 and the methods it does (GET implies HEAD).
   const allowed = new Map<string, Set<string>>();

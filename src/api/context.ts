@@ -2,6 +2,7 @@
 // service-wide parts createApp makes once (the stream gate, the metrics, how a run is shown).
 import type { DbHandle, Readers } from '../db/connect.js';
 import type { RunRecord } from '../read/runs.js';
+import type { UserReads } from '../read/users.js';
 import type { EtlOptions } from '../run/pipeline.js';
 import type { TokenOptions } from './auth.js';
 import type { Metrics } from './metrics.js';
@@ -30,6 +31,6 @@ export interface ApiContext {
   hidePaths: (text: string) => string;
   /** A run as clients see it (its error through hidePaths). */
   publicRun: (run: RunRecord) => RunRecord;
-  /** Told the run each features-page answer came from: starts that run's read indexes (src/run/read-indexes.ts). */
-  readIndexes: (runId: number | null) => Promise<void>;
+  /** The features page's reads (GET /data/users, a user's experiments), which also start its read indexes. */
+  users: UserReads;
 }

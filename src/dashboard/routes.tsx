@@ -5,7 +5,7 @@ import { pageHeaders } from '../http/page-headers.js';
 import { idParam, intQuery, reasonQuery, rejectFileQuery, usersQuery } from '../http/params.js';
 import { SOURCES } from '../load/inputs.js';
 import type { Database } from '../db/schema.js';
-import { CursorError, getUserDetail, listUsers, type UsersQuery } from '../read/users.js';
+import { CursorError, type UserReads, type UsersQuery } from '../read/users.js';
 import { MAX_ID } from '../load/rules.js';
 import { getRun, listRejects, listRuns, rejectReasons, type RunRecord } from '../read/runs.js';
 import { getSummary } from '../read/summary.js';
@@ -25,8 +25,8 @@ export interface DashboardOptions {
   db: Kysely<Database>;
   /** A run as the API shows it (server paths in its error replaced by DATA_DIR). */
   publicRun: (run: RunRecord) => RunRecord;
-  /** Told the run each features or user page came from: starts that run's read indexes (src/run/read-indexes.ts). */
-  readIndexes: (runId: number | null) => Promise<void>;
+  /** The features page's reads, the API's own (they also start the page's read indexes). */
+  users: UserReads;
   /** What the overview says of where a run reads its files and how large an upload may be. */
   settings: RunSettings;
 }
@@ -37,7 +37,7 @@ export interface DashboardOptions {
  * ids, logs, metrics, API_TOKEN). Its pages may load only what this service serves: the
  * Content-Security-Policy says so to the browser.
  */
-export function dashboard({ db, publicRun, readIndexes, settings }: DashboardOptions): Hono {
+export function dashboard({ db, publicRun, users, settings }: DashboardOptions): Hono {
   const app = new Hono();
   const headers = pageHeaders();
   app.use('/', headers);
@@ -60,11 +60,8 @@ export function dashboard({ db, publicRun, readIndexes, settings }: DashboardOpt
     const position = check(intQuery('pos', 1, MAX_ID, 1, ''), c.req.query('pos') || undefined);
     if (position instanceof Error) return refused(c, 'features', position);
     const wanted = query as unknown as UsersQuery;
-    if (wanted.after !== undefined && wanted.before !== undefined)
-      return refused(c, 'features', new Error('give after or before, not both'));
     try {
-      const answer = await listUsers(db, { ...wanted, limit: wanted.limit ?? FEATURES_PAGE });
-      void readIndexes(answer.run_id);
+      const answer = await users.list({ ...wanted, limit: wanted.limit ?? FEATURES_PAGE });
       const run = answer.run_id === null ? undefined : await getRun(db, answer.run_id);
       return page(
         c,
@@ -87,8 +84,7 @@ export function dashboard({ db, publicRun, readIndexes, settings }: DashboardOpt
   app.get('/ui/users/:id', async (c) => {
     const id = check(idParam('id', 1), c.req.param('id'));
     if (id instanceof Error) return refused(c, 'features', id);
-    const detail = await getUserDetail(db, id);
-    void readIndexes(detail?.run_id ?? null);
+    const detail = await users.detail(id);
     if (!detail)
       return page(
         c,

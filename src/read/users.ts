@@ -68,7 +68,7 @@ export interface UsersPage {
   prev: string | null;
 }
 
-/** A cursor that does not belong to this published run, sort or search: the client's mistake (400). */
+/** A cursor the page cannot be read from (another run, sort or search; changed by hand; both after and before): the client's mistake (400). */
 export class CursorError extends Error {}
 
 /** A position in one ordering: the sort key's value (null for a user without it) and the user id. */
@@ -357,10 +357,11 @@ function inSnapshot<T>(
 
 /**
  * GET /data/users: one page of the published users in the order asked for. `after` (the previous
- * answer's `next`) reads on, `before` (its `prev`) reads back; both: refused by the caller.
- * Throws CursorError for a cursor of another run, sort or search, or one changed by hand.
+ * answer's `next`) reads on, `before` (its `prev`) reads back. Rejects with CursorError when both
+ * are given, and for a cursor of another run, sort or search, or one changed by hand.
  */
 export function listUsers(db: Kysely<Database>, query: UsersQuery, tuning: Tuning = TUNING): Promise<UsersPage> {
+  if (query.after !== undefined && query.before !== undefined) return Promise.reject(new CursorError('give after or before, not both'));
   return inSnapshot(db, async (trx, published) => {
     const empty: UsersPage = {
       run_id: null,
@@ -432,6 +433,16 @@ async function countId(trx: Kysely<Database>, run: number, id: number): Promise<
 
 /** Experiments of one user a detail answer lists at most (the counts cover them all). */
 export const MAX_EXPERIMENTS_SHOWN = 1000;
+
+/**
+ * The features page's two reads as the API and the dashboard call them: listUsers and
+ * getUserDetail on the service's readers, each also telling whoever builds the read indexes which
+ * run it read (src/api/app.ts makes them).
+ */
+export interface UserReads {
+  list(query: UsersQuery): Promise<UsersPage>;
+  detail(userId: number): Promise<UserDetail | undefined>;
+}
 
 export interface UserDetail {
   run_id: number;

@@ -4,7 +4,7 @@ import { accepts } from 'hono/accepts';
 import { featuresCsv, featuresJson, getUserJson, type FeaturesPage } from '../../../read/features.js';
 import { getRun } from '../../../read/runs.js';
 import { getSummary } from '../../../read/summary.js';
-import { CursorError, getUserDetail, listUsers } from '../../../read/users.js';
+import { CursorError } from '../../../read/users.js';
 import { RunFailedError, runEtl } from '../../../run/pipeline.js';
 import { RunInProgressError } from '../../../support/errors.js';
 import type { ApiContext, Env } from '../../context.js';
@@ -13,7 +13,7 @@ import { RETRY_AFTER_SECONDS } from '../../streams.js';
 import { isUpload, openUpload } from '../../upload.js';
 import { routes } from './data.routes.js';
 
-export function registerData(app: OpenAPIHono<Env>, { database, readers, options, uploads, gate, metrics, hidePaths, publicRun, readIndexes }: ApiContext): void {
+export function registerData(app: OpenAPIHono<Env>, { database, readers, options, uploads, gate, metrics, hidePaths, publicRun, users }: ApiContext): void {
   app.openapi(routes.runEtl, async (c) => {
     // With a multipart body: the files are that upload's parts, received once the run holds the lock.
     const upload = isUpload(c) ? openUpload(c, uploads) : undefined;
@@ -78,11 +78,8 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
 
   app.openapi(routes.users, async (c) => {
     const query = c.req.valid('query');
-    if (query.after !== undefined && query.before !== undefined) return c.json({ error: 'give after or before, not both' }, 400);
     try {
-      const answer = await listUsers(readers.db, { ...query, limit: query.limit ?? 50 });
-      void readIndexes(answer.run_id);
-      return c.json(answer, 200);
+      return c.json(await users.list({ ...query, limit: query.limit ?? 50 }), 200);
     } catch (error) {
       if (error instanceof CursorError) return c.json({ error: error.message }, 400);
       throw error;
@@ -91,8 +88,7 @@ export function registerData(app: OpenAPIHono<Env>, { database, readers, options
 
   app.openapi(routes.userExperiments, async (c) => {
     const { id } = c.req.valid('param');
-    const detail = await getUserDetail(readers.db, id);
-    void readIndexes(detail?.run_id ?? null);
+    const detail = await users.detail(id);
     return detail === undefined ? c.json({ error: `no user ${id} in the published features` }, 404) : c.json(detail, 200);
   });
 
