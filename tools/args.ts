@@ -1,4 +1,4 @@
-// What the tools' command lines (tools/bench.ts, tools/generate.ts) share beside node:util parseArgs.
+// What the tools' command lines (tools/bench.ts, tools/generate.ts, tools/page-latency.ts) share beside node:util parseArgs.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**

@@ -12,21 +12,14 @@
  * table; the load average before and after goes with it (the machine is shared).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { encodeCursor, type CursorBody } from '../src/read/users.js';
 import { USER_SORTS } from '../src/http/params.js';
+import { integerOption, toolArgs } from './args.js';
 
-const { values } = parseArgs({
-  options: {
-    base: { type: 'string', default: 'http://127.0.0.1:8080' },
-    rounds: { type: 'string', default: '60' },
-    seed: { type: 'string', default: '1' },
-    ui: { type: 'boolean', default: false },
-  },
-});
-const base = values.base!;
-const rounds = Number(values.rounds);
-let state = Number(values.seed) >>> 0 || 1;
+const values = toolArgs(process.argv.slice(2), ['base', 'rounds', 'seed'], ['ui']);
+const base = values.base ?? 'http://127.0.0.1:8080';
+const rounds = integerOption('rounds', values.rounds, 60, { min: 1 });
+let state = integerOption('seed', values.seed, 1) >>> 0 || 1;
 const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
