@@ -30,8 +30,15 @@ test('SCHEDULE runs the ETL on DATA_DIR by itself, one run at a time, counted in
       );
       const data = (await (await fetch(`${service.base}/data`)).json()) as { users: unknown[] };
       assert.equal(data.users.length, 10, "the challenge's users, published by a scheduled run");
-      const metrics = await (await fetch(`${service.base}/metrics`)).text();
-      const counted = Number(/^etl_runs_total\{outcome="succeeded"\} (\d+)$/m.exec(metrics)?.[1]);
+      // The run record commits a moment before the process counts the run, so /runs can show a
+      // success that /metrics counts a few milliseconds later.
+      let metrics = '';
+      let counted = 0;
+      for (let waited = 0; waited < 10_000 && counted < 2; waited += 100) {
+        metrics = await (await fetch(`${service.base}/metrics`)).text();
+        counted = Number(/^etl_runs_total\{outcome="succeeded"\} (\d+)$/m.exec(metrics)?.[1]);
+        if (counted < 2) await sleep(100);
+      }
       assert.ok(counted >= 2, metrics);
     } finally {
       assert.equal((await stopService(service)).code, 0, service.output());
