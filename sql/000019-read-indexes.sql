@@ -1,20 +1,45 @@
--- The indexes of the features page (GET /data/users, GET /data/users/:id/experiments, /ui/users):
--- sorted keyset pages by every feature column, name and email prefix search, and one user's
--- experiments. They are built on the published run's partitions when the features page is first
--- read after the publish, each in a transaction of its own, not by the run: at 10M experiments
--- they take about half a run's time (docs/performance.md, "The features page"), which every run
+-- The features page (GET /data/users, GET /data/users/:id/experiments, /ui/users): sort keys
+-- stored with the features, and the indexes that serve sorted keyset pages by every feature
+-- column, name and email prefix search, and one user's experiments.
+--
+-- Text columns sort and search case-insensitively, as lower(x) in code-point order (COLLATE "C"):
+-- one key serves both the sort and a prefix (a range of the key, which a linguistic collation would
+-- not give). The keys are stored, computed once by the run (sql/transform/070), not by each read:
+-- a search matching 111k users sorted by email computed lower() 111k times, half its time (an
+-- index-only scan cannot return an expression's value). They cost the run three lower() a user.
+ALTER TABLE mart.user_features
+  ADD COLUMN name_key text COLLATE "C",
+  ADD COLUMN email_key text COLLATE "C",
+  ADD COLUMN top_compound_key text COLLATE "C";
+UPDATE mart.user_features SET name_key = lower(name), email_key = lower(email), top_compound_key = lower(top_compound_name);
+ALTER TABLE mart.user_features ALTER name_key SET NOT NULL, ALTER email_key SET NOT NULL;
+
+-- etl.adopt_user_features (sql/000011) with the keys' NOT NULL, which attaching needs.
+CREATE OR REPLACE FUNCTION etl.adopt_user_features(p_run bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  DROP TABLE work.user_features;
+  ALTER TABLE work.user_features_by_half RENAME TO user_features;
+  EXECUTE format('ALTER TABLE work.user_features ALTER run_id SET NOT NULL, ALTER user_id SET NOT NULL, ALTER name SET NOT NULL, '
+                 'ALTER email SET NOT NULL, ALTER total_experiments SET NOT NULL, ALTER top_compound_ids SET NOT NULL, '
+                 'ALTER name_key SET NOT NULL, ALTER email_key SET NOT NULL, ADD CHECK (run_id = %s)', p_run);
+  EXECUTE format('CREATE UNIQUE INDEX %I ON work.user_features (run_id, user_id)', 'user_features_run_' || p_run || '_idx1');
+END $$;
+
+-- The indexes are built on the published run's partitions when the features page is first read
+-- after the publish, each in a transaction of its own, not by the run: at 10M experiments they
+-- take about a quarter of a run's time (docs/performance.md, "The features page"), which every run
 -- would pay. A published partition is never written again, so a plain CREATE INDEX (a SHARE lock
 -- on that partition only: readers go on, only writers would wait) is enough; the pages read
 -- correctly without them, only slower, until they exist.
 --
--- Text columns are indexed as lower(x) COLLATE "C": one index serves both the case-insensitive
--- sort (code-point order of the lower-cased text) and `LIKE 'prefix%'` (a range scan, which a
--- linguistic collation would not give). Every index ends with user_id, the tie-breaker of the
--- keyset, so each page is one range scan in either direction. The name and email indexes also
--- carry every other sort column (INCLUDE): a broad search gathers its matches from them by an
--- index-only scan (once the partition is vacuumed: src/run/read-indexes.ts) and sorts them by any
--- column without reading the table. PostgreSQL's NULLs sort last
--- ascending and first descending, the exact reverse, so one index serves both directions.
+-- Every index ends with user_id, the tie-breaker of the keyset, so each page is one range scan in
+-- either direction. Each features index also carries the search keys and the other sort keys
+-- (INCLUDE), so that a search reads no table: a broad one walks the sort's index and tests the
+-- keys; a narrower one gathers its matches from the name and email indexes and sorts them by any
+-- key (index-only scans, once the partition is vacuumed: src/run/read-indexes.ts). PostgreSQL's
+-- NULLs sort last ascending and first descending, the exact reverse, so one index serves both
+-- directions.
 
 -- The read indexes p_run's partitions should have, as (table, index name, definition). A
 -- partition that is no longer attached (retired) is left out.
@@ -23,11 +48,11 @@ LANGUAGE sql STABLE AS $$
   SELECT t.rel, (t.relname || '_' || d.suffix)::name,
          format('CREATE INDEX %I ON %s (%s)', t.relname || '_' || d.suffix, t.rel, d.columns)
   FROM (VALUES
-          ('mart', 'user_features', 'by_name', 'lower(name) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
-          ('mart', 'user_features', 'by_email', 'lower(email) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
-          ('mart', 'user_features', 'by_experiments', 'total_experiments, user_id'),
-          ('mart', 'user_features', 'by_run_time', 'average_run_time, user_id'),
-          ('mart', 'user_features', 'by_top_compound', 'lower(top_compound_name) COLLATE "C", user_id'),
+          ('mart', 'user_features', 'by_name', 'name_key, user_id) INCLUDE (run_id, email_key, total_experiments, average_run_time, top_compound_key'),
+          ('mart', 'user_features', 'by_email', 'email_key, user_id) INCLUDE (run_id, name_key, total_experiments, average_run_time, top_compound_key'),
+          ('mart', 'user_features', 'by_experiments', 'total_experiments, user_id) INCLUDE (run_id, name_key, email_key'),
+          ('mart', 'user_features', 'by_run_time', 'average_run_time, user_id) INCLUDE (run_id, name_key, email_key'),
+          ('mart', 'user_features', 'by_top_compound', 'top_compound_key, user_id) INCLUDE (run_id, name_key, email_key'),
           ('core', 'experiments', 'by_user', 'user_id, line'),
           ('core', 'compounds', 'by_id', 'compound_id')
        ) AS d(schema_name, parent, suffix, columns)
@@ -38,8 +63,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Creates the read indexes that p_run's partitions of p_parent (or of every table, when null)
--- lack, and refreshes the statistics of the features' partition when it built one there (an
--- expression index gets statistics of its own, which the search's plans need). Idempotent: a build
+-- lack (the run's ANALYZE already gave the planner the keys' statistics). Idempotent: a build
 -- killed half-way is finished by the next call (a killed transaction leaves no half index).
 -- Returns how many it created. One caller at a time per run (an advisory lock), so two processes
 -- serving the page never race on a name. The service calls it once per table
@@ -49,7 +73,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
   d record;
   built integer := 0;
-  features boolean := false;
 BEGIN
   PERFORM pg_advisory_xact_lock(7310019, hashint8(p_run));
   PERFORM set_config('maintenance_work_mem', '512MB', true);
@@ -59,11 +82,7 @@ BEGIN
                              AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = r.table_name)) LOOP
     EXECUTE d.definition;
     built := built + 1;
-    features := features OR d.table_name::text LIKE 'mart.%';
   END LOOP;
-  IF features THEN
-    EXECUTE format('ANALYZE %s', to_regclass(format('mart.%I', 'user_features_run_' || p_run)));
-  END IF;
   RETURN built;
 END $$;
 

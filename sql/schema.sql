@@ -101,7 +101,10 @@ CREATE TABLE mart.user_features (
   top_compound_name text,
   top_compound_ids bigint[] NOT NULL,
   top_compound_experiments bigint,
-  json text
+  json text,
+  name_key text COLLATE "C" NOT NULL,
+  email_key text COLLATE "C" NOT NULL,
+  top_compound_key text COLLATE "C"
 ) PARTITION BY LIST (run_id);
 CREATE UNIQUE INDEX user_features_run_id_user_id_idx ON ONLY mart.user_features USING btree (run_id, user_id);
 
@@ -256,7 +259,7 @@ BEGIN
   ALTER TABLE work.user_features_by_half RENAME TO user_features;
   EXECUTE format('ALTER TABLE work.user_features ALTER run_id SET NOT NULL, ALTER user_id SET NOT NULL, ALTER name SET NOT NULL, '
                  'ALTER email SET NOT NULL, ALTER total_experiments SET NOT NULL, ALTER top_compound_ids SET NOT NULL, '
-                 'ADD CHECK (run_id = %s)', p_run);
+                 'ALTER name_key SET NOT NULL, ALTER email_key SET NOT NULL, ADD CHECK (run_id = %s)', p_run);
   EXECUTE format('CREATE UNIQUE INDEX %I ON work.user_features (run_id, user_id)', 'user_features_run_' || p_run || '_idx1');
 END $function$;
 
@@ -267,7 +270,6 @@ AS $function$
 DECLARE
   d record;
   built integer := 0;
-  features boolean := false;
 BEGIN
   PERFORM pg_advisory_xact_lock(7310019, hashint8(p_run));
   PERFORM set_config('maintenance_work_mem', '512MB', true);
@@ -277,11 +279,7 @@ BEGIN
                              AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = r.table_name)) LOOP
     EXECUTE d.definition;
     built := built + 1;
-    features := features OR d.table_name::text LIKE 'mart.%';
   END LOOP;
-  IF features THEN
-    EXECUTE format('ANALYZE %s', to_regclass(format('mart.%I', 'user_features_run_' || p_run)));
-  END IF;
   RETURN built;
 END $function$;
 
@@ -372,11 +370,11 @@ AS $function$
   SELECT t.rel, (t.relname || '_' || d.suffix)::name,
          format('CREATE INDEX %I ON %s (%s)', t.relname || '_' || d.suffix, t.rel, d.columns)
   FROM (VALUES
-          ('mart', 'user_features', 'by_name', 'lower(name) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
-          ('mart', 'user_features', 'by_email', 'lower(email) COLLATE "C", user_id) INCLUDE (run_id, name, email, total_experiments, average_run_time, top_compound_name'),
-          ('mart', 'user_features', 'by_experiments', 'total_experiments, user_id'),
-          ('mart', 'user_features', 'by_run_time', 'average_run_time, user_id'),
-          ('mart', 'user_features', 'by_top_compound', 'lower(top_compound_name) COLLATE "C", user_id'),
+          ('mart', 'user_features', 'by_name', 'name_key, user_id) INCLUDE (run_id, email_key, total_experiments, average_run_time, top_compound_key'),
+          ('mart', 'user_features', 'by_email', 'email_key, user_id) INCLUDE (run_id, name_key, total_experiments, average_run_time, top_compound_key'),
+          ('mart', 'user_features', 'by_experiments', 'total_experiments, user_id) INCLUDE (run_id, name_key, email_key'),
+          ('mart', 'user_features', 'by_run_time', 'average_run_time, user_id) INCLUDE (run_id, name_key, email_key'),
+          ('mart', 'user_features', 'by_top_compound', 'top_compound_key, user_id) INCLUDE (run_id, name_key, email_key'),
           ('core', 'experiments', 'by_user', 'user_id, line'),
           ('core', 'compounds', 'by_id', 'compound_id')
        ) AS d(schema_name, parent, suffix, columns)

@@ -6,8 +6,10 @@
 -- etl.start_work made (its Citus twin), not a new table: CREATE TABLE AS would gather every row on
 -- the coordinator. Each user's experiments are summed in line order, as on PostgreSQL.
 INSERT INTO work.user_features (run_id, user_id, name, email, total_experiments, average_run_time, top_compound_id,
-                                top_compound_name, top_compound_ids, top_compound_experiments, json)
-SELECT $1::bigint AS run_id, r.*, row_to_json(r)::text AS json
+                                top_compound_name, top_compound_ids, top_compound_experiments, json,
+                                name_key, email_key, top_compound_key)
+SELECT $1::bigint AS run_id, r.*, row_to_json(r)::text AS json,
+       lower(r.name) COLLATE "C" AS name_key, lower(r.email) COLLATE "C" AS email_key, lower(r.top_compound_name) COLLATE "C" AS top_compound_key
 FROM (SELECT u.user_id, u.name, u.email, coalesce(e.total_experiments, 0) AS total_experiments, e.average_run_time,
              t.ids[1] AS top_compound_id, k.compound_name AS top_compound_name, coalesce(t.ids, '{}') AS top_compound_ids,
              t.experiments AS top_compound_experiments

@@ -11,7 +11,16 @@ import { createApp } from '../../src/api/app.js';
 import type { DbHandle } from '../../src/db/connect.js';
 import { USER_SORTS } from '../../src/http/params.js';
 import { buildReadIndexes } from '../../src/run/read-indexes.js';
-import { getUserDetail, listUsers, MATCH_COUNT_CAP, type Dir, type Sort, type Tuning, type UsersQuery } from '../../src/read/users.js';
+import {
+  getUserDetail,
+  listUsers,
+  MATCH_COUNT_CAP,
+  prefixRange,
+  type Dir,
+  type Sort,
+  type Tuning,
+  type UsersQuery,
+} from '../../src/read/users.js';
 import { dataDir, options, query, removeDir, run, testDatabase } from '../helpers.js';
 
 const NAMES = ['Ann', 'ann', 'ANN', 'Anna', 'Bob', 'bob', 'Émile', 'émile', 'Zoë', 'Mary_Ann', 'Mary%Ann', 'ann-marie'];
@@ -148,6 +157,12 @@ test('a search pages exactly too, and finds an id, a name or email prefix in any
   // Beyond ASCII, lower() follows the database's LC_CTYPE (the embedded server's is C: ASCII only).
   const { unicode } = (await query<{ unicode: boolean }>(database, "SELECT lower('É') = 'é' AS unicode"))[0]!;
   if (unicode) assert.deepEqual(await names('émile'), ['Émile', 'émile'], 'beyond ASCII');
+  // A prefix is searched as the range of keys from it to the first string after all that start
+  // with it; at the end of the code points that string is shorter, or there is none.
+  assert.deepEqual(prefixRange('zo'), { low: 'zo', high: 'zp' });
+  assert.deepEqual(prefixRange('a\u{10FFFF}'), { low: 'a\u{10FFFF}', high: 'b' });
+  assert.deepEqual(prefixRange('\u{D7FF}').high, '\u{E000}', 'past the surrogates');
+  assert.deepEqual(prefixRange('\u{10FFFF}').high, null);
   const byId = await page('17');
   assert.deepEqual(
     byId.users.map((u) => u.user_id),
