@@ -102,8 +102,8 @@ CREATE TABLE mart.user_features (
   top_compound_ids bigint[] NOT NULL,
   top_compound_experiments bigint,
   json text,
-  name_key text COLLATE "C" NOT NULL,
-  email_key text COLLATE "C" NOT NULL,
+  name_key text COLLATE "C",
+  email_key text COLLATE "C",
   top_compound_key text COLLATE "C"
 ) PARTITION BY LIST (run_id);
 CREATE UNIQUE INDEX user_features_run_id_user_id_idx ON ONLY mart.user_features USING btree (run_id, user_id);
@@ -259,7 +259,7 @@ BEGIN
   ALTER TABLE work.user_features_by_half RENAME TO user_features;
   EXECUTE format('ALTER TABLE work.user_features ALTER run_id SET NOT NULL, ALTER user_id SET NOT NULL, ALTER name SET NOT NULL, '
                  'ALTER email SET NOT NULL, ALTER total_experiments SET NOT NULL, ALTER top_compound_ids SET NOT NULL, '
-                 'ALTER name_key SET NOT NULL, ALTER email_key SET NOT NULL, ADD CHECK (run_id = %s)', p_run);
+                 'ADD CHECK (run_id = %s)', p_run);
   EXECUTE format('CREATE UNIQUE INDEX %I ON work.user_features (run_id, user_id)', 'user_features_run_' || p_run || '_idx1');
 END $function$;
 
