@@ -69,13 +69,19 @@ export async function citusDatabase(options: { shardCount?: number; reads?: Read
     await onNode(withDatabase(node, name), (c) => c.query('CREATE EXTENSION citus'));
   }
   const nodeUrls = nodes.map((n) => withDatabase(n, name));
-  await onNode(nodeUrls[0]!, async (c) => {
-    const coordinator = new URL(CITUS_URL);
-    await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.hostname, Number(coordinator.port || 5432)]);
-    for (const worker of nodes.slice(1)) {
-      const u = new URL(worker);
-      await c.query('SELECT citus_add_node($1, $2)', [u.hostname, Number(u.port || 5432)]);
-    }
+  // One test process at a time: adding a node makes Citus create or alter the current role on the
+  // worker, and two such at once fail there with "tuple concurrently updated" (seen when the test
+  // files ran side by side).
+  await onNode(nodes[0]!, async (lock) => {
+    await lock.query('SELECT pg_advisory_lock(7310098)');
+    await onNode(nodeUrls[0]!, async (c) => {
+      const coordinator = new URL(CITUS_URL);
+      await c.query('SELECT citus_set_coordinator_host($1, $2)', [coordinator.hostname, Number(coordinator.port || 5432)]);
+      for (const worker of nodes.slice(1)) {
+        const u = new URL(worker);
+        await c.query('SELECT citus_add_node($1, $2)', [u.hostname, Number(u.port || 5432)]);
+      }
+    });
   });
   const database = await openDb({
     databaseUrl: nodeUrls[0]!,
