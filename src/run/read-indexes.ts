@@ -1,7 +1,8 @@
 // The features page's indexes (sql/000019-read-indexes.sql), built on the published run's
 // partitions when that page is first used after a publish, not by the run: at 10M experiments they
-// take ~27 s, half a run, which a run built inside (or right after) itself would pay on every run
-// (a run right after another was 40% slower: docs/performance.md, "The features page"). Runs that
+// take ~10 s on a quiet machine, a quarter of a run, which a run built inside (or right after)
+// itself would pay on every run (a run right after another was 40% slower: docs/performance.md,
+// "The features page"). Runs that
 // nobody browses pay nothing; the pages read correctly (only slower) until the indexes exist.
 import type { DbHandle } from '../db/connect.js';
 import { isCitus } from '../db/citus.js';
