@@ -56,11 +56,15 @@ export const rejectFileQuery = (files: readonly string[]) =>
     .optional()
     .openapi({ param: { name: 'file', in: 'query' }, example: files[0], description: 'Only the rejects of this file.' });
 
+/** PostgreSQL's text cannot hold a NUL, so no stored value has one: a parameter with one finds nothing and is refused (it was a 500). */
+const NO_NUL = (name: string) => `${name} must not contain a NUL character`;
+
 /** A kind of reject reason, as GET /runs/{id}/rejects/reasons lists them (the values taken out). */
 export const reasonQuery = z
   .string({ error: (issue) => `reason must be a reason as /runs/{id}/rejects/reasons lists it, got ${quoted(issue.input)}` })
   .min(1, { error: 'reason must not be empty' })
   .max(1000, { error: 'reason must be at most 1000 characters' })
+  .refine((v) => !v.includes('\0'), { error: NO_NUL('reason') })
   .optional()
   .openapi({
     param: { name: 'reason', in: 'query' },
@@ -93,6 +97,7 @@ export const usersQuery = (maxLimit: number, fallbackLimit: number) => ({
   q: z
     .string({ error: (issue) => `q must be text, got ${quoted(issue.input)}` })
     .max(200, { error: 'q must be at most 200 characters' })
+    .refine((v) => !v.includes('\0'), { error: NO_NUL('q') })
     .optional()
     .transform((v) => (v === undefined ? undefined : v.trim() || undefined))
     .openapi({

@@ -117,7 +117,7 @@ function decodeCursor(cursor: string, run: number, query: UsersQuery): Position 
     (body.k === null
       ? key.nullable
       : key.type === 'text'
-        ? typeof body.k === 'string'
+        ? typeof body.k === 'string' && !body.k.includes('\0')
         : typeof body.k === 'number' && (key.type === 'float' ? Number.isFinite(body.k) : Number.isSafeInteger(body.k)));
   if (!valid) throw new CursorError('the cursor is not one this service made: start again from the first page');
   return { k: body.k, i: body.i };

@@ -265,6 +265,12 @@ test('rejects: counts per kind of reason, filters by file and reason, and a spre
     [8, 9],
   );
   assert.equal((await api.request(`/runs/${run.run_id}/rejects?file=nope.csv`)).status, 400);
+  // A NUL cannot be in a stored reason (PostgreSQL's text refuses it, which was a 500 on the page).
+  for (const url of [`/runs/${run.run_id}/rejects?reason=a%00`, `/ui/runs/${run.run_id}?reason=a%00`]) {
+    const answer = await api.request(url);
+    assert.equal(answer.status, 400, url);
+    assert.match(await answer.text(), /reason must not contain a NUL character/, url);
+  }
 
   // The CSV: the formula in a raw line and a reason gets a leading ', as in GET /data.csv; raw=1 keeps it.
   const csv = await api.request(`/runs/${run.run_id}/rejects.csv?file=users.csv`);
