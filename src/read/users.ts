@@ -217,8 +217,9 @@ const isId = (q: string) => /^[0-9]{1,16}$/.test(q);
  * (no search, an id). `gather`: a prefix search's matches, all of them, from the name and email
  * indexes (index-only: they carry every sort key), sorted by the sort's key; its cost grows
  * with the matches. `walk`: a broad search (more than MATCH_COUNT_CAP matches): the sort's index
- * from the cursor (index-only: it carries the search keys), at most WALK users, filtered; when that window holds too few matches (they are
- * elsewhere in this order), the page is gathered instead.
+ * from the cursor (index-only: it carries the search keys), at most WALK users, filtered; when
+ * that window holds too few matches (they are elsewhere in this order), the page is gathered
+ * instead.
  */
 type Mode = 'scan' | 'gather' | 'walk';
 /** Users a broad search's page reads in the sort's order before it gathers instead. */

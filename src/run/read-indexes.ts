@@ -2,8 +2,8 @@
 // partitions when that page is first used after a publish, not by the run: at 10M experiments they
 // take ~10 s on a quiet machine, a quarter of a run, which a run built inside (or right after)
 // itself would pay on every run (a run right after another was 40% slower: docs/performance.md,
-// "The features page"). Runs that
-// nobody browses pay nothing; the pages read correctly (only slower) until the indexes exist.
+// "The features page"). Runs that nobody browses pay nothing; the pages read correctly (only
+// slower) until the indexes exist.
 import type { DbHandle } from '../db/connect.js';
 import { isCitus } from '../db/citus.js';
 import type { Log } from '../support/log.js';
